@@ -1,0 +1,61 @@
+/* Scaling-law fits with GSL's nonlinear least squares (multifit_nlinear, trust region).
+ *
+ * Laws (n = pre-training size, s = fine-tuning size, y = test error):
+ *   FIT_SIMPLE  y = D * n^-alpha + C                   parameters D, alpha, C
+ *   FIT_POWER   y = D * n^-alpha                       parameters D, alpha
+ *   FIT_FULL    y = delta * (gamma + n^-alpha) * s^-beta parameters delta, gamma, alpha, beta
+ *
+ * Bounds are handled by reparametrisation, so the trust-region solver works on unbounded
+ * variables u: a parameter with two finite bounds is lo + (hi - lo) * logistic(u), one with a
+ * lower bound only is lo + exp(u), an unbounded one is u. Jacobians are analytic (chain rule
+ * through the map). Several starting points are tried (a grid over alpha, and beta for the
+ * full law, with the linear parameters solved by least squares at each) and the best kept.
+ * Standard errors come from the covariance (J^T J)^-1 * SSR / (m - p) in the physical
+ * parameters; a parameter at a bound is flagged, since its error bar means little there. */
+#ifndef SYNLAW_FIT_H
+#define SYNLAW_FIT_H
+
+enum { FIT_MAXP = 4 };
+
+typedef enum { FIT_SIMPLE = 0, FIT_POWER = 1, FIT_FULL = 2 } fit_law;
+
+typedef struct {
+    fit_law law;
+    double lo[FIT_MAXP], hi[FIT_MAXP]; /* bounds (may be -INFINITY / INFINITY) */
+    int fixed[FIT_MAXP];               /* 1: held at value[i] */
+    double value[FIT_MAXP];
+    int log_residuals;                 /* 1: residuals ln f - ln y instead of f - y */
+    int max_iter;
+} fit_options;
+
+typedef struct {
+    fit_law law;
+    int np;                      /* parameters of the law */
+    int nfree;                   /* of which not fixed */
+    double p[FIT_MAXP];          /* estimates */
+    double se[FIT_MAXP];         /* standard errors (0 for fixed, NaN when undefined) */
+    int at_bound[FIT_MAXP];      /* 1 if the estimate sits on a bound */
+    int npoints;
+    double rmse;                 /* sqrt(mean (f - y)^2), in units of y */
+    double r2;                   /* 1 - SSR / SST, linear space */
+    double cost;                 /* sum of squared residuals in the fitted space */
+    int converged;               /* GSL driver reported success for the kept start */
+    int iterations;
+    int starts;                  /* starting points tried */
+} fit_result;
+
+/* Default options for a law: D, delta >= 0; alpha in [0.01, 3]; C, gamma >= 0; beta in [0, 3]. */
+fit_options fit_default_options(fit_law law);
+int fit_param_count(fit_law law);
+const char *fit_param_name(fit_law law, int i);
+const char *fit_law_name(fit_law law);
+
+/* Fit npts points (n[i], s[i], y[i]); s may be NULL except for FIT_FULL. Returns 0, or -1
+ * when the fit is impossible (too few points, non-positive n or s, y not finite, no start
+ * converged to a finite cost); res is filled as far as it can be either way. */
+int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
+            const double *y, int npts);
+/* Law value at (n, s) for parameters p. */
+double fit_eval(fit_law law, const double *p, double n, double s);
+
+#endif

@@ -1,0 +1,107 @@
+/* Small neural networks on OpenBLAS: the model zoo, forward and backward passes, losses and
+ * optimisers.
+ *
+ * Dimension letters used throughout: B batch, C input channels, H x W input height x width,
+ * K output channels (or features), P x Q output height x width, N classes/outputs.
+ *
+ * A network is a sequence of layers: backbone layers then one linear head. Parameters and
+ * gradients each live in one contiguous float block (param, grad) with per-layer offsets, so
+ * the backbone is a prefix of the block and moves to a fresh-headed net with one memcpy.
+ * Every buffer the training loop needs is allocated by nn_create: no allocation inside it. */
+#ifndef SYNLAW_NN_H
+#define SYNLAW_NN_H
+
+#include "synlaw/job.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { NN_MAX_LAYER = 16 };
+
+typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2 } nn_kind;
+
+typedef struct {
+    nn_kind kind;
+    int C, H, W;   /* input shape; linear layers use C = in features, H = W = 1 */
+    int K, P, Q;   /* output shape; linear layers use K = out features, P = Q = 1 */
+    size_t w, b;   /* offsets of weights and bias in the parameter block (linear, conv) */
+} nn_layer;
+
+/* Architecture: shapes and offsets only, no weights. */
+typedef struct {
+    char name[JOB_NAME_LEN];
+    int nlayer;
+    nn_layer layer[NN_MAX_LAYER]; /* layer[nlayer-1] is the linear head */
+    size_t nparam;                /* whole block */
+    size_t nparam_backbone;       /* prefix of the block that excludes the head */
+    int in_size;                  /* input values per sample (784) */
+    int feat_size;                /* backbone output features per sample */
+    int out_size;                 /* head outputs per sample */
+    double flops;                 /* forward multiply-adds x 2 per sample */
+} nn_arch;
+
+/* Weights, optimiser state and working buffers of one network. */
+typedef struct {
+    nn_arch arch;
+    int batch_cap;                    /* largest batch the buffers hold */
+    float *param, *grad;              /* [nparam] each */
+    float *opt_m, *opt_v;             /* [nparam] each: momentum / Adam moments */
+    long opt_t;                       /* optimiser steps taken */
+    float *act;                       /* activations, act + act_off[l] is layer l's input, [B, size] */
+    size_t act_off[NN_MAX_LAYER + 1]; /* act_off[nlayer] is the head output */
+    float *dact;                      /* gradients w.r.t. activations, same layout as act */
+    float *col;                       /* im2col buffers, [B, C*9, P*Q] per conv layer */
+    size_t col_off[NN_MAX_LAYER];
+    float *dcol;                      /* one sample's im2col gradient, largest conv layer */
+    int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
+    size_t arg_off[NN_MAX_LAYER];
+} nn_net;
+
+/* Model zoo. */
+int nn_model_count(void);
+const char *nn_model_name(int i);
+int nn_model_find(const char *name);            /* index or -1 */
+void nn_model_list(char *buf, size_t len);      /* "mlp-s, mlp-m, ..." */
+/* Build the architecture of zoo model `name` with a head of `out_size` outputs; 0 or -1. */
+int nn_arch_build(nn_arch *arch, const char *name, int out_size);
+
+/* Allocate a network; NULL on out-of-memory. The caller frees with nn_free (NULL is fine). */
+nn_net *nn_create(const nn_arch *arch, int batch_cap);
+void nn_free(nn_net *net);
+/* He-normal weights, zero biases, zero optimiser state; a function of seed only. */
+void nn_init(nn_net *net, uint64_t seed);
+/* Copy the backbone weights of src into dst (same model, any heads). */
+void nn_copy_backbone(nn_net *dst, const nn_net *src);
+
+/* Input buffer [B, in_size] to fill before nn_forward. */
+float *nn_input(nn_net *net);
+/* Forward pass over B <= batch_cap samples; returns the head output [B, out_size]. */
+const float *nn_forward(nn_net *net, int B);
+/* Buffer [B, out_size] where the loss writes d(loss)/d(output) before nn_backward. */
+float *nn_dout(nn_net *net);
+/* Backward pass after nn_forward(B): overwrites grad with d(loss)/d(param). */
+void nn_backward(nn_net *net, int B);
+/* One optimiser step with the recipe's optimiser, learning rate, momentum and decay. */
+void nn_step(nn_net *net, const job_recipe *recipe);
+
+/* Losses. Both return the mean loss over the batch, write d(loss)/d(logits) into dlogits
+ * (which may be NULL) and add the number of wrong decisions to *nwrong (may be NULL).
+ * Softmax cross-entropy: labels[B] in 0..N-1; a wrong decision is a wrong argmax.
+ * Sigmoid BCE: targets[B, N] in {0, 1}, loss averaged over B and N; a wrong decision is an
+ * output on the wrong side of 0.5, counted per output. */
+double nn_softmax_xent(float *dlogits, long *nwrong, const float *logits, const uint8_t *labels,
+                       int B, int N);
+double nn_sigmoid_bce(float *dlogits, long *nwrong, const float *logits, const float *targets,
+                      int B, int N);
+
+/* Layer kernels, exposed for the tests. Fast paths use OpenBLAS; *_naive are the direct
+ * loops they are checked against. Shapes: x [B, C, H, W], w [K, C*9], y [B, K, H, W]
+ * (3x3, stride 1, zero padding 1); linear x [B, C], w [K, C], y [B, K]. */
+void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
+void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
+void nn_conv3_forward(float *y, float *col, const float *x, const float *w, const float *b,
+                      int B, int C, int H, int W, int K);
+void nn_conv3_forward_naive(float *y, const float *x, const float *w, const float *b,
+                            int B, int C, int H, int W, int K);
+
+#endif

@@ -1,0 +1,34 @@
+/* Counter-free random numbers for synlaw.
+ *
+ * Every random stream in a sweep is seeded from a hash of the job seed and the coordinates
+ * of what it generates (a cell, an image index), never from the rank or the order of work,
+ * so the same cell produces the same bits on 1 rank, 64 ranks or a Slurm shard.
+ * Generator: xoshiro256** seeded through splitmix64. */
+#ifndef SYNLAW_RNG_H
+#define SYNLAW_RNG_H
+
+#include <stdint.h>
+
+typedef struct {
+    uint64_t s[4];
+} rng_t;
+
+/* splitmix64 finaliser: a bijective 64-bit mixer. */
+uint64_t rng_mix(uint64_t x);
+/* Hash of a seed and n words, order-sensitive; the basis of every derived seed. */
+uint64_t rng_hash(uint64_t seed, const uint64_t *words, int n);
+/* Hash of a seed and a NUL-terminated string (for names such as model names). */
+uint64_t rng_hash_str(uint64_t seed, const char *s);
+
+void rng_seed(rng_t *r, uint64_t seed);
+uint64_t rng_next(rng_t *r);
+/* Uniform in [0, 1). */
+double rng_uniform(rng_t *r);
+/* Uniform in [lo, hi). */
+double rng_range(rng_t *r, double lo, double hi);
+/* Standard normal (Box-Muller, no cached second value: the stream stays stateless). */
+double rng_normal(rng_t *r);
+/* Uniform integer in [0, n), n > 0, without modulo bias. */
+uint64_t rng_below(rng_t *r, uint64_t n);
+
+#endif

@@ -1,0 +1,94 @@
+/* The results file (parallel HDF5).
+ *
+ * Layout (format "synlaw-results", format_version 1), documented in README.md:
+ *   /                          attributes: format, format_version, synlaw_version, job_name,
+ *                              job_file, job_text, job_hash, created, ranks, n_cells,
+ *                              hdf5_version, mpi_library, openblas_config, gsl_version
+ *   /cells                     [ncell] compound, one row per cell (store_cell_row)
+ *   /cell                      [ncell] int32 dimension scale: cell index
+ *   /curves/finetune_step      [n_ft] int32 dimension scale: fine-tuning step of each evaluation
+ *   /curves/finetune_error     [ncell, n_ft] float32, real test error (NaN until written)
+ *   /curves/pretrain_step      [n_pre] int32 dimension scale
+ *   /curves/pretrain_loss      [ncell, n_pre] float32, training loss (NaN for scratch cells)
+ *   /curves/pretrain_error     [ncell, n_pre] float32, held-out synthetic error
+ *   /fits                      [nfit] compound (store_fit_row), written after the sweep
+ *
+ * Writing: store_create is collective and builds the whole layout, flushed to disk, with
+ * every cell pending. store_write_cell is independent: the rank that ran a cell writes its
+ * rows straight through MPI-IO (contiguous datasets, no caching), curves first and the
+ * status last, so a row marked done is complete; a killed job loses only cells in flight.
+ * Reading and fit writing are serial (one process, after the parallel file is closed). */
+#ifndef SYNLAW_STORE_H
+#define SYNLAW_STORE_H
+
+#include "synlaw/job.h"
+#include "synlaw/train.h"
+
+#include <mpi.h>
+#include <stdint.h>
+
+#define STORE_FORMAT "synlaw-results"
+#define STORE_FORMAT_VERSION 1
+
+typedef struct {
+    int32_t index;
+    int64_t pretrain_size;
+    char model[JOB_NAME_LEN];
+    int32_t complexity;          /* 0 for scratch */
+    char pretrain_task[16];      /* "none" for scratch */
+    int64_t finetune_size;
+    int32_t repeat;
+    uint64_t seed;
+    int8_t status;               /* cell_status: HDF5 enum pending/done/failed */
+    int32_t rank;                /* MPI rank that ran the cell, -1 while pending */
+    double final_error;          /* last fine-tuning test error */
+    double wall_time;            /* seconds */
+    double time_generate, time_pretrain, time_finetune, time_evaluate; /* seconds */
+    char reason[160];            /* failure reason, empty otherwise */
+} store_cell_row;
+
+typedef struct {
+    char model[JOB_NAME_LEN];
+    int32_t complexity;
+    char pretrain_task[16];
+    int64_t finetune_size;       /* 0 for the full law across fine-tuning sizes */
+    char law[16];                /* simple, power, full */
+    int32_t n_points;
+    double p[4], se[4];          /* simple: D alpha C; power: D alpha; full: delta gamma alpha beta */
+    double rmse, r2;
+    int8_t converged;
+    int8_t at_bound;             /* bit i set: parameter i on a bound */
+    double scratch_error;        /* mean final error of the scratch cells of (model, s) */
+    double best_error;           /* lowest mean final error over the group's n */
+    int64_t best_size;           /* n of best_error */
+} store_fit_row;
+
+typedef struct store store;
+
+/* Collective over comm: create path (truncating), write the layout, attributes and pending
+ * rows, flush. Returns 0 or -1 with err (identical on every rank for argument errors). */
+int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
+                 const char *job_text, const char *job_file, char *err, size_t errlen);
+/* Independent: write one finished cell. */
+int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, const train_result *res,
+                     int rank, char *err, size_t errlen);
+/* Collective: close the file. Accepts NULL. */
+int store_close(store *st);
+
+/* Serial reading of a results file. */
+typedef struct {
+    int ncell;
+    store_cell_row *rows;   /* [ncell] */
+    char *job_text;
+    char job_name[64];
+} store_results;
+
+int store_read(store_results *out, const char *path, char *err, size_t errlen);
+void store_results_free(store_results *r);
+/* Serial: replace /fits of an existing results file. */
+int store_write_fits(const char *path, const store_fit_row *rows, int n, char *err, size_t errlen);
+/* Fill a cell row (coordinates, seed, status, result) for writing. res may be NULL. */
+void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *cell,
+                    const train_result *res, int rank);
+
+#endif

@@ -1,0 +1,65 @@
+/* One cell of the grid: pre-train on n synthetic images, fine-tune on s real images, and
+ * record the learning curves.
+ *
+ * Everything a cell computes is a function of the job spec and the cell's coordinates: the
+ * backbone initialisation of (model, repeat), the synthetic set of (complexity, repeat), the
+ * real subset of (repeat), the batch order of the cell seed. So a cell gives the same bits
+ * on any rank, in any order. */
+#ifndef SYNLAW_TRAIN_H
+#define SYNLAW_TRAIN_H
+
+#include "synlaw/idx.h"
+#include "synlaw/job.h"
+
+/* Fashion-MNIST statistics used to standardise real and synthetic inputs alike. */
+#define TRAIN_PIXEL_MEAN 0.2860f
+#define TRAIN_PIXEL_STD 0.3530f
+
+typedef enum { CELL_PENDING = 0, CELL_DONE = 1, CELL_FAILED = 2 } cell_status;
+
+/* Real data, loaded once per process and shared by all its cells. */
+typedef struct {
+    idx_set train, test;
+} train_data;
+
+/* Time spent in each phase of a cell, seconds. */
+typedef struct {
+    double generate, pretrain, finetune, evaluate;
+} train_times;
+
+/* Result of one cell. Curves are owned: train_result_free releases them. */
+typedef struct {
+    int n_pre;          /* pre-training evaluations (0 when n = 0) */
+    float *pre_loss;    /* [n_pre] mean training loss since the previous evaluation */
+    float *pre_error;   /* [n_pre] held-out synthetic error (per output) */
+    int n_ft;           /* fine-tuning evaluations */
+    float *ft_error;    /* [n_ft] real test error */
+    double final_error; /* ft_error[n_ft-1] */
+    double seconds;     /* wall time of the cell */
+    train_times times;
+    cell_status status;
+    char reason[160];   /* why a cell failed */
+} train_result;
+
+/* Steps at which a recipe evaluates: every eval_every steps and at the last step. Writes
+ * up to train_eval_count(r) step numbers (1-based) to steps if non-NULL. */
+int train_eval_count(const job_recipe *r);
+void train_eval_steps(const job_recipe *r, int *steps);
+
+/* Load the real data of a job (train split and the first finetune.eval_size test images). */
+int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errlen);
+void train_data_free(train_data *d);
+
+/* Called between training steps; lets the MPI scheduler make progress. May be NULL. */
+typedef void (*train_poll_fn)(void *user);
+
+/* Run one cell. Returns 0 with res->status CELL_DONE or CELL_FAILED (divergence), or -1 on
+ * an internal error (out of memory) with err set. The caller frees res with train_result_free. */
+int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
+               train_poll_fn poll, void *poll_user, char *err, size_t errlen);
+void train_result_free(train_result *res);
+
+/* Output size of a pre-training head. */
+int train_task_outputs(int task);
+
+#endif

@@ -1,0 +1,351 @@
+/* Bounded nonlinear least squares for the scaling laws, on gsl_multifit_nlinear. */
+#include "synlaw/fit.h"
+
+#include <gsl/gsl_blas.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_matrix.h>
+#include <gsl/gsl_multifit_nlinear.h>
+#include <gsl/gsl_vector.h>
+#include <math.h>
+#include <string.h>
+
+static const char *const names[3][FIT_MAXP] = {
+    {"D", "alpha", "C", NULL}, {"D", "alpha", NULL, NULL}, {"delta", "gamma", "alpha", "beta"}};
+
+int fit_param_count(fit_law law) { return law == FIT_SIMPLE ? 3 : law == FIT_POWER ? 2 : 4; }
+const char *fit_param_name(fit_law law, int i) { return names[law][i]; }
+const char *fit_law_name(fit_law law)
+{
+    return law == FIT_SIMPLE ? "simple" : law == FIT_POWER ? "power" : "full";
+}
+
+fit_options fit_default_options(fit_law law)
+{
+    fit_options o;
+    memset(&o, 0, sizeof o);
+    o.law = law;
+    o.max_iter = 500;
+    for (int i = 0; i < FIT_MAXP; i++) {
+        o.lo[i] = 0.0;
+        o.hi[i] = INFINITY;
+    }
+    int ia = law == FIT_FULL ? 2 : 1; /* alpha */
+    o.lo[ia] = 0.01;
+    o.hi[ia] = 3.0;
+    if (law == FIT_FULL)
+        o.hi[3] = 3.0; /* beta */
+    return o;
+}
+
+/* Value and gradient with respect to the physical parameters. */
+static double law_eval(fit_law law, const double *p, double n, double s, double *grad)
+{
+    double na = pow(n, -p[law == FIT_FULL ? 2 : 1]), ln_n = log(n);
+    switch (law) {
+    case FIT_SIMPLE:
+        if (grad) {
+            grad[0] = na;
+            grad[1] = -p[0] * na * ln_n;
+            grad[2] = 1.0;
+        }
+        return p[0] * na + p[2];
+    case FIT_POWER:
+        if (grad) {
+            grad[0] = na;
+            grad[1] = -p[0] * na * ln_n;
+        }
+        return p[0] * na;
+    case FIT_FULL: {
+        double sb = pow(s, -p[3]);
+        double f = p[0] * (p[1] + na) * sb;
+        if (grad) {
+            grad[0] = (p[1] + na) * sb;
+            grad[1] = p[0] * sb;
+            grad[2] = -p[0] * na * ln_n * sb;
+            grad[3] = -f * log(s);
+        }
+        return f;
+    }
+    }
+    return NAN;
+}
+
+double fit_eval(fit_law law, const double *p, double n, double s) { return law_eval(law, p, n, s, NULL); }
+
+typedef struct {
+    const fit_options *opt;
+    int np, nfree, freeidx[FIT_MAXP];
+    const double *n, *s, *y;
+    int m;
+} problem;
+
+static double logistic(double u) { return 1.0 / (1.0 + exp(-u)); }
+
+/* theta from u for free parameter j; derivative in *dtheta. */
+static double to_theta(const fit_options *o, int i, double u, double *dtheta)
+{
+    double lo = o->lo[i], hi = o->hi[i];
+    if (isfinite(lo) && isfinite(hi)) {
+        double g = logistic(u);
+        *dtheta = (hi - lo) * g * (1.0 - g);
+        return lo + (hi - lo) * g;
+    }
+    if (isfinite(lo)) {
+        double e = exp(u > 700 ? 700 : u);
+        *dtheta = e;
+        return lo + e;
+    }
+    if (isfinite(hi)) {
+        double e = exp(u > 700 ? 700 : u);
+        *dtheta = -e;
+        return hi - e;
+    }
+    *dtheta = 1.0;
+    return u;
+}
+
+static double to_u(const fit_options *o, int i, double theta)
+{
+    double lo = o->lo[i], hi = o->hi[i];
+    if (isfinite(lo) && isfinite(hi)) {
+        double t = (theta - lo) / (hi - lo);
+        t = t < 1e-9 ? 1e-9 : t > 1 - 1e-9 ? 1 - 1e-9 : t;
+        return log(t / (1.0 - t));
+    }
+    if (isfinite(lo))
+        return log(theta - lo > 1e-12 ? theta - lo : 1e-12);
+    if (isfinite(hi))
+        return log(hi - theta > 1e-12 ? hi - theta : 1e-12);
+    return theta;
+}
+
+static void unpack(const problem *pb, const gsl_vector *u, double *theta, double *dtheta)
+{
+    for (int i = 0; i < pb->np; i++) {
+        theta[i] = pb->opt->value[i];
+        dtheta[i] = 0.0;
+    }
+    for (int j = 0; j < pb->nfree; j++) {
+        int i = pb->freeidx[j];
+        theta[i] = to_theta(pb->opt, i, gsl_vector_get(u, (size_t)j), &dtheta[i]);
+    }
+}
+
+static int resid_f(const gsl_vector *u, void *data, gsl_vector *f)
+{
+    const problem *pb = data;
+    double th[FIT_MAXP], dth[FIT_MAXP];
+    unpack(pb, u, th, dth);
+    for (int k = 0; k < pb->m; k++) {
+        double v = law_eval(pb->opt->law, th, pb->n[k], pb->s ? pb->s[k] : 1.0, NULL);
+        double r = pb->opt->log_residuals ? log(v > 1e-300 ? v : 1e-300) - log(pb->y[k]) : v - pb->y[k];
+        gsl_vector_set(f, (size_t)k, r);
+    }
+    return GSL_SUCCESS;
+}
+
+static int resid_df(const gsl_vector *u, void *data, gsl_matrix *J)
+{
+    const problem *pb = data;
+    double th[FIT_MAXP], dth[FIT_MAXP], g[FIT_MAXP];
+    unpack(pb, u, th, dth);
+    for (int k = 0; k < pb->m; k++) {
+        double v = law_eval(pb->opt->law, th, pb->n[k], pb->s ? pb->s[k] : 1.0, g);
+        double scale = pb->opt->log_residuals ? 1.0 / (v > 1e-300 ? v : 1e-300) : 1.0;
+        for (int j = 0; j < pb->nfree; j++) {
+            int i = pb->freeidx[j];
+            gsl_matrix_set(J, (size_t)k, (size_t)j, g[i] * dth[i] * scale);
+        }
+    }
+    return GSL_SUCCESS;
+}
+
+/* Least squares of y ~ a * x + b over m points; returns 0 on success. */
+static int linear_ls(const double *x, const double *y, int m, double *a, double *b)
+{
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    for (int k = 0; k < m; k++) {
+        sx += x[k];
+        sy += y[k];
+        sxx += x[k] * x[k];
+        sxy += x[k] * y[k];
+    }
+    double den = m * sxx - sx * sx;
+    if (m < 2 || fabs(den) < 1e-300)
+        return -1;
+    *a = (m * sxy - sx * sy) / den;
+    *b = (sy - *a * sx) / m;
+    return 0;
+}
+
+static double clampb(const fit_options *o, int i, double v)
+{
+    double lo = o->lo[i], hi = o->hi[i];
+    double span = isfinite(lo) && isfinite(hi) ? hi - lo : 1.0;
+    if (isfinite(lo) && v <= lo)
+        v = lo + 1e-3 * span;
+    if (isfinite(hi) && v >= hi)
+        v = hi - 1e-3 * span;
+    return v;
+}
+
+/* Starting point for given alpha (and beta), linear parameters by least squares. */
+static void start_point(const problem *pb, double alpha, double beta, double *th, double *xbuf,
+                        double *ybuf)
+{
+    const fit_options *o = pb->opt;
+    int m = pb->m;
+    double a = 0, b = 0;
+    for (int k = 0; k < m; k++) {
+        xbuf[k] = pow(pb->n[k], -alpha);
+        ybuf[k] = o->law == FIT_FULL ? pb->y[k] * pow(pb->s[k], beta) : pb->y[k];
+    }
+    if (o->law == FIT_POWER) { /* y = D x: D = sum xy / sum xx */
+        double sxx = 0, sxy = 0;
+        for (int k = 0; k < m; k++) {
+            sxx += xbuf[k] * xbuf[k];
+            sxy += xbuf[k] * ybuf[k];
+        }
+        th[0] = sxy / (sxx > 0 ? sxx : 1);
+        th[1] = alpha;
+    } else {
+        if (linear_ls(xbuf, ybuf, m, &a, &b) != 0) {
+            a = 0.1;
+            b = ybuf[0];
+        }
+        if (o->law == FIT_SIMPLE) {
+            th[0] = a;
+            th[1] = alpha;
+            th[2] = b;
+        } else {
+            th[0] = a;
+            th[1] = a > 0 ? b / a : 0.1;
+            th[2] = alpha;
+            th[3] = beta;
+        }
+    }
+    for (int i = 0; i < pb->np; i++)
+        th[i] = o->fixed[i] ? o->value[i] : clampb(o, i, th[i]);
+}
+
+int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
+            const double *y, int m)
+{
+    gsl_set_error_handler_off();
+    memset(res, 0, sizeof *res);
+    problem pb = {.opt = opt, .np = fit_param_count(opt->law), .n = n, .s = s, .y = y, .m = m};
+    res->law = opt->law;
+    res->np = pb.np;
+    res->npoints = m;
+    for (int i = 0; i < pb.np; i++) {
+        res->p[i] = res->se[i] = NAN;
+        if (!opt->fixed[i])
+            pb.freeidx[pb.nfree++] = i;
+    }
+    res->nfree = pb.nfree;
+    res->rmse = res->r2 = res->cost = NAN;
+    if (m < pb.nfree || pb.nfree == 0 || (opt->law == FIT_FULL && !s))
+        return -1;
+    for (int k = 0; k < m; k++)
+        if (!(n[k] > 0) || !isfinite(y[k]) || (s && !(s[k] > 0)) || (opt->log_residuals && !(y[k] > 0)))
+            return -1;
+
+    int ia = opt->law == FIT_FULL ? 2 : 1;
+    double alphas[6], betas[3] = {0.1, 0.4, 1.0};
+    int na = 6, nb = opt->law == FIT_FULL ? 3 : 1;
+    double alo = isfinite(opt->lo[ia]) ? opt->lo[ia] : 0.01, ahi = isfinite(opt->hi[ia]) ? opt->hi[ia] : 3;
+    const double frac[6] = {0.03, 0.1, 0.2, 0.35, 0.55, 0.8};
+    for (int i = 0; i < na; i++)
+        alphas[i] = opt->fixed[ia] ? opt->value[ia] : alo + (ahi - alo) * frac[i];
+    if (opt->fixed[ia])
+        na = 1;
+    if (opt->law == FIT_FULL && opt->fixed[3]) {
+        betas[0] = opt->value[3];
+        nb = 1;
+    }
+
+    gsl_multifit_nlinear_fdf fdf = {.f = resid_f, .df = resid_df, .fvv = NULL, .n = (size_t)m,
+                                    .p = (size_t)pb.nfree, .params = &pb};
+    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
+    gsl_multifit_nlinear_workspace *w =
+        gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)m, (size_t)pb.nfree);
+    gsl_vector *u0 = gsl_vector_alloc((size_t)pb.nfree);
+    gsl_matrix *J = gsl_matrix_alloc((size_t)m, (size_t)pb.nfree);
+    gsl_matrix *cov = gsl_matrix_alloc((size_t)pb.nfree, (size_t)pb.nfree);
+    double xbuf[m > 0 ? m : 1], ybuf[m > 0 ? m : 1];
+    int rc = -1;
+    if (!w || !u0 || !J || !cov)
+        goto out;
+
+    double best_cost = INFINITY, best_th[FIT_MAXP] = {0};
+    for (int ai = 0; ai < na; ai++)
+        for (int bi = 0; bi < nb; bi++) {
+            double th[FIT_MAXP];
+            start_point(&pb, alphas[ai], betas[bi], th, xbuf, ybuf);
+            for (int j = 0; j < pb.nfree; j++)
+                gsl_vector_set(u0, (size_t)j, to_u(opt, pb.freeidx[j], th[pb.freeidx[j]]));
+            if (gsl_multifit_nlinear_init(u0, &fdf, w) != GSL_SUCCESS)
+                continue;
+            int info;
+            int status = gsl_multifit_nlinear_driver((size_t)opt->max_iter, 1e-10, 1e-10, 1e-12,
+                                                     NULL, NULL, &info, w);
+            res->starts++;
+            gsl_vector *fres = gsl_multifit_nlinear_residual(w);
+            double cost;
+            gsl_blas_ddot(fres, fres, &cost);
+            if (!isfinite(cost))
+                continue;
+            if (cost < best_cost * (1 - 1e-12)) {
+                double dth[FIT_MAXP];
+                best_cost = cost;
+                unpack(&pb, gsl_multifit_nlinear_position(w), best_th, dth);
+                res->converged = status == GSL_SUCCESS;
+                res->iterations = (int)gsl_multifit_nlinear_niter(w);
+            }
+        }
+    if (!isfinite(best_cost))
+        goto out;
+
+    /* Statistics at the best point, in the physical parameters. */
+    for (int i = 0; i < pb.np; i++)
+        res->p[i] = best_th[i];
+    res->cost = best_cost;
+    double ssr = 0, mean = 0, sst = 0;
+    for (int k = 0; k < m; k++)
+        mean += y[k] / m;
+    for (int k = 0; k < m; k++) {
+        double g[FIT_MAXP];
+        double v = law_eval(opt->law, best_th, n[k], s ? s[k] : 1.0, g);
+        ssr += (v - y[k]) * (v - y[k]);
+        sst += (y[k] - mean) * (y[k] - mean);
+        double scale = opt->log_residuals ? 1.0 / (v > 1e-300 ? v : 1e-300) : 1.0;
+        for (int j = 0; j < pb.nfree; j++)
+            gsl_matrix_set(J, (size_t)k, (size_t)j, g[pb.freeidx[j]] * scale);
+    }
+    res->rmse = sqrt(ssr / m);
+    res->r2 = sst > 0 ? 1.0 - ssr / sst : NAN;
+    for (int i = 0; i < pb.np; i++) {
+        if (opt->fixed[i]) {
+            res->se[i] = 0.0;
+            continue;
+        }
+        double lo = opt->lo[i], hi = opt->hi[i];
+        double tol = 1e-6 * (isfinite(lo) && isfinite(hi) ? hi - lo : 1.0 + fabs(best_th[i]));
+        res->at_bound[i] = (isfinite(lo) && best_th[i] - lo < tol) || (isfinite(hi) && hi - best_th[i] < tol);
+    }
+    if (m > pb.nfree && gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS) {
+        double sigma2 = best_cost / (m - pb.nfree);
+        for (int j = 0; j < pb.nfree; j++) {
+            double c = gsl_matrix_get(cov, (size_t)j, (size_t)j);
+            res->se[pb.freeidx[j]] = c >= 0 && isfinite(c) ? sqrt(c * sigma2) : NAN;
+        }
+    }
+    rc = 0;
+out:
+    if (w)
+        gsl_multifit_nlinear_free(w);
+    gsl_vector_free(u0);
+    gsl_matrix_free(J);
+    gsl_matrix_free(cov);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/* Contact sheets with libpng's simplified write API. */
+#include "synlaw/image.h"
+
+#include <errno.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int image_write_sheet(const char *path, const float *images, int count, int side, int cols,
+                      int scale, char *err, size_t errlen)
+{
+    if (count <= 0 || cols <= 0 || scale <= 0) {
+        snprintf(err, errlen, "nothing to draw");
+        return -1;
+    }
+    int rows = (count + cols - 1) / cols;
+    int tile = side * scale + 1;
+    int width = cols * tile + 1, height = rows * tile + 1;
+    unsigned char *buf = malloc((size_t)width * height);
+    if (!buf) {
+        snprintf(err, errlen, "out of memory for a %dx%d sheet", width, height);
+        return -1;
+    }
+    memset(buf, 96, (size_t)width * height);
+    for (int k = 0; k < count; k++) {
+        const float *img = images + (size_t)k * side * side;
+        int ox = (k % cols) * tile + 1, oy = (k / cols) * tile + 1;
+        for (int y = 0; y < side * scale; y++)
+            for (int x = 0; x < side * scale; x++) {
+                float v = img[(y / scale) * side + x / scale];
+                v = v < 0 ? 0 : v > 1 ? 1 : v;
+                buf[(size_t)(oy + y) * width + ox + x] = (unsigned char)(v * 255.0f + 0.5f);
+            }
+    }
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    png_image png;
+    memset(&png, 0, sizeof png);
+    png.version = PNG_IMAGE_VERSION;
+    png.width = (png_uint_32)width;
+    png.height = (png_uint_32)height;
+    png.format = PNG_FORMAT_GRAY;
+    int ok = png_image_write_to_file(&png, tmp, 0, buf, width, NULL);
+    free(buf);
+    if (!ok) {
+        snprintf(err, errlen, "%s: cannot write PNG: %s", path, png.message);
+        remove(tmp);
+        return -1;
+    }
+    if (rename(tmp, path) != 0) {
+        snprintf(err, errlen, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+        remove(tmp);
+        return -1;
+    }
+    return 0;
+}

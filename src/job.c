@@ -1,0 +1,525 @@
+/* Job-file parser: libyaml's document API gives every node its line and column, so each
+ * error names file:line:col and what was expected. The schema is fixed in the tables
+ * below; unknown and duplicate keys are errors, never ignored. */
+#include "synlaw/job.h"
+
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+#include "synlaw/synth.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <yaml.h>
+
+#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
+
+typedef struct {
+    yaml_document_t *doc;
+    const char *file;
+    char *err;
+    size_t errlen;
+} parse_ctx;
+
+static int fail(parse_ctx *c, const yaml_node_t *node, const char *fmt, ...)
+{
+    int off = snprintf(c->err, c->errlen, "%s:%zu:%zu: ", c->file,
+                       node ? node->start_mark.line + 1 : 1, node ? node->start_mark.column + 1 : 1);
+    if (off < 0 || (size_t)off >= c->errlen)
+        return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err + off, c->errlen - (size_t)off, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+static int get_int(parse_ctx *c, const yaml_node_t *n, const char *what, long lo, long hi, long *out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(c, n, "%s: expected an integer, found a %s", what,
+                    n->type == YAML_SEQUENCE_NODE ? "list" : "mapping");
+    const char *s = scalar(n);
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end != '\0' || errno == ERANGE)
+        return fail(c, n, "%s: expected an integer, found '%s'", what, s);
+    if (v < lo || v > hi)
+        return fail(c, n, "%s: %lld is out of range (expected %ld..%ld)", what, v, lo, hi);
+    *out = (long)v;
+    return 0;
+}
+
+static int get_double(parse_ctx *c, const yaml_node_t *n, const char *what, double lo, double hi,
+                      int lo_open, double *out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(c, n, "%s: expected a number", what);
+    const char *s = scalar(n);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end != '\0' || errno == ERANGE || !isfinite(v))
+        return fail(c, n, "%s: expected a number, found '%s'", what, s);
+    if ((lo_open ? v <= lo : v < lo) || v > hi)
+        return fail(c, n, "%s: %s is out of range (expected %s%g..%g)", what, s,
+                    lo_open ? "more than " : "", lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int get_string(parse_ctx *c, const yaml_node_t *n, const char *what, char *out, size_t len)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return fail(c, n, "%s: expected a string", what);
+    const char *s = scalar(n);
+    if (s[0] == '\0')
+        return fail(c, n, "%s: must not be empty", what);
+    if (strlen(s) >= len)
+        return fail(c, n, "%s: '%s' is too long (at most %zu characters)", what, s, len - 1);
+    strcpy(out, s);
+    return 0;
+}
+
+/* Iterate over a mapping, rejecting duplicates and keys not in `keys`. For each key calls
+ * handle(ctx, key_index, key_node, value_node, user). */
+typedef int (*key_fn)(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user);
+
+static int walk_map(parse_ctx *c, yaml_node_t *map, const char *where, const char *const *keys,
+                    key_fn handle, void *user)
+{
+    if (map->type != YAML_MAPPING_NODE)
+        return fail(c, map, "%s: expected a mapping of key: value", where);
+    int nkeys = 0;
+    while (keys[nkeys])
+        nkeys++;
+    int seen[32] = {0};
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return fail(c, k, "%s: keys must be plain names", where);
+        int idx = -1;
+        for (int i = 0; i < nkeys; i++)
+            if (strcmp(keys[i], scalar(k)) == 0)
+                idx = i;
+        if (idx < 0) {
+            char list[512] = "";
+            for (int i = 0; i < nkeys; i++) {
+                strncat(list, keys[i], sizeof list - strlen(list) - 1);
+                if (i + 1 < nkeys)
+                    strncat(list, ", ", sizeof list - strlen(list) - 1);
+            }
+            return fail(c, k, "unknown key '%s' in %s (expected one of: %s)", scalar(k), where, list);
+        }
+        if (seen[idx])
+            return fail(c, k, "duplicate key '%s' in %s", scalar(k), where);
+        seen[idx] = 1;
+        if (handle(c, idx, k, v, user) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A list axis: each element parsed by `elem`, duplicates and empty lists rejected. */
+typedef int (*elem_fn)(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis);
+typedef int (*same_fn)(const void *axis, int i, int j);
+
+static int walk_list(parse_ctx *c, yaml_node_t *v, const char *what, int *count, elem_fn elem,
+                     same_fn same, void *axis)
+{
+    if (v->type == YAML_SCALAR_NODE) { /* a single value is a one-element axis */
+        if (elem(c, v, what, 0, axis) != 0)
+            return -1;
+        *count = 1;
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return fail(c, v, "%s: expected a list such as [a, b, c]", what);
+    int n = 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+        yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+        if (n >= JOB_MAX_AXIS)
+            return fail(c, e, "%s: too many values (at most %d)", what, JOB_MAX_AXIS);
+        if (elem(c, e, what, n, axis) != 0)
+            return -1;
+        for (int j = 0; j < n; j++)
+            if (same(axis, j, n))
+                return fail(c, e, "%s: duplicate value '%s'", what, scalar(e));
+        n++;
+    }
+    if (n == 0)
+        return fail(c, v, "%s: the list is empty (give at least one value)", what);
+    *count = n;
+    return 0;
+}
+
+static int elem_size(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    return get_int(c, n, what, 0, 100000000L, &((long *)axis)[i]);
+}
+static int elem_ftsize(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    return get_int(c, n, what, 1, 60000, &((long *)axis)[i]);
+}
+static int same_long(const void *a, int i, int j) { return ((const long *)a)[i] == ((const long *)a)[j]; }
+
+static int elem_complexity(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    long v;
+    if (get_int(c, n, what, 1, SYNTH_MAX_COMPLEXITY, &v) != 0)
+        return -1;
+    ((int *)axis)[i] = (int)v;
+    return 0;
+}
+static int same_int(const void *a, int i, int j) { return ((const int *)a)[i] == ((const int *)a)[j]; }
+
+static int elem_model(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    char *dst = ((char (*)[JOB_NAME_LEN])axis)[i];
+    if (get_string(c, n, what, dst, JOB_NAME_LEN) != 0)
+        return -1;
+    if (nn_model_find(dst) < 0) {
+        char names[256];
+        nn_model_list(names, sizeof names);
+        return fail(c, n, "%s: unknown model '%s' (expected one of: %s)", what, dst, names);
+    }
+    return 0;
+}
+static int same_str(const void *a, int i, int j)
+{
+    const char(*s)[JOB_NAME_LEN] = a;
+    return strcmp(s[i], s[j]) == 0;
+}
+
+static int elem_task(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    char name[JOB_NAME_LEN];
+    if (get_string(c, n, what, name, sizeof name) != 0)
+        return -1;
+    for (int t = 0; t < TASK_COUNT; t++)
+        if (strcmp(name, job_task_name(t)) == 0) {
+            ((job_task *)axis)[i] = (job_task)t;
+            return 0;
+        }
+    return fail(c, n, "%s: unknown pre-training task '%s' (expected multilabel or segment)", what, name);
+}
+static int same_task(const void *a, int i, int j) { return ((const job_task *)a)[i] == ((const job_task *)a)[j]; }
+
+static const char *const axes_keys[] = {"pretrain_size", "model", "complexity", "pretrain_task",
+                                        "finetune_size", "repeats", NULL};
+typedef struct {
+    job_spec *spec;
+    int seen_size, seen_model;
+} axes_state;
+
+static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
+{
+    (void)k;
+    axes_state *st = user;
+    job_spec *s = st->spec;
+    long r;
+    switch (key) {
+    case 0: st->seen_size = 1; return walk_list(c, v, "axes.pretrain_size", &s->n_size, elem_size, same_long, s->size);
+    case 1: st->seen_model = 1; return walk_list(c, v, "axes.model", &s->n_model, elem_model, same_str, s->model);
+    case 2: return walk_list(c, v, "axes.complexity", &s->n_complexity, elem_complexity, same_int, s->complexity);
+    case 3: return walk_list(c, v, "axes.pretrain_task", &s->n_task, elem_task, same_task, s->task);
+    case 4: return walk_list(c, v, "axes.finetune_size", &s->n_ftsize, elem_ftsize, same_long, s->ftsize);
+    case 5:
+        if (get_int(c, v, "axes.repeats", 1, 1000, &r) != 0)
+            return -1;
+        s->repeats = (int)r;
+        return 0;
+    }
+    return -1;
+}
+
+static const char *const recipe_keys[] = {"steps", "batch", "optimizer", "lr", "momentum",
+                                          "weight_decay", "eval_every", "eval_size", NULL};
+typedef struct {
+    job_recipe *r;
+    const char *where;
+    long max_eval;
+    const yaml_node_t *eval_every_node;
+} recipe_state;
+
+static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
+{
+    (void)k;
+    recipe_state *st = user;
+    job_recipe *r = st->r;
+    char what[64], name[16];
+    long iv;
+    snprintf(what, sizeof what, "%s.%s", st->where, recipe_keys[key]);
+    switch (key) {
+    case 0: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->steps = (int)iv; return 0;
+    case 1: if (get_int(c, v, what, 1, 4096, &iv)) return -1; r->batch = (int)iv; return 0;
+    case 2:
+        if (get_string(c, v, what, name, sizeof name))
+            return -1;
+        if (strcmp(name, "sgd") == 0)
+            r->optimizer = OPT_SGD;
+        else if (strcmp(name, "adam") == 0)
+            r->optimizer = OPT_ADAM;
+        else
+            return fail(c, v, "%s: unknown optimizer '%s' (expected sgd or adam)", what, name);
+        return 0;
+    case 3: return get_double(c, v, what, 0, 10, 1, &r->lr);
+    case 4: if (get_double(c, v, what, 0, 0.9999, 0, &r->momentum)) return -1; return 0;
+    case 5: return get_double(c, v, what, 0, 1, 0, &r->weight_decay);
+    case 6:
+        st->eval_every_node = v;
+        if (get_int(c, v, what, 1, 10000000L, &iv)) return -1;
+        r->eval_every = (int)iv;
+        return 0;
+    case 7: if (get_int(c, v, what, 1, st->max_eval, &iv)) return -1; r->eval_size = (int)iv; return 0;
+    }
+    return -1;
+}
+
+static const char *const top_keys[] = {"name", "seed", "data_dir", "axes", "pretrain", "finetune", NULL};
+typedef struct {
+    job_spec *spec;
+    yaml_node_t *axes, *data_dir_node;
+} top_state;
+
+static int parse_recipe(parse_ctx *c, yaml_node_t *v, job_recipe *r, const char *where, long max_eval)
+{
+    recipe_state st = {r, where, max_eval, NULL};
+    if (walk_map(c, v, where, recipe_keys, recipe_key, &st) != 0)
+        return -1;
+    if (r->eval_every > r->steps)
+        return fail(c, st.eval_every_node ? st.eval_every_node : v,
+                    "%s.eval_every: %d is more than steps (%d)", where, r->eval_every, r->steps);
+    return 0;
+}
+
+static int top_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
+{
+    (void)k;
+    top_state *st = user;
+    job_spec *s = st->spec;
+    long iv;
+    switch (key) {
+    case 0: return get_string(c, v, "name", s->name, sizeof s->name);
+    case 1:
+        if (get_int(c, v, "seed", 0, LONG_MAX, &iv) != 0)
+            return -1;
+        s->seed = (uint64_t)iv;
+        return 0;
+    case 2: st->data_dir_node = v; return get_string(c, v, "data_dir", s->data_dir, sizeof s->data_dir);
+    case 3: st->axes = v; return 0; /* parsed after the recipes are known */
+    case 4: return parse_recipe(c, v, &s->pretrain, "pretrain", 100000);
+    case 5: return parse_recipe(c, v, &s->finetune, "finetune", 10000);
+    }
+    return -1;
+}
+
+static void defaults(job_spec *s)
+{
+    memset(s, 0, sizeof *s);
+    strcpy(s->name, "sweep");
+    strcpy(s->data_dir, DEFAULT_DATA_DIR);
+    s->n_complexity = 1;
+    s->complexity[0] = 1;
+    s->n_task = 1;
+    s->task[0] = TASK_MULTILABEL;
+    s->n_ftsize = 1;
+    s->ftsize[0] = 1000;
+    s->repeats = 1;
+    s->pretrain = (job_recipe){.steps = 1000, .batch = 64, .optimizer = OPT_ADAM, .lr = 1e-3,
+                               .momentum = 0.9, .weight_decay = 1e-4, .eval_every = 100,
+                               .eval_size = 500};
+    s->finetune = (job_recipe){.steps = 500, .batch = 64, .optimizer = OPT_SGD, .lr = 0.02,
+                               .momentum = 0.9, .weight_decay = 1e-4, .eval_every = 50,
+                               .eval_size = 2000};
+}
+
+static const char *const idx_files[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
+
+static int check_data_dir(parse_ctx *c, const job_spec *s, const yaml_node_t *node)
+{
+    struct stat sb;
+    if (stat(s->data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return fail(c, node, "data_dir: '%s' is not a directory (install dataset-fashion-mnist, "
+                    "or point data_dir at the Fashion-MNIST IDX files)", s->data_dir);
+    for (int i = 0; i < 4; i++) {
+        char path[JOB_PATH_LEN + 64];
+        snprintf(path, sizeof path, "%s/%s", s->data_dir, idx_files[i]);
+        if (stat(path, &sb) != 0)
+            return fail(c, node, "data_dir: '%s' has no %s (expected the four Fashion-MNIST IDX "
+                        "files)", s->data_dir, idx_files[i]);
+    }
+    return 0;
+}
+
+int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    parse_ctx c = {&doc, file, err, errlen};
+    int rc = -1;
+
+    defaults(spec);
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    if (!yaml_parser_load(&parser, &doc)) {
+        snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", file,
+                 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+                 parser.problem ? parser.problem : "unknown");
+        yaml_parser_delete(&parser);
+        return -1;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (!root) {
+        snprintf(err, errlen, "%s:1:1: the job file is empty (expected a mapping with axes:)", file);
+        goto out;
+    }
+    top_state st = {spec, NULL, NULL};
+    if (walk_map(&c, root, "the job file", top_keys, top_key, &st) != 0)
+        goto out;
+    if (!st.axes) {
+        fail(&c, root, "missing key 'axes' (expected axes: with pretrain_size and model)");
+        goto out;
+    }
+    axes_state ast = {spec, 0, 0};
+    if (walk_map(&c, st.axes, "axes", axes_keys, axes_key, &ast) != 0)
+        goto out;
+    if (!ast.seen_size || !ast.seen_model) {
+        fail(&c, st.axes, "axes: missing '%s' (a list of values)", !ast.seen_size ? "pretrain_size" : "model");
+        goto out;
+    }
+    if (job_cell_count(spec) > 10000000) {
+        fail(&c, st.axes, "axes: the grid has more than 10,000,000 cells");
+        goto out;
+    }
+    if (check_data_dir(&c, spec, st.data_dir_node ? st.data_dir_node : root) != 0)
+        goto out;
+    rc = 0;
+out:
+    yaml_document_delete(&doc);
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+char *job_read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    size_t got;
+    while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += got;
+        if (len + 1 == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf = nb;
+                cap *= 2;
+            }
+        }
+    }
+    if (!buf || ferror(f)) {
+        snprintf(err, errlen, "%s: cannot read: %s", path, buf ? strerror(errno) : "out of memory");
+        free(buf);
+        fclose(f);
+        return NULL;
+    }
+    fclose(f);
+    buf[len] = '\0';
+    if (strlen(buf) != len) {
+        snprintf(err, errlen, "%s: contains a NUL byte (expected a YAML text file)", path);
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int job_cell_count(const job_spec *s)
+{
+    int nscratch = 0;
+    for (int i = 0; i < s->n_size; i++)
+        nscratch += s->size[i] == 0;
+    long per = (long)s->n_model * s->n_ftsize * s->repeats;
+    long total = per * (nscratch + (long)(s->n_size - nscratch) * s->n_complexity * s->n_task);
+    return total > INT_MAX ? INT_MAX : (int)total;
+}
+
+/* Canonical order: model, finetune size, repeat, then pretrain size, complexity, task. */
+void job_cells(const job_spec *s, job_cell *cells)
+{
+    int k = 0;
+    for (int m = 0; m < s->n_model; m++)
+        for (int f = 0; f < s->n_ftsize; f++)
+            for (int r = 0; r < s->repeats; r++)
+                for (int n = 0; n < s->n_size; n++) {
+                    int scratch = s->size[n] == 0;
+                    for (int c = 0; c < (scratch ? 1 : s->n_complexity); c++)
+                        for (int t = 0; t < (scratch ? 1 : s->n_task); t++) {
+                            cells[k] = (job_cell){.index = k, .size = s->size[n], .model = m,
+                                                  .complexity = scratch ? 0 : s->complexity[c],
+                                                  .task = scratch ? -1 : (int)s->task[t],
+                                                  .ftsize = s->ftsize[f], .repeat = r};
+                            k++;
+                        }
+                }
+}
+
+uint64_t job_cell_seed(const job_spec *s, const job_cell *c)
+{
+    uint64_t w[6] = {(uint64_t)c->size, rng_hash_str(0, s->model[c->model]), (uint64_t)c->complexity,
+                     (uint64_t)(c->task + 1), (uint64_t)c->ftsize, (uint64_t)c->repeat};
+    return rng_hash(s->seed, w, 6);
+}
+
+uint64_t job_data_seed(const job_spec *s, int complexity, int repeat)
+{
+    uint64_t w[3] = {0xda7a, (uint64_t)complexity, (uint64_t)repeat};
+    return rng_hash(s->seed, w, 3);
+}
+
+const char *job_task_name(int task)
+{
+    switch (task) {
+    case TASK_MULTILABEL: return "multilabel";
+    case TASK_SEGMENT: return "segment";
+    default: return "none";
+    }
+}
+
+const char *job_optimizer_name(job_optimizer o) { return o == OPT_ADAM ? "adam" : "sgd"; }
+
+void job_cell_describe(const job_spec *s, const job_cell *c, char *buf, size_t len)
+{
+    if (c->size == 0)
+        snprintf(buf, len, "n=0 %s scratch s=%ld r%d", s->model[c->model], c->ftsize, c->repeat);
+    else
+        snprintf(buf, len, "n=%ld %s c%d %s s=%ld r%d", c->size, s->model[c->model], c->complexity,
+                 job_task_name(c->task), c->ftsize, c->repeat);
+}
+
+uint64_t job_text_hash(const char *text)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *text; text++)
+        h = (h ^ (unsigned char)*text) * 1099511628211ULL;
+    return h;
+}

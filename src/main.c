@@ -1,0 +1,362 @@
+/* synlaw command line: parses arguments and dispatches; only this file exits. */
+#include "synlaw/image.h"
+#include "synlaw/job.h"
+#include "synlaw/nn.h"
+#include "synlaw/report.h"
+#include "synlaw/sched.h"
+#include "synlaw/sweep.h"
+#include "synlaw/synth.h"
+#include "synlaw/version.h"
+
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *usage_main =
+    "usage: synlaw COMMAND [OPTIONS]\n"
+    "\n"
+    "Measure how much synthetic pre-training data is worth: run a grid of (pre-training size,\n"
+    "model, synthetic complexity, task, fine-tuning size, repeat) cells, record learning curves\n"
+    "in HDF5 and fit L(n) = D*n^-alpha + C.\n"
+    "\n"
+    "commands:\n"
+    "  run JOB.yaml -o OUT.h5   run a sweep (under mpirun: all ranks compute)\n"
+    "  check JOB.yaml           validate a job file and print the expanded grid\n"
+    "  fit RESULTS.h5           (re)fit the scaling law of a results file\n"
+    "  render -o SHEET.png      draw synthetic images as a PNG contact sheet\n"
+    "  models                   list the model zoo with sizes and costs\n"
+    "\n"
+    "options:\n"
+    "  -h, --help               show this help (synlaw COMMAND --help for a command)\n"
+    "  -V, --version            show versions of synlaw and its libraries\n"
+    "\n"
+    "exit status: 0 success, 1 runtime failure, 2 bad input or usage\n";
+
+static const char *usage_run =
+    "usage: [mpirun -np P] synlaw run JOB.yaml -o OUT.h5 [--csv FITS.csv] [--force] [--quiet] [--no-fit]\n"
+    "\n"
+    "Run every cell of the job's grid across the MPI ranks (largest first, dynamically\n"
+    "balanced), streaming each finished cell into OUT.h5, then fit the law on rank 0.\n"
+    "\n"
+    "  -o, --output FILE   results file (HDF5); refused if it exists, unless --force\n"
+    "      --csv FILE      fit table as CSV (default: OUT with .h5 replaced by -fits.csv)\n"
+    "  -f, --force         replace an existing results file\n"
+    "  -q, --quiet         no per-cell progress lines\n"
+    "      --no-fit        skip the fit at the end\n"
+    "  -h, --help          show this help\n";
+
+static const char *usage_check =
+    "usage: synlaw check JOB.yaml\n"
+    "\n"
+    "Validate a job file (errors name file:line:column) and print the expanded grid: the\n"
+    "number of cells and one line per axis. Exit status 2 if the job file is invalid.\n";
+
+static const char *usage_fit =
+    "usage: synlaw fit RESULTS.h5 [--csv FITS.csv] [--quiet]\n"
+    "\n"
+    "Fit L(n) = D*n^-alpha + C per (model, complexity, task, fine-tuning size) on the finished\n"
+    "cells of a results file, print the table, and replace /fits in the file.\n"
+    "\n"
+    "  --csv FILE     also write the table as CSV\n"
+    "  -q, --quiet    do not print the table\n";
+
+static const char *usage_render =
+    "usage: synlaw render --complexity K --count N -o SHEET.png [--seed S] [--cols C] [--scale X]\n"
+    "\n"
+    "Render images 0..N-1 of the synthetic data set with seed S at complexity K (1-4) into a\n"
+    "PNG contact sheet, and report the rendering rate.\n"
+    "\n"
+    "  -c, --complexity K   level 1..4 (default 1)\n"
+    "  -n, --count N        images on the sheet (default 64)\n"
+    "  -s, --seed S         data-set seed (default 1)\n"
+    "      --cols C         tiles per row (default 16)\n"
+    "      --scale X        pixels per image pixel (default 2)\n"
+    "  -o, --output FILE    PNG file to write\n";
+
+static int bad_usage(const char *usage, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "synlaw: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n\n%s", usage);
+    return 2;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int cmd_version(void)
+{
+    char h5[64], mpi[256];
+    version_hdf5(h5, sizeof h5);
+    version_mpi(mpi, sizeof mpi);
+    printf("synlaw %s\nHDF5 %s\nMPI: %s\nOpenBLAS: %s\nGSL %s\n", version_synlaw(), h5, mpi,
+           version_openblas(), version_gsl());
+    return 0;
+}
+
+static int cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage_check, stdout);
+            return 0;
+        }
+        return bad_usage(usage_check, "check: unknown option%s", "");
+    }
+    if (optind + 1 != argc)
+        return bad_usage(usage_check, "check: expected one job file%s", "");
+    const char *path = argv[optind];
+    char err[1024];
+    char *text = job_read_file(path, err, sizeof err);
+    job_spec s;
+    if (!text || job_parse(&s, text, path, err, sizeof err) != 0) {
+        fprintf(stderr, "synlaw: %s\n", err);
+        free(text);
+        return 2;
+    }
+    free(text);
+    int ncell = job_cell_count(&s), nscratch = 0;
+    for (int i = 0; i < s.n_size; i++)
+        nscratch += s.size[i] == 0;
+    printf("%s: job '%s', seed %llu, data %s\n", path, s.name, (unsigned long long)s.seed, s.data_dir);
+    printf("cells: %d (%d pre-trained, %d scratch baselines)\n", ncell,
+           s.n_model * s.n_ftsize * s.repeats * (s.n_size - nscratch) * s.n_complexity * s.n_task,
+           s.n_model * s.n_ftsize * s.repeats * nscratch);
+    printf("  pretrain_size (%d):", s.n_size);
+    for (int i = 0; i < s.n_size; i++)
+        printf(" %ld%s", s.size[i], s.size[i] == 0 ? "(scratch)" : "");
+    printf("\n  model         (%d):", s.n_model);
+    for (int i = 0; i < s.n_model; i++)
+        printf(" %s", s.model[i]);
+    printf("\n  complexity    (%d):", s.n_complexity);
+    for (int i = 0; i < s.n_complexity; i++)
+        printf(" %d", s.complexity[i]);
+    printf("\n  pretrain_task (%d):", s.n_task);
+    for (int i = 0; i < s.n_task; i++)
+        printf(" %s", job_task_name(s.task[i]));
+    printf("\n  finetune_size (%d):", s.n_ftsize);
+    for (int i = 0; i < s.n_ftsize; i++)
+        printf(" %ld", s.ftsize[i]);
+    printf("\n  repeats       (%d)\n", s.repeats);
+    const job_recipe *r[2] = {&s.pretrain, &s.finetune};
+    const char *nm[2] = {"pretrain", "finetune"};
+    for (int i = 0; i < 2; i++)
+        printf("%s: %d steps, batch %d, %s lr %g momentum %g weight_decay %g, eval every %d on %d %s\n",
+               nm[i], r[i]->steps, r[i]->batch, job_optimizer_name(r[i]->optimizer), r[i]->lr,
+               r[i]->momentum, r[i]->weight_decay, r[i]->eval_every, r[i]->eval_size,
+               i == 0 ? "held-out synthetic images" : "test images");
+    job_cell *cells = malloc(sizeof *cells * (size_t)ncell);
+    if (cells) {
+        job_cells(&s, cells);
+        double total = 0;
+        for (int i = 0; i < ncell; i++)
+            total += sched_cell_cost(&s, &cells[i]);
+        printf("predicted work: %.3g GFLOP-equivalents\n", total * 1e-9);
+        free(cells);
+    }
+    return 0;
+}
+
+static int cmd_render(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"complexity", required_argument, NULL, 'c'}, {"count", required_argument, NULL, 'n'},
+        {"seed", required_argument, NULL, 's'},       {"cols", required_argument, NULL, 'C'},
+        {"scale", required_argument, NULL, 'x'},      {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},             {NULL, 0, NULL, 0}};
+    long complexity = 1, count = 64, seed = 1, cols = 16, scale = 2;
+    const char *out = NULL;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:n:s:o:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+            if (parse_long(optarg, 1, SYNTH_MAX_COMPLEXITY, &complexity))
+                return bad_usage(usage_render, "render: --complexity '%s': expected 1..4", optarg);
+            break;
+        case 'n':
+            if (parse_long(optarg, 1, 100000, &count))
+                return bad_usage(usage_render, "render: --count '%s': expected 1..100000", optarg);
+            break;
+        case 's':
+            if (parse_long(optarg, 0, 0x7fffffffL, &seed))
+                return bad_usage(usage_render, "render: --seed '%s': expected a non-negative integer", optarg);
+            break;
+        case 'C':
+            if (parse_long(optarg, 1, 1000, &cols))
+                return bad_usage(usage_render, "render: --cols '%s': expected 1..1000", optarg);
+            break;
+        case 'x':
+            if (parse_long(optarg, 1, 16, &scale))
+                return bad_usage(usage_render, "render: --scale '%s': expected 1..16", optarg);
+            break;
+        case 'o': out = optarg; break;
+        case 'h': fputs(usage_render, stdout); return 0;
+        default: return bad_usage(usage_render, "render: unknown option%s", "");
+        }
+    }
+    if (optind != argc)
+        return bad_usage(usage_render, "render: unexpected argument '%s'", argv[optind]);
+    if (!out)
+        return bad_usage(usage_render, "render: -o SHEET.png is required%s", "");
+    float *images = malloc(sizeof(float) * SYNTH_PIXELS * (size_t)count);
+    synth_sample *s = malloc(sizeof *s);
+    if (!images || !s) {
+        fprintf(stderr, "synlaw: render: out of memory\n");
+        return 1;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; i < count; i++) {
+        synth_render(s, (uint64_t)seed, (uint64_t)i, (int)complexity);
+        memcpy(images + (size_t)i * SYNTH_PIXELS, s->image, sizeof s->image);
+    }
+    /* A fixed-size timing run, so the rate does not depend on --count. */
+    long bench = 20000;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double mean = 0;
+    for (long i = 0; i < bench; i++) {
+        synth_render(s, (uint64_t)seed, (uint64_t)(1000000 + i), (int)complexity);
+        for (int p = 0; p < SYNTH_PIXELS; p++)
+            mean += s->image[p];
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    char err[512];
+    int rc = image_write_sheet(out, images, (int)count, SYNTH_SIDE, (int)(cols < count ? cols : count),
+                               (int)scale, err, sizeof err);
+    free(images);
+    free(s);
+    if (rc) {
+        fprintf(stderr, "synlaw: render: %s\n", err);
+        return 1;
+    }
+    printf("wrote %s: %ld images at complexity %ld (seed %ld)\n", out, count, complexity, seed);
+    printf("rendering rate: %.0f images/s on one core (%ld images, mean pixel %.3f)\n",
+           (double)bench / secs, bench, mean / ((double)bench * SYNTH_PIXELS));
+    return 0;
+}
+
+static int cmd_fit(int argc, char **argv)
+{
+    static const struct option opts[] = {{"csv", required_argument, NULL, 'c'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *csv = NULL;
+    int quiet = 0, c;
+    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': csv = optarg; break;
+        case 'q': quiet = 1; break;
+        case 'h': fputs(usage_fit, stdout); return 0;
+        default: return bad_usage(usage_fit, "fit: unknown option%s", "");
+        }
+    }
+    if (optind + 1 != argc)
+        return bad_usage(usage_fit, "fit: expected one results file%s", "");
+    char err[1024];
+    int n = report_fit_file(argv[optind], csv, quiet ? NULL : stdout, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "synlaw: fit: %s\n", err);
+        return 1;
+    }
+    return 0;
+}
+
+static int cmd_models(void)
+{
+    printf("%-8s %10s %14s  %s\n", "model", "params", "MFLOP/sample", "layers (10-way head)");
+    for (int i = 0; i < nn_model_count(); i++) {
+        nn_arch a;
+        nn_arch_build(&a, nn_model_name(i), 10);
+        char layers[256] = "";
+        for (int l = 0; l < a.nlayer; l++) {
+            const nn_layer *y = &a.layer[l];
+            char t[48];
+            switch (y->kind) {
+            case NN_LINEAR: snprintf(t, sizeof t, "fc%d", y->K); break;
+            case NN_CONV3: snprintf(t, sizeof t, "conv3x3-%d", y->K); break;
+            case NN_POOL2: snprintf(t, sizeof t, "pool2"); break;
+            case NN_RELU: t[0] = '\0'; break;
+            }
+            if (t[0]) {
+                if (layers[0])
+                    strncat(layers, " ", sizeof layers - strlen(layers) - 1);
+                strncat(layers, t, sizeof layers - strlen(layers) - 1);
+            }
+        }
+        printf("%-8s %10zu %14.3f  %s\n", a.name, a.nparam, a.flops * 1e-6, layers);
+    }
+    return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"csv", required_argument, NULL, 'c'},
+        {"force", no_argument, NULL, 'f'},        {"quiet", no_argument, NULL, 'q'},
+        {"no-fit", no_argument, NULL, 'F'},       {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    sweep_options o = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_path = optarg; break;
+        case 'c': o.csv_path = optarg; break;
+        case 'f': o.force = 1; break;
+        case 'q': o.quiet = 1; break;
+        case 'F': o.no_fit = 1; break;
+        case 'h': fputs(usage_run, stdout); return 0;
+        default: return bad_usage(usage_run, "run: unknown option%s", "");
+        }
+    }
+    if (optind + 1 != argc)
+        return bad_usage(usage_run, "run: expected one job file%s", "");
+    if (!o.out_path)
+        return bad_usage(usage_run, "run: -o OUT.h5 is required%s", "");
+    o.job_path = argv[optind];
+    MPI_Init(NULL, NULL);
+    int rc = sweep_run(&o, MPI_COMM_WORLD);
+    MPI_Finalize();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    version_blas_threads_default();
+    if (argc < 2)
+        return bad_usage(usage_main, "missing command%s", "");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(usage_main, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
+        return cmd_version();
+    /* Subcommands see argv[1..] so getopt reports errors against their own options. */
+    argc--;
+    argv++;
+    if (!strcmp(cmd, "run"))
+        return cmd_run(argc, argv);
+    if (!strcmp(cmd, "check"))
+        return cmd_check(argc, argv);
+    if (!strcmp(cmd, "fit"))
+        return cmd_fit(argc, argv);
+    if (!strcmp(cmd, "render"))
+        return cmd_render(argc, argv);
+    if (!strcmp(cmd, "models"))
+        return cmd_models();
+    return bad_usage(usage_main, "unknown command '%s'", cmd);
+}

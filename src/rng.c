@@ -1,0 +1,75 @@
+/* xoshiro256** and splitmix64 (public-domain algorithms by Blackman and Vigna). */
+#include "synlaw/rng.h"
+
+#include <math.h>
+
+uint64_t rng_mix(uint64_t x)
+{
+    x += 0x9e3779b97f4a7c15ULL;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+uint64_t rng_hash(uint64_t seed, const uint64_t *words, int n)
+{
+    uint64_t h = rng_mix(seed ^ 0x5eed5eed5eed5eedULL);
+    for (int i = 0; i < n; i++)
+        h = rng_mix(h ^ rng_mix(words[i] + (uint64_t)i * 0x632be59bd9b4e019ULL));
+    return h;
+}
+
+uint64_t rng_hash_str(uint64_t seed, const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a, then mixed with the seed */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return rng_hash(seed, &h, 1);
+}
+
+void rng_seed(rng_t *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++) {
+        x += 0x9e3779b97f4a7c15ULL;
+        r->s[i] = rng_mix(x);
+    }
+}
+
+static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_next(rng_t *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+
+double rng_range(rng_t *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }
+
+double rng_normal(rng_t *r)
+{
+    double u1 = rng_uniform(r), u2 = rng_uniform(r);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+uint64_t rng_below(rng_t *r, uint64_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t x;
+    do
+        x = rng_next(r);
+    while (x >= limit);
+    return x % n;
+}

@@ -1,0 +1,85 @@
+/* Cost model and the shared work counter. */
+#include "synlaw/sched.h"
+
+#include "synlaw/nn.h"
+#include "synlaw/synth.h"
+#include "synlaw/train.h"
+
+#include <stdlib.h>
+
+/* Rendering one image costs roughly as much as this many flops of training. */
+#define RENDER_FLOP_EQUIV 2.0e5
+
+double sched_cell_cost(const job_spec *spec, const job_cell *cell)
+{
+    nn_arch a;
+    if (nn_arch_build(&a, spec->model[cell->model], 10) != 0)
+        return 0.0;
+    const job_recipe *p = &spec->pretrain, *f = &spec->finetune;
+    double fl = a.flops;
+    double cost = 3.0 * fl * f->batch * f->steps + fl * f->eval_size * train_eval_count(f);
+    if (cell->size > 0) {
+        double images = (double)p->batch * p->steps + p->eval_size;
+        cost += 3.0 * fl * p->batch * p->steps + fl * p->eval_size * train_eval_count(p) +
+                RENDER_FLOP_EQUIV * images * (cell->complexity >= 4 ? 2.0 : 1.0);
+    }
+    return cost;
+}
+
+static const job_spec *sort_spec;
+static const job_cell *sort_cells;
+
+static int by_cost(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    double ci = sched_cell_cost(sort_spec, &sort_cells[i]), cj = sched_cell_cost(sort_spec, &sort_cells[j]);
+    if (ci != cj)
+        return ci > cj ? -1 : 1;
+    return i - j;
+}
+
+void sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order)
+{
+    for (int i = 0; i < ncell; i++)
+        order[i] = i;
+    sort_spec = spec;
+    sort_cells = cells;
+    qsort(order, (size_t)ncell, sizeof *order, by_cost);
+}
+
+int sched_counter_create(sched_counter *c, MPI_Comm comm, int ncell)
+{
+    int rank;
+    MPI_Comm_rank(comm, &rank);
+    c->comm = comm;
+    c->ncell = ncell;
+    c->counter = NULL;
+    MPI_Aint size = rank == 0 ? (MPI_Aint)sizeof(long) : 0;
+    if (MPI_Win_allocate(size, sizeof(long), MPI_INFO_NULL, comm, &c->counter, &c->win) != MPI_SUCCESS)
+        return -1;
+    if (rank == 0) {
+        MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, c->win);
+        *c->counter = 0;
+        MPI_Win_unlock(0, c->win);
+    }
+    MPI_Barrier(comm);
+    return 0;
+}
+
+int sched_counter_next(sched_counter *c)
+{
+    long one = 1, got = 0;
+    MPI_Win_lock(MPI_LOCK_SHARED, 0, 0, c->win);
+    MPI_Fetch_and_op(&one, &got, MPI_LONG, 0, 0, MPI_SUM, c->win);
+    MPI_Win_unlock(0, c->win);
+    return got < c->ncell ? (int)got : -1;
+}
+
+void sched_counter_poll(void *p)
+{
+    sched_counter *c = p;
+    int flag;
+    MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, c->comm, &flag, MPI_STATUS_IGNORE);
+}
+
+void sched_counter_free(sched_counter *c) { MPI_Win_free(&c->win); }

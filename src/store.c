@@ -1,0 +1,528 @@
+/* Results file on parallel HDF5. Every hid_t starts invalid and every call is checked; the
+ * automatic HDF5 error printing is off and each failure is reported with the call and the
+ * file's name instead. */
+#include "synlaw/store.h"
+
+#include "synlaw/version.h"
+
+#include <hdf5.h>
+#include <hdf5_hl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct store {
+    hid_t file;
+    hid_t cells, ft_err, pre_loss, pre_err;
+    hid_t cell_type;
+    int n_ft, n_pre;
+    char path[JOB_PATH_LEN];
+};
+
+#define FAIL(...)                                                                               \
+    do {                                                                                        \
+        snprintf(err, errlen, __VA_ARGS__);                                                     \
+        goto fail;                                                                              \
+    } while (0)
+
+static hid_t str_type(size_t n)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t >= 0 && (H5Tset_size(t, n) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0)) {
+        H5Tclose(t);
+        return H5I_INVALID_HID;
+    }
+    return t;
+}
+
+static hid_t status_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t v;
+    const char *names[3] = {"pending", "done", "failed"};
+    for (v = 0; v < 3 && t >= 0; v++)
+        if (H5Tenum_insert(t, names[v], &v) < 0) {
+            H5Tclose(t);
+            return H5I_INVALID_HID;
+        }
+    return t;
+}
+
+/* Compound type of store_cell_row; the caller closes it. */
+static hid_t cell_row_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_cell_row));
+    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(16), s160 = str_type(160), st = status_type();
+    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && s160 >= 0 && st >= 0;
+#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_cell_row, field), type) >= 0
+    F("index", index, H5T_NATIVE_INT32);
+    F("pretrain_size", pretrain_size, H5T_NATIVE_INT64);
+    F("model", model, s32);
+    F("complexity", complexity, H5T_NATIVE_INT32);
+    F("pretrain_task", pretrain_task, s16);
+    F("finetune_size", finetune_size, H5T_NATIVE_INT64);
+    F("repeat", repeat, H5T_NATIVE_INT32);
+    F("seed", seed, H5T_NATIVE_UINT64);
+    F("status", status, st);
+    F("rank", rank, H5T_NATIVE_INT32);
+    F("final_error", final_error, H5T_NATIVE_DOUBLE);
+    F("wall_time", wall_time, H5T_NATIVE_DOUBLE);
+    F("time_generate", time_generate, H5T_NATIVE_DOUBLE);
+    F("time_pretrain", time_pretrain, H5T_NATIVE_DOUBLE);
+    F("time_finetune", time_finetune, H5T_NATIVE_DOUBLE);
+    F("time_evaluate", time_evaluate, H5T_NATIVE_DOUBLE);
+    F("reason", reason, s160);
+#undef F
+    H5Tclose(s32), H5Tclose(s16), H5Tclose(s160), H5Tclose(st);
+    if (!ok && t >= 0) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    return t;
+}
+
+static hid_t fit_row_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_fit_row));
+    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(16);
+    hsize_t four = 4;
+    hid_t a4 = H5Tarray_create2(H5T_NATIVE_DOUBLE, 1, &four);
+    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && a4 >= 0;
+#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_fit_row, field), type) >= 0
+    F("model", model, s32);
+    F("complexity", complexity, H5T_NATIVE_INT32);
+    F("pretrain_task", pretrain_task, s16);
+    F("finetune_size", finetune_size, H5T_NATIVE_INT64);
+    F("law", law, s16);
+    F("n_points", n_points, H5T_NATIVE_INT32);
+    F("p", p, a4);
+    F("se", se, a4);
+    F("rmse", rmse, H5T_NATIVE_DOUBLE);
+    F("r2", r2, H5T_NATIVE_DOUBLE);
+    F("converged", converged, H5T_NATIVE_INT8);
+    F("at_bound", at_bound, H5T_NATIVE_INT8);
+    F("scratch_error", scratch_error, H5T_NATIVE_DOUBLE);
+    F("best_error", best_error, H5T_NATIVE_DOUBLE);
+    F("best_size", best_size, H5T_NATIVE_INT64);
+#undef F
+    H5Tclose(s32), H5Tclose(s16), H5Tclose(a4);
+    if (!ok && t >= 0) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    return t;
+}
+
+static int attr_str(hid_t loc, const char *name, const char *value)
+{
+    hid_t t = str_type(strlen(value) + 1), sp = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
+    int rc = -1;
+    if (t >= 0 && sp >= 0)
+        a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0 && H5Awrite(a, t, value) >= 0)
+        rc = 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+static int attr_int(hid_t loc, const char *name, long long value)
+{
+    hid_t sp = H5Screate(H5S_SCALAR), a = H5I_INVALID_HID;
+    int rc = -1;
+    if (sp >= 0)
+        a = H5Acreate2(loc, name, H5T_NATIVE_LLONG, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &value) >= 0)
+        rc = 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+/* Create a 1- or 2-D dataset; float datasets are filled with NaN. */
+static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
+                          const char *units, const char *description)
+{
+    hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t ds = H5I_INVALID_HID;
+    if (sp >= 0 && dcpl >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0) {
+        float nan = NAN;
+        if (H5Tequal(type, H5T_NATIVE_FLOAT) > 0)
+            H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan);
+        ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    }
+    if (ds >= 0 && ((units && attr_str(ds, "units", units) < 0) ||
+                    (description && attr_str(ds, "description", description) < 0))) {
+        H5Dclose(ds);
+        ds = H5I_INVALID_HID;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return ds;
+}
+
+/* An int32 dimension scale holding values[0..n-1], written by rank 0. */
+static hid_t make_scale(hid_t loc, const char *name, const int *values, hsize_t n, const char *label,
+                        int rank)
+{
+    hid_t ds = make_dataset(loc, name, H5T_NATIVE_INT32, 1, &n, NULL, NULL);
+    if (ds < 0)
+        return ds;
+    if (H5DSset_scale(ds, label) < 0) {
+        H5Dclose(ds);
+        return H5I_INVALID_HID;
+    }
+    hid_t fs = H5Dget_space(ds);
+    if (rank != 0 || n == 0)
+        H5Sselect_none(fs);
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    if (rank != 0 || n == 0)
+        H5Sselect_none(ms);
+    herr_t w = H5Dwrite(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, values);
+    H5Sclose(fs);
+    H5Sclose(ms);
+    if (w < 0) {
+        H5Dclose(ds);
+        return H5I_INVALID_HID;
+    }
+    return ds;
+}
+
+void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *cell,
+                    const train_result *res, int rank)
+{
+    memset(row, 0, sizeof *row);
+    row->index = cell->index;
+    row->pretrain_size = cell->size;
+    snprintf(row->model, sizeof row->model, "%s", spec->model[cell->model]);
+    row->complexity = cell->complexity;
+    snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", job_task_name(cell->task));
+    row->finetune_size = cell->ftsize;
+    row->repeat = cell->repeat;
+    row->seed = job_cell_seed(spec, cell);
+    row->status = CELL_PENDING;
+    row->rank = -1;
+    row->final_error = row->wall_time = NAN;
+    row->time_generate = row->time_pretrain = row->time_finetune = row->time_evaluate = NAN;
+    if (res) {
+        row->status = (int8_t)res->status;
+        row->rank = rank;
+        row->final_error = res->final_error;
+        row->wall_time = res->seconds;
+        row->time_generate = res->times.generate;
+        row->time_pretrain = res->times.pretrain;
+        row->time_finetune = res->times.finetune;
+        row->time_evaluate = res->times.evaluate;
+        snprintf(row->reason, sizeof row->reason, "%s", res->reason);
+    }
+}
+
+int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
+                 const char *job_text, const char *job_file, char *err, size_t errlen)
+{
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    *out = NULL;
+    store *st = calloc(1, sizeof *st);
+    hid_t fapl = H5I_INVALID_HID, grp = H5I_INVALID_HID, cellscale = H5I_INVALID_HID;
+    hid_t ftscale = H5I_INVALID_HID, prescale = H5I_INVALID_HID;
+    job_cell *cells = NULL;
+    store_cell_row *rows = NULL;
+    int *steps = NULL;
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    int ncell = job_cell_count(spec);
+    st->n_ft = train_eval_count(&spec->finetune);
+    st->n_pre = train_eval_count(&spec->pretrain);
+
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0)
+        FAIL("%s: cannot set up MPI-IO file access", path);
+    st->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    if (st->file < 0)
+        FAIL("%s: cannot create the results file (does the directory exist and is it writable? "
+             "is another run writing it?)", path);
+
+    char buf[512], created[64];
+    time_t now = time(NULL);
+    strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    int ok = attr_str(st->file, "format", STORE_FORMAT) == 0 &&
+             attr_int(st->file, "format_version", STORE_FORMAT_VERSION) == 0 &&
+             attr_str(st->file, "synlaw_version", version_synlaw()) == 0 &&
+             attr_str(st->file, "job_name", spec->name) == 0 &&
+             attr_str(st->file, "job_file", job_file) == 0 &&
+             attr_str(st->file, "job_text", job_text) == 0 &&
+             attr_str(st->file, "created", created) == 0 &&
+             attr_int(st->file, "ranks", size) == 0 && attr_int(st->file, "n_cells", ncell) == 0 &&
+             attr_str(st->file, "openblas_config", version_openblas()) == 0 &&
+             attr_str(st->file, "gsl_version", version_gsl()) == 0;
+    snprintf(buf, sizeof buf, "%016llx", (unsigned long long)job_text_hash(job_text));
+    ok = ok && attr_str(st->file, "job_hash", buf) == 0;
+    version_hdf5(buf, sizeof buf);
+    ok = ok && attr_str(st->file, "hdf5_version", buf) == 0;
+    version_mpi(buf, sizeof buf);
+    ok = ok && attr_str(st->file, "mpi_library", buf) == 0;
+    if (!ok)
+        FAIL("%s: cannot write the root attributes", path);
+
+    st->cell_type = cell_row_type();
+    if (st->cell_type < 0)
+        FAIL("%s: cannot build the cell table type", path);
+    hsize_t nc = (hsize_t)ncell;
+    st->cells = make_dataset(st->file, "cells", st->cell_type, 1, &nc, NULL,
+                             "one row per cell: coordinates, seed, status, rank, times");
+    grp = H5Gcreate2(st->file, "curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dft[2] = {nc, (hsize_t)st->n_ft}, dpre[2] = {nc, (hsize_t)st->n_pre};
+    if (st->cells < 0 || grp < 0)
+        FAIL("%s: cannot create /cells or /curves", path);
+    st->ft_err = make_dataset(grp, "finetune_error", H5T_NATIVE_FLOAT, 2, dft, "fraction",
+                              "real test error after each fine-tuning evaluation step");
+    st->pre_loss = make_dataset(grp, "pretrain_loss", H5T_NATIVE_FLOAT, 2, dpre, "nats",
+                                "mean pre-training loss since the previous evaluation");
+    st->pre_err = make_dataset(grp, "pretrain_error", H5T_NATIVE_FLOAT, 2, dpre, "fraction",
+                               "held-out synthetic error (per output) at each evaluation");
+    if (st->ft_err < 0 || st->pre_loss < 0 || st->pre_err < 0)
+        FAIL("%s: cannot create the curve datasets", path);
+
+    int maxn = ncell > st->n_ft ? ncell : st->n_ft;
+    steps = malloc(((size_t)(maxn > st->n_pre ? maxn : st->n_pre) + 1) * sizeof(int));
+    cells = malloc(((size_t)ncell + 1) * sizeof *cells);
+    rows = malloc(((size_t)ncell + 1) * sizeof *rows);
+    if (!steps || !cells || !rows)
+        FAIL("out of memory for the cell table");
+    for (int i = 0; i < ncell; i++)
+        steps[i] = i;
+    cellscale = make_scale(st->file, "cell", steps, nc, "cell", rank);
+    train_eval_steps(&spec->finetune, steps);
+    ftscale = make_scale(grp, "finetune_step", steps, (hsize_t)st->n_ft, "finetune step", rank);
+    train_eval_steps(&spec->pretrain, steps);
+    prescale = make_scale(grp, "pretrain_step", steps, (hsize_t)st->n_pre, "pretrain step", rank);
+    if (cellscale < 0 || ftscale < 0 || prescale < 0)
+        FAIL("%s: cannot create the dimension scales", path);
+    if (H5DSattach_scale(st->cells, cellscale, 0) < 0 || H5DSattach_scale(st->ft_err, cellscale, 0) < 0 ||
+        H5DSattach_scale(st->ft_err, ftscale, 1) < 0 || H5DSattach_scale(st->pre_loss, cellscale, 0) < 0 ||
+        H5DSattach_scale(st->pre_loss, prescale, 1) < 0 || H5DSattach_scale(st->pre_err, cellscale, 0) < 0 ||
+        H5DSattach_scale(st->pre_err, prescale, 1) < 0)
+        FAIL("%s: cannot attach the dimension scales", path);
+
+    /* Pending rows, written once by rank 0. */
+    job_cells(spec, cells);
+    for (int i = 0; i < ncell; i++)
+        store_fill_row(&rows[i], spec, &cells[i], NULL, -1);
+    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &nc, NULL);
+    if (rank != 0) {
+        H5Sselect_none(fs);
+        H5Sselect_none(ms);
+    }
+    herr_t w = H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, rows);
+    H5Sclose(fs);
+    H5Sclose(ms);
+    if (w < 0)
+        FAIL("%s: cannot write the cell table", path);
+    if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
+        FAIL("%s: cannot flush the new layout", path);
+    MPI_Barrier(comm);
+
+    H5Dclose(cellscale), H5Dclose(ftscale), H5Dclose(prescale), H5Gclose(grp), H5Pclose(fapl);
+    free(steps), free(cells), free(rows);
+    *out = st;
+    return 0;
+fail:
+    if (cellscale >= 0) H5Dclose(cellscale);
+    if (ftscale >= 0) H5Dclose(ftscale);
+    if (prescale >= 0) H5Dclose(prescale);
+    if (grp >= 0) H5Gclose(grp);
+    if (fapl >= 0) H5Pclose(fapl);
+    free(steps), free(cells), free(rows);
+    store_close(st);
+    return -1;
+}
+
+static int write_row(hid_t ds, int row, int n, const float *data)
+{
+    if (n == 0)
+        return 0;
+    hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n};
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, count, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+        H5Dwrite(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, data) >= 0)
+        rc = 0;
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
+    return rc;
+}
+
+int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, const train_result *res,
+                     int rank, char *err, size_t errlen)
+{
+    if (res->n_ft != st->n_ft || (res->n_pre != 0 && res->n_pre != st->n_pre)) {
+        snprintf(err, errlen, "%s: curve length does not match the file layout", st->path);
+        return -1;
+    }
+    if (write_row(st->ft_err, cell->index, res->n_ft, res->ft_error) != 0 ||
+        write_row(st->pre_loss, cell->index, res->n_pre, res->pre_loss) != 0 ||
+        write_row(st->pre_err, cell->index, res->n_pre, res->pre_error) != 0) {
+        snprintf(err, errlen, "%s: cannot write the curves of cell %d", st->path, cell->index);
+        return -1;
+    }
+    store_cell_row row;
+    store_fill_row(&row, spec, cell, res, rank);
+    hsize_t start = (hsize_t)cell->index, one = 1;
+    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
+        H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, &row) >= 0)
+        rc = 0;
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot write row %d of /cells", st->path, cell->index);
+    return rc;
+}
+
+int store_close(store *st)
+{
+    if (!st)
+        return 0;
+    int rc = 0;
+    hid_t ids[5] = {st->cells, st->ft_err, st->pre_loss, st->pre_err, H5I_INVALID_HID};
+    for (int i = 0; i < 4; i++)
+        if (ids[i] >= 0 && H5Dclose(ids[i]) < 0)
+            rc = -1;
+    if (st->cell_type >= 0)
+        H5Tclose(st->cell_type);
+    if (st->file >= 0 && H5Fclose(st->file) < 0)
+        rc = -1;
+    free(st);
+    return rc;
+}
+
+static int read_attr_str(hid_t loc, const char *name, char **out)
+{
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a < 0)
+        return -1;
+    hid_t ft = H5Aget_type(a);
+    size_t n = ft >= 0 ? H5Tget_size(ft) : 0;
+    char *buf = n ? calloc(n + 1, 1) : NULL;
+    hid_t mt = str_type(n + 1);
+    int rc = -1;
+    if (buf && mt >= 0 && H5Tget_class(ft) == H5T_STRING && H5Aread(a, mt, buf) >= 0) {
+        *out = buf;
+        buf = NULL;
+        rc = 0;
+    }
+    free(buf);
+    if (mt >= 0) H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    H5Aclose(a);
+    return rc;
+}
+
+int store_read(store_results *out, const char *path, char *err, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    memset(out, 0, sizeof *out);
+    hid_t f = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
+    char *fmt = NULL;
+    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0)
+        FAIL("%s: cannot open as HDF5 (missing, unreadable, or not an HDF5 file)", path);
+    if (read_attr_str(f, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
+        FAIL("%s: not a synlaw results file (no format=\"%s\" attribute)", path, STORE_FORMAT);
+    long long version = 0;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &version) < 0) {
+        if (a >= 0) H5Aclose(a);
+        FAIL("%s: no format_version attribute", path);
+    }
+    H5Aclose(a);
+    if (version != STORE_FORMAT_VERSION)
+        FAIL("%s: format_version %lld is not supported (this synlaw reads version %d)", path,
+             version, STORE_FORMAT_VERSION);
+    if (read_attr_str(f, "job_text", &out->job_text) != 0)
+        FAIL("%s: no job_text attribute", path);
+    char *name = NULL;
+    if (read_attr_str(f, "job_name", &name) == 0) {
+        snprintf(out->job_name, sizeof out->job_name, "%s", name);
+        free(name);
+    }
+    ds = H5Dopen2(f, "cells", H5P_DEFAULT);
+    if (ds < 0)
+        FAIL("%s: no /cells table", path);
+    sp = H5Dget_space(ds);
+    hsize_t n = 0;
+    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &n, NULL) < 0)
+        FAIL("%s: /cells is not a 1-D table", path);
+    out->ncell = (int)n;
+    out->rows = calloc(n ? n : 1, sizeof *out->rows);
+    t = cell_row_type();
+    if (!out->rows || t < 0)
+        FAIL("out of memory");
+    if (n && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->rows) < 0)
+        FAIL("%s: cannot read /cells (layout differs from this synlaw's)", path);
+    H5Tclose(t), H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+    free(fmt);
+    return 0;
+fail:
+    if (t >= 0) H5Tclose(t);
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    if (f >= 0) H5Fclose(f);
+    free(fmt);
+    store_results_free(out);
+    return -1;
+}
+
+void store_results_free(store_results *r)
+{
+    if (!r)
+        return;
+    free(r->rows);
+    free(r->job_text);
+    memset(r, 0, sizeof *r);
+}
+
+int store_write_fits(const char *path, const store_fit_row *rows, int n, char *err, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5I_INVALID_HID, t = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0)
+        FAIL("%s: cannot open for writing the fits", path);
+    if (H5Lexists(f, "fits", H5P_DEFAULT) > 0 && H5Ldelete(f, "fits", H5P_DEFAULT) < 0)
+        FAIL("%s: cannot replace /fits", path);
+    t = fit_row_type();
+    hsize_t nn = (hsize_t)n;
+    if (t < 0)
+        FAIL("cannot build the fit table type");
+    ds = make_dataset(f, "fits", t, 1, &nn, NULL,
+                      "one row per (group, law): parameters p, standard errors se, fit quality");
+    if (ds < 0 || attr_str(ds, "params_simple", "D alpha C") < 0 ||
+        attr_str(ds, "params_power", "D alpha") < 0 ||
+        attr_str(ds, "params_full", "delta gamma alpha beta") < 0)
+        FAIL("%s: cannot create /fits", path);
+    if (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
+        FAIL("%s: cannot write /fits", path);
+    H5Dclose(ds), H5Tclose(t);
+    if (H5Fclose(f) < 0) {
+        snprintf(err, errlen, "%s: cannot close after writing the fits", path);
+        return -1;
+    }
+    return 0;
+fail:
+    if (ds >= 0) H5Dclose(ds);
+    if (t >= 0) H5Tclose(t);
+    if (f >= 0) H5Fclose(f);
+    return -1;
+}

@@ -1,0 +1,326 @@
+/* Signed-distance renderer. Each object maps a pixel centre to local coordinates (rotation,
+ * scale, aspect), evaluates its class SDF there and turns the distance into coverage over a
+ * one-pixel ramp, which is the antialiasing. Only the object's bounding box is visited. */
+#include "synlaw/synth.h"
+
+#include "synlaw/rng.h"
+
+#include <math.h>
+#include <string.h>
+
+enum { C_DISK, C_RING, C_BOX, C_TRIANGLE, C_CROSS, C_STAR, C_HEXAGON, C_STROKE, C_CRESCENT,
+       C_ELL, C_ARROW, C_DIAMOND };
+
+static const char *const class_names[SYNTH_NCLASS] = {
+    "disk", "ring", "box", "triangle", "cross", "star", "hexagon", "stroke", "crescent",
+    "ell", "arrow", "diamond"};
+
+const char *synth_class_name(int c) { return c >= 0 && c < SYNTH_NCLASS ? class_names[c] : "?"; }
+
+enum { MAX_VERT = 12, MAX_OBJ = 4 };
+
+typedef struct {
+    int cls;
+    float cx, cy, radius, cos_t, sin_t, aspect; /* pose: centre (px), radius (px), rotation */
+    float q;                                    /* class-specific shape parameter in [0, 1] */
+    int nvert;
+    float vx[MAX_VERT], vy[MAX_VERT];           /* polygon classes: vertices, local units */
+    float value;                                /* fill intensity */
+    int texture;                                /* 0 plain, 1 stripes, 2 checker, 3 radial */
+    float tex_freq, tex_cos, tex_sin, tex_amp;
+    float light_x, light_y;                     /* shading gradient, local units */
+} object;
+
+static float sd_polygon(const float *vx, const float *vy, int n, float px, float py)
+{
+    float d = (px - vx[0]) * (px - vx[0]) + (py - vy[0]) * (py - vy[0]);
+    float s = 1.0f;
+    for (int i = 0, j = n - 1; i < n; j = i, i++) {
+        float ex = vx[j] - vx[i], ey = vy[j] - vy[i];
+        float wx = px - vx[i], wy = py - vy[i];
+        float h = (wx * ex + wy * ey) / (ex * ex + ey * ey);
+        h = h < 0 ? 0 : h > 1 ? 1 : h;
+        float bx = wx - ex * h, by = wy - ey * h;
+        float dd = bx * bx + by * by;
+        if (dd < d)
+            d = dd;
+        int c1 = py >= vy[i], c2 = py < vy[j], c3 = ex * wy > ey * wx;
+        if ((c1 && c2 && c3) || (!c1 && !c2 && !c3))
+            s = -s;
+    }
+    return s * sqrtf(d);
+}
+
+static float sd_box(float px, float py, float hx, float hy)
+{
+    float dx = fabsf(px) - hx, dy = fabsf(py) - hy;
+    float ox = dx > 0 ? dx : 0, oy = dy > 0 ? dy : 0;
+    float in = dx > dy ? dx : dy;
+    return sqrtf(ox * ox + oy * oy) + (in < 0 ? in : 0);
+}
+
+static float sd_segment(float px, float py, float ax, float ay, float bx, float by)
+{
+    float pax = px - ax, pay = py - ay, bax = bx - ax, bay = by - ay;
+    float h = (pax * bax + pay * bay) / (bax * bax + bay * bay);
+    h = h < 0 ? 0 : h > 1 ? 1 : h;
+    float dx = pax - bax * h, dy = pay - bay * h;
+    return sqrtf(dx * dx + dy * dy);
+}
+
+/* Signed distance in local units (object radius 1) of class geometry. */
+static float sd_object(const object *o, float u, float v)
+{
+    float q = o->q;
+    switch (o->cls) {
+    case C_DISK: return sqrtf(u * u + v * v) - 1.0f;
+    case C_RING: {
+        float t = 0.2f + 0.3f * q;
+        return fabsf(sqrtf(u * u + v * v) - (1.0f - t / 2)) - t / 2;
+    }
+    case C_BOX: return sd_box(u, v, 0.9f, 0.45f + 0.45f * q);
+    case C_CROSS: {
+        float w = 0.18f + 0.2f * q;
+        float a = sd_box(u, v, 1.0f, w), b = sd_box(u, v, w, 1.0f);
+        return a < b ? a : b;
+    }
+    case C_STROKE: return sd_segment(u, v, -1.0f, 0.0f, 1.0f, 0.0f) - (0.12f + 0.2f * q);
+    case C_CRESCENT: {
+        float a = sqrtf(u * u + v * v) - 1.0f;
+        float ox = 0.35f + 0.4f * q;
+        float b = sqrtf((u - ox) * (u - ox) + v * v) - 0.85f;
+        return a > -b ? a : -b;
+    }
+    default: return sd_polygon(o->vx, o->vy, o->nvert, u, v);
+    }
+}
+
+static void regular(object *o, int n, float r_in, float phase)
+{
+    /* n-gon (r_in == 0) or n-pointed star (inner radius r_in) */
+    int k = 0;
+    int steps = r_in > 0 ? 2 * n : n;
+    for (int i = 0; i < steps; i++) {
+        float a = phase + 6.2831853f * (float)i / (float)steps;
+        float r = (r_in > 0 && (i & 1)) ? r_in : 1.0f;
+        o->vx[k] = r * cosf(a);
+        o->vy[k] = r * sinf(a);
+        k++;
+    }
+    o->nvert = k;
+}
+
+static void set_poly(object *o, const float *xy, int n)
+{
+    for (int i = 0; i < n; i++) {
+        o->vx[i] = xy[2 * i];
+        o->vy[i] = xy[2 * i + 1];
+    }
+    o->nvert = n;
+}
+
+static void build_geometry(object *o)
+{
+    float q = o->q;
+    switch (o->cls) {
+    case C_TRIANGLE: regular(o, 3, 0, -1.5707963f); break;
+    case C_STAR: regular(o, 5, 0.35f + 0.25f * q, -1.5707963f); break;
+    case C_HEXAGON: regular(o, 6, 0, 0); break;
+    case C_DIAMOND: {
+        float w = 0.45f + 0.35f * q;
+        float xy[] = {0, -1, w, 0, 0, 1, -w, 0};
+        set_poly(o, xy, 4);
+        break;
+    }
+    case C_ELL: {
+        float w = -1 + 0.5f + 0.3f * q; /* inner corner */
+        float xy[] = {-1, -1, w, -1, w, w, 1, w, 1, 1, -1, 1};
+        set_poly(o, xy, 6);
+        break;
+    }
+    case C_ARROW: {
+        float s = 0.2f + 0.15f * q, hx = 0.1f - 0.3f * q;
+        float xy[] = {-1, -s, hx, -s, hx, -0.8f, 1, 0, hx, 0.8f, hx, s, -1, s};
+        set_poly(o, xy, 7);
+        break;
+    }
+    default: o->nvert = 0;
+    }
+}
+
+/* Cheap hash noise in [0, 1) for texture 3. */
+static float texture_value(const object *o, float u, float v)
+{
+    float t;
+    switch (o->texture) {
+    case 1: t = 0.5f + 0.5f * sinf(o->tex_freq * (u * o->tex_cos + v * o->tex_sin)); break;
+    case 2: {
+        float a = u * o->tex_cos + v * o->tex_sin, b = -u * o->tex_sin + v * o->tex_cos;
+        int ia = (int)floorf(a * o->tex_freq * 0.5f), ib = (int)floorf(b * o->tex_freq * 0.5f);
+        t = ((ia + ib) & 1) ? 1.0f : 0.0f;
+        break;
+    }
+    case 3: t = 0.5f + 0.5f * cosf(o->tex_freq * sqrtf(u * u + v * v)); break;
+    default: return 1.0f;
+    }
+    return 1.0f - o->tex_amp + o->tex_amp * t;
+}
+
+static void draw_object(const object *o, float *img, float *cov_out, int visible_id, int *owner)
+{
+    float ext = o->radius * (o->aspect > 1 ? o->aspect : 1.0f) * 1.45f + 1.5f;
+    int x0 = (int)floorf(o->cx - ext), x1 = (int)ceilf(o->cx + ext);
+    int y0 = (int)floorf(o->cy - ext), y1 = (int)ceilf(o->cy + ext);
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > SYNTH_SIDE - 1) x1 = SYNTH_SIDE - 1;
+    if (y1 > SYNTH_SIDE - 1) y1 = SYNTH_SIDE - 1;
+    float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
+    float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f);
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float dx = (float)x + 0.5f - o->cx, dy = (float)y + 0.5f - o->cy;
+            float u = (dx * o->cos_t + dy * o->sin_t) * inv_r * inv_a;
+            float v = (-dx * o->sin_t + dy * o->cos_t) * inv_r;
+            float d = sd_object(o, u, v) * px_per_unit;
+            float cov = 0.5f - d;
+            if (cov <= 0)
+                continue;
+            if (cov > 1)
+                cov = 1;
+            float val = o->value * texture_value(o, u, v) * (1.0f + o->light_x * u + o->light_y * v);
+            val = val < 0 ? 0 : val > 1 ? 1 : val;
+            int p = y * SYNTH_SIDE + x;
+            img[p] = img[p] * (1 - cov) + val * cov;
+            if (cov_out && cov >= 0.5f)
+                cov_out[p] = 1.0f;
+            if (owner && cov >= 0.5f)
+                owner[p] = visible_id;
+        }
+}
+
+static void make_object(object *o, rng_t *r, int level, int nobj)
+{
+    memset(o, 0, sizeof *o);
+    o->cls = (int)rng_below(r, SYNTH_NCLASS);
+    o->cx = o->cy = SYNTH_SIDE / 2.0f;
+    o->radius = 9.0f;
+    o->cos_t = 1.0f;
+    o->aspect = 1.0f;
+    o->q = 0.5f;
+    o->value = 1.0f;
+    if (level >= 2) {
+        float t = (float)rng_range(r, 0, 6.2831853);
+        o->cos_t = cosf(t);
+        o->sin_t = sinf(t);
+        o->radius = (float)rng_range(r, 6.0, 11.0);
+        o->aspect = (float)rng_range(r, 0.7, 1.3);
+        o->q = (float)rng_uniform(r);
+        o->value = (float)rng_range(r, 0.55, 1.0);
+        float shift = 4.0f;
+        o->cx += (float)rng_range(r, -shift, shift);
+        o->cy += (float)rng_range(r, -shift, shift);
+    }
+    if (level >= 3) {
+        o->texture = (int)rng_below(r, 4);
+        o->tex_freq = (float)rng_range(r, 4.0, 12.0);
+        float ta = (float)rng_range(r, 0, 3.14159265);
+        o->tex_cos = cosf(ta);
+        o->tex_sin = sinf(ta);
+        o->tex_amp = (float)rng_range(r, 0.3, 0.8);
+        float la = (float)rng_range(r, 0, 6.2831853), ls = (float)rng_range(r, 0.0, 0.45);
+        o->light_x = ls * cosf(la);
+        o->light_y = ls * sinf(la);
+    }
+    if (level >= 4) {
+        o->radius = (float)rng_range(r, 4.0, nobj > 2 ? 8.0 : 10.0);
+        o->cx = (float)rng_range(r, 5.0, SYNTH_SIDE - 5.0);
+        o->cy = (float)rng_range(r, 5.0, SYNTH_SIDE - 5.0);
+    }
+    build_geometry(o);
+}
+
+static void blur3(float *img)
+{
+    float tmp[SYNTH_PIXELS];
+    for (int y = 0; y < SYNTH_SIDE; y++)
+        for (int x = 0; x < SYNTH_SIDE; x++) {
+            int xl = x > 0 ? x - 1 : x, xr = x < SYNTH_SIDE - 1 ? x + 1 : x;
+            const float *row = img + y * SYNTH_SIDE;
+            tmp[y * SYNTH_SIDE + x] = 0.25f * row[xl] + 0.5f * row[x] + 0.25f * row[xr];
+        }
+    for (int y = 0; y < SYNTH_SIDE; y++) {
+        int yu = y > 0 ? y - 1 : y, yd = y < SYNTH_SIDE - 1 ? y + 1 : y;
+        for (int x = 0; x < SYNTH_SIDE; x++)
+            img[y * SYNTH_SIDE + x] = 0.25f * tmp[yu * SYNTH_SIDE + x] + 0.5f * tmp[y * SYNTH_SIDE + x] +
+                                      0.25f * tmp[yd * SYNTH_SIDE + x];
+    }
+}
+
+void synth_render(synth_sample *out, uint64_t seed, uint64_t index, int complexity)
+{
+    rng_t r;
+    uint64_t w[2] = {index, (uint64_t)complexity};
+    rng_seed(&r, rng_hash(seed, w, 2));
+    int level = complexity < 1 ? 1 : complexity > SYNTH_MAX_COMPLEXITY ? SYNTH_MAX_COMPLEXITY : complexity;
+
+    memset(out, 0, sizeof *out);
+    float bg = 0.0f, bgx = 0.0f, bgy = 0.0f;
+    if (level >= 3) {
+        bg = (float)rng_range(&r, 0.0, 0.3);
+        bgx = (float)rng_range(&r, -0.006, 0.006);
+        bgy = (float)rng_range(&r, -0.006, 0.006);
+    }
+    for (int y = 0; y < SYNTH_SIDE; y++)
+        for (int x = 0; x < SYNTH_SIDE; x++) {
+            float v = bg + bgx * (x - 13.5f) + bgy * (y - 13.5f);
+            out->image[y * SYNTH_SIDE + x] = v < 0 ? 0 : v;
+        }
+
+    if (level >= 4) { /* clutter: thin dim strokes behind the objects */
+        int nclutter = (int)rng_below(&r, 4);
+        for (int k = 0; k < nclutter; k++) {
+            object o;
+            memset(&o, 0, sizeof o);
+            o.cls = C_STROKE;
+            o.q = 0.0f;
+            o.radius = (float)rng_range(&r, 4.0, 12.0);
+            o.aspect = 1.0f;
+            float t = (float)rng_range(&r, 0, 6.2831853);
+            o.cos_t = cosf(t);
+            o.sin_t = sinf(t);
+            o.cx = (float)rng_range(&r, 0, SYNTH_SIDE);
+            o.cy = (float)rng_range(&r, 0, SYNTH_SIDE);
+            o.value = (float)rng_range(&r, 0.15, 0.5);
+            draw_object(&o, out->image, NULL, 0, NULL);
+        }
+    }
+
+    int nobj = level >= 4 ? 2 + (int)rng_below(&r, 3) : 1;
+    int owner[SYNTH_PIXELS];
+    for (int p = 0; p < SYNTH_PIXELS; p++)
+        owner[p] = -1;
+    object objs[MAX_OBJ];
+    for (int k = 0; k < nobj; k++) {
+        make_object(&objs[k], &r, level, nobj);
+        draw_object(&objs[k], out->image, out->mask, k, owner);
+    }
+    out->nobj = nobj;
+    int visible[MAX_OBJ] = {0};
+    for (int p = 0; p < SYNTH_PIXELS; p++)
+        if (owner[p] >= 0)
+            visible[owner[p]]++;
+    for (int k = 0; k < nobj; k++)
+        if (visible[k] >= SYNTH_MIN_VISIBLE)
+            out->present[objs[k].cls] = 1.0f;
+
+    if (level >= 4) {
+        if (rng_uniform(&r) < 0.5)
+            blur3(out->image);
+        float sigma = (float)rng_range(&r, 0.0, 0.08);
+        for (int p = 0; p < SYNTH_PIXELS; p++) {
+            float v = out->image[p] + sigma * (float)rng_normal(&r);
+            out->image[p] = v < 0 ? 0 : v > 1 ? 1 : v;
+        }
+    }
+}

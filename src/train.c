@@ -1,0 +1,317 @@
+/* The pipeline of one cell: pre-train (synthetic), then fine-tune (real) with a fresh head. */
+#include "synlaw/train.h"
+
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+#include "synlaw/synth.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int train_eval_count(const job_recipe *r) { return (r->steps + r->eval_every - 1) / r->eval_every; }
+
+void train_eval_steps(const job_recipe *r, int *steps)
+{
+    int n = train_eval_count(r);
+    for (int i = 0; i < n; i++)
+        steps[i] = (i + 1) * r->eval_every < r->steps ? (i + 1) * r->eval_every : r->steps;
+}
+
+int train_task_outputs(int task) { return task == TASK_SEGMENT ? SYNTH_PIXELS : SYNTH_NCLASS; }
+
+int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errlen)
+{
+    memset(d, 0, sizeof *d);
+    if (idx_load_split(&d->train, spec->data_dir, "train", 0, err, errlen) != 0)
+        return -1;
+    if (idx_load_split(&d->test, spec->data_dir, "t10k", spec->finetune.eval_size, err, errlen) != 0) {
+        idx_free(&d->train);
+        return -1;
+    }
+    for (int i = 0; i < spec->n_ftsize; i++)
+        if (spec->ftsize[i] > d->train.count) {
+            snprintf(err, errlen, "finetune_size %ld exceeds the %d training images in %s",
+                     spec->ftsize[i], d->train.count, spec->data_dir);
+            train_data_free(d);
+            return -1;
+        }
+    return 0;
+}
+
+void train_data_free(train_data *d)
+{
+    idx_free(&d->train);
+    idx_free(&d->test);
+}
+
+void train_result_free(train_result *r)
+{
+    if (!r)
+        return;
+    free(r->pre_loss);
+    free(r->pre_error);
+    free(r->ft_error);
+    r->pre_loss = r->pre_error = r->ft_error = NULL;
+}
+
+static inline float standardise(float v) { return (v - TRAIN_PIXEL_MEAN) * (1.0f / TRAIN_PIXEL_STD); }
+
+static void copy_real(float *dst, const idx_set *set, int item)
+{
+    const uint8_t *src = set->pixels + (size_t)item * SYNTH_PIXELS;
+    for (int p = 0; p < SYNTH_PIXELS; p++)
+        dst[p] = standardise((float)src[p] * (1.0f / 255.0f));
+}
+
+static void copy_synth(float *x, float *target, const synth_sample *s, int task)
+{
+    for (int p = 0; p < SYNTH_PIXELS; p++)
+        x[p] = standardise(s->image[p]);
+    if (task == TASK_SEGMENT)
+        memcpy(target, s->mask, sizeof s->mask);
+    else
+        memcpy(target, s->present, sizeof s->present);
+}
+
+/* Fine-tuning subset: the first s items of a permutation of the training set that depends
+ * on (job seed, repeat) only, so every n of a repeat fine-tunes on the same real images. */
+static int *real_subset(const job_spec *spec, int repeat, int total)
+{
+    int *perm = malloc((size_t)total * sizeof(int));
+    if (!perm)
+        return NULL;
+    for (int i = 0; i < total; i++)
+        perm[i] = i;
+    uint64_t w[2] = {0xf17e, (uint64_t)repeat};
+    rng_t r;
+    rng_seed(&r, rng_hash(spec->seed, w, 2));
+    for (int i = total - 1; i > 0; i--) {
+        int j = (int)rng_below(&r, (uint64_t)i + 1);
+        int t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    return perm;
+}
+
+/* Test error of net (10-way head) on the test set, in batches of batch_cap. */
+static double real_error(nn_net *net, const idx_set *test)
+{
+    long wrong = 0;
+    for (int start = 0; start < test->count; start += net->batch_cap) {
+        int B = test->count - start < net->batch_cap ? test->count - start : net->batch_cap;
+        float *x = nn_input(net);
+        for (int i = 0; i < B; i++)
+            copy_real(x + (size_t)i * SYNTH_PIXELS, test, start + i);
+        const float *out = nn_forward(net, B);
+        nn_softmax_xent(NULL, &wrong, out, test->labels + start, B, 10);
+    }
+    return (double)wrong / test->count;
+}
+
+static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const job_cell *cell,
+                    uint64_t cell_seed, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+{
+    const job_recipe *rc = &spec->pretrain;
+    int K = net->arch.out_size, E = rc->eval_size, B = rc->batch;
+    uint64_t data_seed = job_data_seed(spec, cell->complexity, cell->repeat);
+    float *hx = malloc((size_t)E * SYNTH_PIXELS * sizeof(float));
+    float *ht = malloc((size_t)E * K * sizeof(float));
+    float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
+    synth_sample *s = malloc(sizeof *s);
+    if (!hx || !ht || !target || !s) {
+        snprintf(err, errlen, "out of memory in pre-training");
+        free(hx), free(ht), free(target), free(s);
+        return -1;
+    }
+    double t0 = now();
+    /* held-out images: indices past any training index, same generator */
+    const uint64_t heldout_base = 1ULL << 40;
+    for (int i = 0; i < E; i++) {
+        synth_render(s, data_seed, heldout_base + (uint64_t)i, cell->complexity);
+        copy_synth(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, cell->task);
+    }
+    res->times.generate += now() - t0;
+
+    rng_t r;
+    uint64_t w = 0x9e7;
+    rng_seed(&r, rng_hash(cell_seed, &w, 1));
+    int ev = 0;
+    double loss_sum = 0.0;
+    int loss_n = 0;
+    for (int step = 1; step <= rc->steps; step++) {
+        double tg = now();
+        float *x = nn_input(net);
+        for (int i = 0; i < B; i++) {
+            uint64_t item = rng_below(&r, (uint64_t)cell->size);
+            synth_render(s, data_seed, item, cell->complexity);
+            copy_synth(x + (size_t)i * SYNTH_PIXELS, target + (size_t)i * K, s, cell->task);
+        }
+        double tt = now();
+        res->times.generate += tt - tg;
+        const float *out = nn_forward(net, B);
+        double loss = nn_sigmoid_bce(nn_dout(net), NULL, out, target, B, K);
+        if (!isfinite(loss)) {
+            res->status = CELL_FAILED;
+            snprintf(res->reason, sizeof res->reason,
+                     "pre-training loss became %g at step %d (diverged)", loss, step);
+            break;
+        }
+        nn_backward(net, B);
+        nn_step(net, rc);
+        loss_sum += loss;
+        loss_n++;
+        res->times.pretrain += now() - tt;
+        if (poll)
+            poll(poll_user);
+        if (step % rc->eval_every == 0 || step == rc->steps) {
+            double te = now();
+            long wrong = 0;
+            for (int start = 0; start < E; start += net->batch_cap) {
+                int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
+                memcpy(nn_input(net), hx + (size_t)start * SYNTH_PIXELS,
+                       (size_t)nb * SYNTH_PIXELS * sizeof(float));
+                const float *o = nn_forward(net, nb);
+                nn_sigmoid_bce(NULL, &wrong, o, ht + (size_t)start * K, nb, K);
+            }
+            res->pre_loss[ev] = (float)(loss_sum / loss_n);
+            res->pre_error[ev] = (float)((double)wrong / ((double)E * K));
+            ev++;
+            loss_sum = 0.0;
+            loss_n = 0;
+            res->times.evaluate += now() - te;
+        }
+    }
+    free(hx), free(ht), free(target), free(s);
+    return 0;
+}
+
+static int finetune(train_result *res, nn_net *net, const job_spec *spec, const job_cell *cell,
+                    const train_data *d, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+{
+    const job_recipe *rc = &spec->finetune;
+    int B = rc->batch;
+    int *subset = real_subset(spec, cell->repeat, d->train.count);
+    uint8_t *labels = malloc((size_t)B);
+    if (!subset || !labels) {
+        snprintf(err, errlen, "out of memory in fine-tuning");
+        free(subset), free(labels);
+        return -1;
+    }
+    rng_t r;
+    uint64_t w[3] = {0xf7, (uint64_t)cell->ftsize, (uint64_t)cell->repeat};
+    rng_seed(&r, rng_hash(spec->seed, w, 3));
+    int ev = 0;
+    for (int step = 1; step <= rc->steps; step++) {
+        double tt = now();
+        float *x = nn_input(net);
+        for (int i = 0; i < B; i++) {
+            int item = subset[rng_below(&r, (uint64_t)cell->ftsize)];
+            copy_real(x + (size_t)i * SYNTH_PIXELS, &d->train, item);
+            labels[i] = d->train.labels[item];
+        }
+        const float *out = nn_forward(net, B);
+        double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, 10);
+        if (!isfinite(loss)) {
+            res->status = CELL_FAILED;
+            snprintf(res->reason, sizeof res->reason,
+                     "fine-tuning loss became %g at step %d (diverged)", loss, step);
+            break;
+        }
+        nn_backward(net, B);
+        nn_step(net, rc);
+        res->times.finetune += now() - tt;
+        if (poll)
+            poll(poll_user);
+        if (step % rc->eval_every == 0 || step == rc->steps) {
+            double te = now();
+            res->ft_error[ev++] = (float)real_error(net, &d->test);
+            res->times.evaluate += now() - te;
+        }
+    }
+    if (res->status != CELL_FAILED)
+        res->final_error = res->ft_error[res->n_ft - 1];
+    free(subset);
+    free(labels);
+    return 0;
+}
+
+int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
+               train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+{
+    double t0 = now();
+    memset(res, 0, sizeof *res);
+    res->status = CELL_DONE;
+    res->final_error = NAN;
+    res->n_pre = cell->size > 0 ? train_eval_count(&spec->pretrain) : 0;
+    res->n_ft = train_eval_count(&spec->finetune);
+    res->pre_loss = malloc(((size_t)res->n_pre + 1) * sizeof(float));
+    res->pre_error = malloc(((size_t)res->n_pre + 1) * sizeof(float));
+    res->ft_error = malloc((size_t)res->n_ft * sizeof(float));
+    nn_net *pre = NULL, *ft = NULL;
+    int rc = -1;
+    if (!res->pre_loss || !res->pre_error || !res->ft_error) {
+        snprintf(err, errlen, "out of memory for learning curves");
+        goto out;
+    }
+    for (int i = 0; i < res->n_pre; i++)
+        res->pre_loss[i] = res->pre_error[i] = NAN;
+    for (int i = 0; i < res->n_ft; i++)
+        res->ft_error[i] = NAN;
+
+    const char *model = spec->model[cell->model];
+    int cap = spec->pretrain.batch > spec->finetune.batch ? spec->pretrain.batch : spec->finetune.batch;
+    if (cap < 256)
+        cap = 256; /* evaluation batches */
+    nn_arch ft_arch;
+    if (nn_arch_build(&ft_arch, model, 10) != 0) {
+        snprintf(err, errlen, "unknown model '%s'", model);
+        goto out;
+    }
+    ft = nn_create(&ft_arch, cap);
+    if (!ft) {
+        snprintf(err, errlen, "out of memory for model %s", model);
+        goto out;
+    }
+    /* Backbone initialisation depends on (model, repeat) only: scratch and pre-trained cells
+     * of a repeat start from the same weights, which pairs the comparison. */
+    uint64_t iw[3] = {0x1417, rng_hash_str(0, model), (uint64_t)cell->repeat};
+    uint64_t init_seed = rng_hash(spec->seed, iw, 3);
+    nn_init(ft, init_seed);
+    uint64_t cell_seed = job_cell_seed(spec, cell);
+
+    if (cell->size > 0) {
+        nn_arch pre_arch;
+        nn_arch_build(&pre_arch, model, train_task_outputs(cell->task));
+        pre = nn_create(&pre_arch, cap);
+        if (!pre) {
+            snprintf(err, errlen, "out of memory for model %s", model);
+            goto out;
+        }
+        nn_init(pre, init_seed);
+        if (pretrain(res, pre, spec, cell, cell_seed, poll, poll_user, err, errlen) != 0)
+            goto out;
+        nn_copy_backbone(ft, pre);
+    }
+    if (res->status == CELL_DONE &&
+        finetune(res, ft, spec, cell, d, poll, poll_user, err, errlen) != 0)
+        goto out;
+    rc = 0;
+out:
+    nn_free(pre);
+    nn_free(ft);
+    res->seconds = now() - t0;
+    if (rc != 0)
+        train_result_free(res);
+    return rc;
+}
