@@ -228,20 +228,60 @@ static void start_point(const problem *pb, double alpha, double beta, double *th
         th[i] = o->fixed[i] ? o->value[i] : clampb(o, i, th[i]);
 }
 
+static void setup_problem(problem *pb, const fit_options *opt)
+{
+    memset(pb, 0, sizeof *pb);
+    pb->opt = opt;
+    pb->np = fit_param_count(opt->law);
+    for (int i = 0; i < pb->np; i++)
+        if (!opt->fixed[i])
+            pb->freeidx[pb->nfree++] = i;
+}
+
+int fit_residuals(const fit_options *opt, const double *u, const double *n, const double *s,
+                  const double *y, int m, double *r, double *J)
+{
+    problem pb;
+    setup_problem(&pb, opt);
+    pb.n = n, pb.s = s, pb.y = y, pb.m = m;
+    gsl_vector_const_view uv = gsl_vector_const_view_array(u, (size_t)pb.nfree);
+    gsl_vector_view rv = gsl_vector_view_array(r, (size_t)m);
+    gsl_matrix_view Jv = gsl_matrix_view_array(J, (size_t)m, (size_t)pb.nfree);
+    resid_f(&uv.vector, &pb, &rv.vector);
+    resid_df(&uv.vector, &pb, &Jv.matrix);
+    return pb.nfree;
+}
+
+void fit_theta_from_u(const fit_options *opt, const double *u, double *theta)
+{
+    problem pb;
+    double dth[FIT_MAXP];
+    setup_problem(&pb, opt);
+    gsl_vector_const_view uv = gsl_vector_const_view_array(u, (size_t)(pb.nfree ? pb.nfree : 1));
+    unpack(&pb, &uv.vector, theta, dth);
+}
+
+void fit_u_from_theta(const fit_options *opt, const double *theta, double *u)
+{
+    problem pb;
+    setup_problem(&pb, opt);
+    for (int j = 0; j < pb.nfree; j++)
+        u[j] = to_u(opt, pb.freeidx[j], theta[pb.freeidx[j]]);
+}
+
 int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
             const double *y, int m)
 {
     gsl_set_error_handler_off();
     memset(res, 0, sizeof *res);
-    problem pb = {.opt = opt, .np = fit_param_count(opt->law), .n = n, .s = s, .y = y, .m = m};
+    problem pb;
+    setup_problem(&pb, opt);
+    pb.n = n, pb.s = s, pb.y = y, pb.m = m;
     res->law = opt->law;
     res->np = pb.np;
     res->npoints = m;
-    for (int i = 0; i < pb.np; i++) {
+    for (int i = 0; i < pb.np; i++)
         res->p[i] = res->se[i] = NAN;
-        if (!opt->fixed[i])
-            pb.freeidx[pb.nfree++] = i;
-    }
     res->nfree = pb.nfree;
     res->rmse = res->r2 = res->cost = NAN;
     if (m < pb.nfree || pb.nfree == 0 || (opt->law == FIT_FULL && !s))

@@ -57,5 +57,12 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
             const double *y, int npts);
 /* Law value at (n, s) for parameters p. */
 double fit_eval(fit_law law, const double *p, double n, double s);
+/* Residuals r[m] and Jacobian J[m, nfree] (row-major) at the unbounded free variables u
+ * exactly as the solver sees them; for checking the analytic Jacobian. Returns nfree. */
+int fit_residuals(const fit_options *opt, const double *u, const double *n, const double *s,
+                  const double *y, int m, double *r, double *J);
+/* Physical parameters from the unbounded variables u (free ones only), and back. */
+void fit_theta_from_u(const fit_options *opt, const double *u, double *theta);
+void fit_u_from_theta(const fit_options *opt, const double *theta, double *u);
 
 #endif

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Command line behaviour: help, version, exit statuses, errors that name file:line:col,
+# nothing written on bad input, refusal to overwrite results.
+# usage: test_cli.sh SYNLAW TESTS_DIR
+set -uo pipefail
+synlaw=$1 dir=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0 failed=0
+ok() { pass=$((pass + 1)); }
+bad() { failed=$((failed + 1)); echo "FAILED: $*" >&2; }
+# expect STATUS PATTERN -- command...: exit status and a pattern in stdout+stderr
+expect() {
+  local want=$1 pat=$2; shift 3
+  local out status
+  out=$("$@" 2>&1); status=$?
+  if [ "$status" != "$want" ]; then bad "$* exited $status, expected $want: $out"; return; fi
+  if ! grep -qE -- "$pat" <<<"$out"; then bad "$*: output lacks /$pat/: $out"; return; fi
+  ok
+}
+expect 0 "usage: synlaw COMMAND" -- "$synlaw" --help
+expect 0 "usage: synlaw COMMAND" -- "$synlaw" -h
+expect 0 "^synlaw [0-9]+\.[0-9]+\.[0-9]+" -- "$synlaw" --version
+expect 0 "HDF5 1\.10.*parallel" -- "$synlaw" --version
+for c in run check fit render; do
+  expect 0 "usage: .*synlaw $c" -- "$synlaw" "$c" --help
+done
+expect 2 "unknown command 'frobnicate'" -- "$synlaw" frobnicate
+expect 2 "missing command" -- "$synlaw"
+expect 2 "run: -o OUT.h5 is required" -- "$synlaw" run "$dir/tiny.yaml"
+expect 2 "render: --complexity '7'" -- "$synlaw" render --complexity 7 -o "$tmp/x.png"
+expect 0 "cells: 52 \(48 pre-trained, 4 scratch baselines\)" -- "$synlaw" check "$dir/tiny.yaml"
+expect 0 "model +\(2\): mlp-s cnn-s" -- "$synlaw" check "$dir/tiny.yaml"
+expect 0 "mlp-s +[0-9]+ +[0-9.]+ +fc128 fc128 fc10" -- "$synlaw" models
+
+sed 's/model: \[mlp-s, cnn-s\]/model: [mlp-s, vgg]/' "$dir/tiny.yaml" >"$tmp/badmodel.yaml"
+expect 2 "badmodel.yaml:7:18: axes.model: unknown model 'vgg' \(expected one of: mlp-s" -- "$synlaw" check "$tmp/badmodel.yaml"
+expect 2 "badmodel.yaml:7:18: axes.model: unknown model 'vgg'" -- "$synlaw" run "$tmp/badmodel.yaml" -o "$tmp/out.h5"
+[ ! -e "$tmp/out.h5" ] && ok || bad "a results file was written for a bad job"
+expect 2 "nope.yaml: cannot open" -- "$synlaw" check "$tmp/nope.yaml"
+sed 's/  steps: 30/  steps: -4/' "$dir/tiny.yaml" >"$tmp/neg.yaml"
+expect 2 "neg.yaml:13:10: pretrain.steps: -4 is out of range" -- "$synlaw" check "$tmp/neg.yaml"
+
+expect 0 "rendering rate: [0-9]+ images/s" -- "$synlaw" render --complexity 4 --count 16 -o "$tmp/s.png"
+[ -s "$tmp/s.png" ] && ok || bad "render wrote no PNG"
+expect 1 "nodir/s.png" -- "$synlaw" render --count 4 -o "$tmp/nodir/s.png"
+
+expect 0 "sweep done: 52 cells" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/r.h5" -q
+expect 2 "r.h5: already exists" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/r.h5" -q
+expect 1 "fit: .*missing.h5: cannot open" -- "$synlaw" fit "$tmp/missing.h5"
+echo "not hdf5" >"$tmp/text.h5"
+expect 1 "text.h5: cannot open as HDF5" -- "$synlaw" fit "$tmp/text.h5"
+expect 0 "mlp-s +1 multilabel +100" -- "$synlaw" fit "$tmp/r.h5"
+
+echo "$pass passed, $failed failed"
+[ "$failed" = 0 ]

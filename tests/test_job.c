@@ -1,0 +1,113 @@
+/* Job files: a valid job expands to the expected grid; every kind of bad input gives an
+ * error naming file:line:column and what was expected. */
+#include "check.h"
+#include "synlaw/job.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *good =
+    "name: t\n"
+    "seed: 7\n"
+    "axes:\n"
+    "  pretrain_size: [0, 100, 400]\n"
+    "  model: [mlp-s, cnn-s]\n"
+    "  complexity: [1, 3]\n"
+    "  pretrain_task: [multilabel, segment]\n"
+    "  finetune_size: [100, 300]\n"
+    "  repeats: 2\n"
+    "pretrain:\n"
+    "  steps: 10\n"
+    "  eval_every: 5\n"
+    "finetune:\n"
+    "  steps: 10\n"
+    "  eval_every: 10\n";
+
+/* Parse text; expect failure with a message containing `want` (and "t.yaml:LINE:"). */
+static void expect_error(const char *text, const char *where, const char *want)
+{
+    job_spec s;
+    char err[1024] = "";
+    int rc = job_parse(&s, text, "t.yaml", err, sizeof err);
+    CHECK(rc == -1, "accepted bad input, expected '%s'", want);
+    CHECK(strstr(err, where) != NULL, "error '%s' does not name '%s'", err, where);
+    CHECK(strstr(err, want) != NULL, "error '%s' lacks '%s'", err, want);
+}
+
+static char *replace(const char *text, const char *from, const char *to)
+{
+    const char *p = strstr(text, from);
+    if (!p)
+        return NULL;
+    char *out = malloc(strlen(text) + strlen(to) + 1);
+    size_t k = (size_t)(p - text);
+    memcpy(out, text, k);
+    strcpy(out + k, to);
+    strcat(out, p + strlen(from));
+    return out;
+}
+
+static void bad(const char *from, const char *to, const char *where, const char *want)
+{
+    char *t = replace(good, from, to);
+    CHECK(t != NULL, "test text lacks '%s'", from);
+    if (t)
+        expect_error(t, where, want);
+    free(t);
+}
+
+int main(void)
+{
+    job_spec s;
+    char err[1024] = "";
+    int rc = job_parse(&s, good, "t.yaml", err, sizeof err);
+    CHECK(rc == 0, "good job rejected: %s", err);
+    /* 2 models x 2 ftsizes x 2 repeats x (1 scratch + 2 sizes x 2 complexities x 2 tasks) */
+    CHECK(job_cell_count(&s) == 2 * 2 * 2 * (1 + 2 * 2 * 2), "cell count %d", job_cell_count(&s));
+    int n = job_cell_count(&s), scratch = 0;
+    job_cell *cells = malloc(sizeof *cells * (size_t)n);
+    job_cells(&s, cells);
+    for (int i = 0; i < n; i++) {
+        CHECK(cells[i].index == i, "index");
+        if (cells[i].size == 0) {
+            scratch++;
+            CHECK(cells[i].complexity == 0 && cells[i].task == -1, "scratch cell has coordinates");
+        }
+        for (int j = 0; j < i; j++)
+            CHECK(job_cell_seed(&s, &cells[i]) != job_cell_seed(&s, &cells[j]), "seed clash %d %d", i, j);
+    }
+    CHECK(scratch == 8, "scratch cells %d", scratch);
+    /* Seeds depend on coordinates, not position: a reordered grid gives the same seed. */
+    job_spec s2 = s;
+    s2.size[0] = s.size[2];
+    s2.size[2] = s.size[0];
+    job_cell *cells2 = malloc(sizeof *cells2 * (size_t)n);
+    job_cells(&s2, cells2);
+    int matched = 0;
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (cells2[j].size == cells[i].size && cells2[j].model == cells[i].model &&
+                cells2[j].complexity == cells[i].complexity && cells2[j].task == cells[i].task &&
+                cells2[j].ftsize == cells[i].ftsize && cells2[j].repeat == cells[i].repeat)
+                matched += job_cell_seed(&s2, &cells2[j]) == job_cell_seed(&s, &cells[i]);
+    CHECK(matched == n, "seeds changed with axis order (%d of %d)", matched, n);
+    free(cells);
+    free(cells2);
+
+    bad("  repeats: 2\n", "  repeats: 2\n  colour: red\n", "t.yaml:10:3", "unknown key 'colour'");
+    bad("  steps: 10\n  eval_every: 5", "  steps: ten\n  eval_every: 5", "t.yaml:11:10", "expected an integer");
+    bad("[0, 100, 400]", "[]", "t.yaml:4:18", "empty");
+    bad("[0, 100, 400]", "[0, 100, 100]", "t.yaml:4:27", "duplicate value '100'");
+    bad("[1, 3]", "[1, 9]", "t.yaml:6:19", "out of range");
+    bad("[mlp-s, cnn-s]", "[mlp-s, resnet-9]", "t.yaml:5:18", "unknown model 'resnet-9'");
+    bad("seed: 7\n", "seed: 7\ndata_dir: /nonexistent/fmnist\n", "t.yaml:3:11", "not a directory");
+    bad("seed: 7\n", "seed: 7\nseed: 8\n", "t.yaml:3:1", "duplicate key 'seed'");
+    bad("[multilabel, segment]", "[multilabel, depth]", "t.yaml:7:31", "unknown pre-training task");
+    bad("  steps: 10\n  eval_every: 5", "  steps: 10\n  eval_every: 50", "t.yaml:12:15", "more than steps");
+    bad("  repeats: 2", "  repeats: [2]", "t.yaml:9:12", "expected an integer");
+    bad("seed: 7", "seed: [7", "t.yaml:", "YAML syntax error");
+    expect_error("axes:\n  model: [mlp-s]\n", "t.yaml:2:3", "missing 'pretrain_size'");
+    expect_error("", "t.yaml:1:1", "empty");
+    expect_error("- a\n- b\n", "t.yaml:1:1", "expected a mapping");
+    return test_summary("test_job");
+}

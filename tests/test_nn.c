@@ -1,0 +1,192 @@
+/* Models: fast kernels against their naive references; analytic gradients of whole
+ * networks (every layer kind, both losses) against central finite differences; optimisers
+ * lower the loss on a fixed batch; the backbone copy moves exactly the backbone. */
+#include "check.h"
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(float *x, size_t n, rng_t *r)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)rng_normal(r);
+}
+
+static double max_rel_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]) / (1.0 + fabs((double)b[i]));
+        if (d > worst)
+            worst = d;
+    }
+    return worst;
+}
+
+static void test_kernels(void)
+{
+    rng_t r;
+    rng_seed(&r, 5);
+    int B = 3, C = 37, K = 11;
+    float x[3 * 37], w[11 * 37], b[11], y1[3 * 11], y2[3 * 11];
+    fill(x, sizeof x / 4, &r), fill(w, sizeof w / 4, &r), fill(b, sizeof b / 4, &r);
+    nn_linear_forward(y1, x, w, b, B, C, K);
+    nn_linear_forward_naive(y2, x, w, b, B, C, K);
+    CHECK(max_rel_diff(y1, y2, (size_t)B * K) < 1e-5, "linear fast vs naive: %g", max_rel_diff(y1, y2, (size_t)B * K));
+
+    int Cc = 3, H = 10, W = 8, Kc = 5;
+    size_t nx = (size_t)B * Cc * H * W, ny = (size_t)B * Kc * H * W;
+    float *cx = malloc(nx * 4), *cw = malloc((size_t)Kc * Cc * 9 * 4), *cb = malloc((size_t)Kc * 4);
+    float *cy1 = malloc(ny * 4), *cy2 = malloc(ny * 4), *col = malloc((size_t)B * Cc * 9 * H * W * 4);
+    fill(cx, nx, &r), fill(cw, (size_t)Kc * Cc * 9, &r), fill(cb, (size_t)Kc, &r);
+    nn_conv3_forward(cy1, col, cx, cw, cb, B, Cc, H, W, Kc);
+    nn_conv3_forward_naive(cy2, cx, cw, cb, B, Cc, H, W, Kc);
+    CHECK(max_rel_diff(cy1, cy2, ny) < 1e-5, "conv fast vs naive: %g", max_rel_diff(cy1, cy2, ny));
+    free(cx), free(cw), free(cb), free(cy1), free(cy2), free(col);
+}
+
+/* Loss of the net on its current input; writes dlogits when grad is set. */
+static double net_loss(nn_net *n, int B, int bce, const uint8_t *labels, const float *targets, int grad)
+{
+    const float *out = nn_forward(n, B);
+    float *d = grad ? nn_dout(n) : NULL;
+    if (bce)
+        return nn_sigmoid_bce(d, NULL, out, targets, B, n->arch.out_size);
+    return nn_softmax_xent(d, NULL, out, labels, B, n->arch.out_size);
+}
+
+static void gradient_check(const char *model, int out_size, int bce)
+{
+    nn_arch a;
+    CHECK(nn_arch_build(&a, model, out_size) == 0, "build %s", model);
+    int B = 4;
+    nn_net *n = nn_create(&a, B);
+    nn_init(n, 11);
+    rng_t r;
+    rng_seed(&r, 12);
+    float *x = nn_input(n);
+    fill(x, (size_t)B * a.in_size, &r);
+    float *xsave = malloc((size_t)B * a.in_size * 4);
+    memcpy(xsave, x, (size_t)B * a.in_size * 4);
+    uint8_t labels[4] = {1, 7, 3, 9};
+    float *targets = malloc((size_t)B * out_size * 4);
+    for (int i = 0; i < B * out_size; i++)
+        targets[i] = rng_uniform(&r) < 0.3 ? 1.0f : 0.0f;
+    /* small biases so that ReLUs are not exactly at their kinks */
+    for (size_t j = 0; j < a.nparam; j++)
+        if (n->param[j] == 0.0f)
+            n->param[j] = 0.01f * (float)rng_normal(&r);
+    net_loss(n, B, bce, labels, targets, 1);
+    nn_backward(n, B);
+    float *g = malloc(a.nparam * 4);
+    memcpy(g, n->grad, a.nparam * 4);
+    double gmax = 0;
+    for (size_t j = 0; j < a.nparam; j++)
+        gmax = fmax(gmax, fabs(g[j]));
+    /* Check parameters from every layer: the first, last and random ones of each block. */
+    int checked = 0, bad = 0;
+    const float eps = 2e-3f;
+    for (int l = 0; l < a.nlayer; l++) {
+        const nn_layer *ly = &a.layer[l];
+        if (ly->kind != NN_LINEAR && ly->kind != NN_CONV3)
+            continue;
+        size_t nw = ly->b - ly->w, nb = (size_t)ly->K;
+        size_t picks[12] = {ly->w, ly->w + nw - 1, ly->b, ly->b + nb - 1};
+        for (int k = 4; k < 12; k++)
+            picks[k] = k < 10 ? ly->w + rng_below(&r, nw) : ly->b + rng_below(&r, nb);
+        for (int k = 0; k < 12; k++) {
+            size_t j = picks[k];
+            float keep = n->param[j];
+            n->param[j] = keep + eps;
+            memcpy(nn_input(n), xsave, (size_t)B * a.in_size * 4);
+            double lp = net_loss(n, B, bce, labels, targets, 0);
+            n->param[j] = keep - eps;
+            memcpy(nn_input(n), xsave, (size_t)B * a.in_size * 4);
+            double lm = net_loss(n, B, bce, labels, targets, 0);
+            n->param[j] = keep;
+            double fd = (lp - lm) / (2.0 * eps);
+            /* float32 forward passes: the finite difference carries ~1e-7 * loss / eps of
+             * rounding; 1% of the largest gradient plus 5% relative absorbs that and the
+             * occasional ReLU/max-pool switch inside [p - eps, p + eps]. */
+            double tol = 0.01 * gmax + 0.05 * fabs(fd);
+            checked++;
+            if (fabs(fd - g[j]) > tol) {
+                bad++;
+                fprintf(stderr, "%s %s layer %d param %zu: analytic %g, finite difference %g\n",
+                        model, bce ? "bce" : "xent", l, j, g[j], fd);
+            }
+        }
+    }
+    /* At most one in 40 checks may straddle a kink; more means a wrong gradient. */
+    CHECK(bad * 40 <= checked, "%s %s: %d of %d gradients disagree", model, bce ? "bce" : "xent", bad, checked);
+    free(g), free(xsave), free(targets);
+    nn_free(n);
+}
+
+static void test_optimisers(void)
+{
+    for (int opt = 0; opt < 2; opt++) {
+        nn_arch a;
+        nn_arch_build(&a, "cnn-s", 10);
+        nn_net *n = nn_create(&a, 16);
+        nn_init(n, 3);
+        rng_t r;
+        rng_seed(&r, 4);
+        float *xs = malloc(16 * 784 * 4);
+        fill(xs, 16 * 784, &r);
+        uint8_t labels[16];
+        for (int i = 0; i < 16; i++)
+            labels[i] = (uint8_t)(i % 10);
+        job_recipe rc = {.steps = 1, .batch = 16, .optimizer = opt ? OPT_ADAM : OPT_SGD,
+                         .lr = opt ? 1e-3 : 0.02, .momentum = 0.9, .weight_decay = 1e-4};
+        double first = 0, last = 0;
+        for (int step = 0; step < 60; step++) {
+            memcpy(nn_input(n), xs, 16 * 784 * 4);
+            double l = net_loss(n, 16, 0, labels, NULL, 1);
+            if (step == 0)
+                first = l;
+            last = l;
+            nn_backward(n, 16);
+            nn_step(n, &rc);
+        }
+        CHECK(last < 0.5 * first, "%s did not fit a fixed batch: loss %g -> %g", opt ? "adam" : "sgd", first, last);
+        free(xs);
+        nn_free(n);
+    }
+}
+
+static void test_backbone_copy(void)
+{
+    nn_arch a, b;
+    nn_arch_build(&a, "mlp-s", 12);
+    nn_arch_build(&b, "mlp-s", 10);
+    CHECK(a.nparam_backbone == b.nparam_backbone, "backbone sizes differ");
+    nn_net *src = nn_create(&a, 4), *dst = nn_create(&b, 4);
+    nn_init(src, 1);
+    nn_init(dst, 2);
+    float head_before = dst->param[b.nparam - 1];
+    nn_copy_backbone(dst, src);
+    CHECK(memcmp(dst->param, src->param, a.nparam_backbone * 4) == 0, "backbone not copied");
+    CHECK(dst->param[b.nparam - 1] == head_before, "head overwritten");
+    /* Same init seed: the backbone of a 12-way and a 10-way net start identical. */
+    nn_init(dst, 1);
+    CHECK(memcmp(dst->param, src->param, a.nparam_backbone * 4) == 0, "init differs across heads");
+    nn_free(src);
+    nn_free(dst);
+    nn_free(NULL);
+}
+
+int main(void)
+{
+    test_kernels();
+    for (int m = 0; m < nn_model_count(); m++) {
+        gradient_check(nn_model_name(m), 10, 0);
+        gradient_check(nn_model_name(m), 12, 1);
+    }
+    test_optimisers();
+    test_backbone_copy();
+    return test_summary("test_nn");
+}
