@@ -370,7 +370,7 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
             continue;
         }
         double lo = opt->lo[i], hi = opt->hi[i];
-        double tol = 1e-6 * (isfinite(lo) && isfinite(hi) ? hi - lo : 1.0 + fabs(best_th[i]));
+        double tol = 1e-5 * (isfinite(lo) && isfinite(hi) ? hi - lo : 1.0 + fabs(best_th[i]));
         res->at_bound[i] = (isfinite(lo) && best_th[i] - lo < tol) || (isfinite(hi) && hi - best_th[i] < tol);
     }
     if (m > pb.nfree && gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS) {

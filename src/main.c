@@ -1,4 +1,5 @@
 /* synlaw command line: parses arguments and dispatches; only this file exits. */
+#include "synlaw/csvfit.h"
 #include "synlaw/image.h"
 #include "synlaw/job.h"
 #include "synlaw/nn.h"
@@ -55,13 +56,28 @@ static const char *usage_check =
     "number of cells and one line per axis. Exit status 2 if the job file is invalid.\n";
 
 static const char *usage_fit =
-    "usage: synlaw fit RESULTS.h5 [--csv FITS.csv] [--quiet]\n"
+    "usage: synlaw fit RESULTS.h5 [-o FITS.csv] [--quiet]\n"
+    "       synlaw fit --csv CURVES.csv --x COL --y [1-]COL [--group C1,C2,...] [--where COL=V]...\n"
+    "                  [--last COL] [--law simple|power|full] [--s COL] [--fix P=V]...\n"
+    "                  [--bound P=LO:HI]... [--log] [-o FITS.csv]\n"
     "\n"
     "Fit L(n) = D*n^-alpha + C per (model, complexity, task, fine-tuning size) on the finished\n"
-    "cells of a results file, print the table, and replace /fits in the file.\n"
+    "cells of a results file, print the table, and replace /fits in the file. With --csv, fit\n"
+    "learning curves from any CSV file instead.\n"
     "\n"
-    "  --csv FILE     also write the table as CSV\n"
-    "  -q, --quiet    do not print the table\n";
+    "  -o, --output FILE  also write the table as CSV\n"
+    "  -q, --quiet        do not print the table\n"
+    "  --csv FILE         read curves from a CSV file with a header row\n"
+    "  --x COL            column of n (pre-training size); rows with n <= 0 are refused\n"
+    "  --y COL | 1-COL    column of y, or one minus it (accuracy -> error)\n"
+    "  --group C1,C2      columns that define a group (one fit each)\n"
+    "  --where COL=V      keep rows with COL equal to V; COL!=V keeps the others (repeatable)\n"
+    "  --last COL         per (group, n, s) keep only the row with the largest COL\n"
+    "  --law L            simple (D, alpha, C), power (D, alpha), full (delta, gamma, alpha, beta)\n"
+    "  --s COL            column of s (fine-tuning size), needed by the full law\n"
+    "  --fix P=V          hold parameter P at V (e.g. --fix D=0.48)\n"
+    "  --bound P=LO:HI    bounds of parameter P (inf allowed)\n"
+    "  --log              residuals ln f - ln y instead of f - y\n";
 
 static const char *usage_render =
     "usage: synlaw render --complexity K --count N -o SHEET.png [--seed S] [--cols C] [--scale X]\n"
@@ -248,25 +264,124 @@ static int cmd_render(int argc, char **argv)
     return 0;
 }
 
+static int param_index(fit_law law, const char *name)
+{
+    for (int i = 0; i < fit_param_count(law); i++)
+        if (strcmp(fit_param_name(law, i), name) == 0)
+            return i;
+    return -1;
+}
+
+/* Apply "--fix P=V" or "--bound P=LO:HI" to opt. */
+static int apply_param_option(fit_options *o, char *arg, int bound)
+{
+    char *eq = strchr(arg, '=');
+    if (!eq)
+        return -1;
+    *eq = '\0';
+    int i = param_index(o->law, arg);
+    if (i < 0)
+        return -1;
+    char *end;
+    if (!bound) {
+        o->fixed[i] = 1;
+        o->value[i] = strtod(eq + 1, &end);
+        return *end || end == eq + 1 ? -1 : 0;
+    }
+    char *colon = strchr(eq + 1, ':');
+    if (!colon)
+        return -1;
+    *colon = '\0';
+    o->lo[i] = strtod(eq + 1, &end);
+    if (*end || end == eq + 1)
+        return -1;
+    o->hi[i] = strtod(colon + 1, &end);
+    return *end || end == colon + 1 || !(o->lo[i] < o->hi[i]) ? -1 : 0;
+}
+
 static int cmd_fit(int argc, char **argv)
 {
-    static const struct option opts[] = {{"csv", required_argument, NULL, 'c'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},          {"csv", required_argument, NULL, 'C'},
+        {"x", required_argument, NULL, 'x'},       {"y", required_argument, NULL, 'y'},
+        {"s", required_argument, NULL, 's'},       {"group", required_argument, NULL, 'g'},
+        {"where", required_argument, NULL, 'w'},   {"last", required_argument, NULL, 'l'},
+        {"law", required_argument, NULL, 'L'},     {"fix", required_argument, NULL, 'X'},
+        {"bound", required_argument, NULL, 'B'},   {"log", no_argument, NULL, 'G'},
+        {NULL, 0, NULL, 0}};
     const char *csv = NULL;
-    int quiet = 0, c;
-    while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
+    int quiet = 0, c, nfix = 0, nbound = 0;
+    char *fixes[16], *bounds[16];
+    csvfit_spec sp;
+    memset(&sp, 0, sizeof sp);
+    fit_law law = FIT_SIMPLE;
+    int log_res = 0;
+    while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': csv = optarg; break;
+        case 'o': csv = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_fit, stdout); return 0;
+        case 'C': sp.path = optarg; break;
+        case 'x': sp.x_col = optarg; break;
+        case 'y':
+            sp.y_one_minus = strncmp(optarg, "1-", 2) == 0;
+            sp.y_col = optarg + (sp.y_one_minus ? 2 : 0);
+            break;
+        case 's': sp.s_col = optarg; break;
+        case 'g':
+            for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+                if (sp.n_group == CSVFIT_MAX_COLS)
+                    return bad_usage(usage_fit, "fit: too many --group columns%s", "");
+                sp.group_cols[sp.n_group++] = tok;
+            }
+            break;
+        case 'w':
+            if (sp.n_filter == CSVFIT_MAX_COLS || csvfit_parse_filter(&sp.filters[sp.n_filter++], optarg))
+                return bad_usage(usage_fit, "fit: --where '%s': expected COL=VALUE or COL!=VALUE", optarg);
+            break;
+        case 'l': sp.last_col = optarg; break;
+        case 'L':
+            if (!strcmp(optarg, "simple")) law = FIT_SIMPLE;
+            else if (!strcmp(optarg, "power")) law = FIT_POWER;
+            else if (!strcmp(optarg, "full")) law = FIT_FULL;
+            else return bad_usage(usage_fit, "fit: --law '%s': expected simple, power or full", optarg);
+            break;
+        case 'X': if (nfix < 16) fixes[nfix++] = optarg; break;
+        case 'B': if (nbound < 16) bounds[nbound++] = optarg; break;
+        case 'G': log_res = 1; break;
         default: return bad_usage(usage_fit, "fit: unknown option%s", "");
         }
     }
-    if (optind + 1 != argc)
-        return bad_usage(usage_fit, "fit: expected one results file%s", "");
     char err[1024];
+    if (sp.path) {
+        if (optind != argc)
+            return bad_usage(usage_fit, "fit: --csv takes no results file ('%s')", argv[optind]);
+        if (!sp.x_col || !sp.y_col)
+            return bad_usage(usage_fit, "fit: --csv needs --x and --y%s", "");
+        sp.opt = fit_default_options(law);
+        sp.opt.log_residuals = log_res;
+        for (int i = 0; i < nbound; i++) {
+            char keep[256];
+            snprintf(keep, sizeof keep, "%s", bounds[i]);
+            if (apply_param_option(&sp.opt, bounds[i], 1))
+                return bad_usage(usage_fit, "fit: --bound '%s': expected PARAM=LO:HI with a parameter of the law", keep);
+        }
+        for (int i = 0; i < nfix; i++) {
+            char keep[256];
+            snprintf(keep, sizeof keep, "%s", fixes[i]);
+            if (apply_param_option(&sp.opt, fixes[i], 0))
+                return bad_usage(usage_fit, "fit: --fix '%s': expected PARAM=VALUE with a parameter of the law", keep);
+        }
+        int n = csvfit_run(&sp, quiet ? NULL : stdout, csv, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "synlaw: fit: %s\n", err);
+            return 1;
+        }
+        return 0;
+    }
+    if (optind + 1 != argc)
+        return bad_usage(usage_fit, "fit: expected one results file (or --csv FILE)%s", "");
     int n = report_fit_file(argv[optind], csv, quiet ? NULL : stdout, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "synlaw: fit: %s\n", err);

@@ -52,5 +52,13 @@ echo "not hdf5" >"$tmp/text.h5"
 expect 1 "text.h5: cannot open as HDF5" -- "$synlaw" fit "$tmp/text.h5"
 expect 0 "mlp-s +1 multilabel +100" -- "$synlaw" fit "$tmp/r.h5"
 
+csv="$dir/../data/cg-transfer/results_finetune.csv"
+expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
+expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value
+expect 2 "--fix 'Q=1'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --fix Q=1
+expect 1 "needs an s column" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --law full
+printf 'a,b\n1,2\n3\n' >"$tmp/short.csv"
+expect 1 "short.csv:3: 1 fields, expected 2" -- "$synlaw" fit --csv "$tmp/short.csv" --x a --y b
+
 echo "$pass passed, $failed failed"
 [ "$failed" = 0 ]

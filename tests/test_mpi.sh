@@ -17,7 +17,7 @@ used=$("$py" -c "import h5py,sys; print(len(set(h5py.File(sys.argv[1])['cells'][
 [ "$used" -ge 2 ] || { echo "only $used rank(s) ran cells under -np 3"; exit 1; }
 # Re-fitting the file gives the same /fits as the run did.
 cp "$tmp/np1.h5" "$tmp/refit.h5"
-"$synlaw" fit "$tmp/refit.h5" --csv "$tmp/refit.csv" >"$tmp/refit.log"
+"$synlaw" fit "$tmp/refit.h5" -o "$tmp/refit.csv" >"$tmp/refit.log"
 "$py" "$dir/compare_results.py" "$tmp/np1.h5" "$tmp/refit.h5"
 cmp "$tmp/np1-fits.csv" "$tmp/refit.csv"
 echo "mpi_ranks: 1, 2 and 3 ranks identical; $used ranks used at -np 3"
