@@ -115,8 +115,8 @@ static void print_pm(FILE *out, double v, double se)
 static void flags_text(const store_fit_row *r, char *buf, size_t len)
 {
     buf[0] = '\0';
-    if (r->n_points == 0) {
-        snprintf(buf, len, "no points");
+    if (isnan(r->p[0])) {
+        snprintf(buf, len, "no fit (%d point%s)", r->n_points, r->n_points == 1 ? "" : "s");
         return;
     }
     if (!r->converged)

@@ -202,6 +202,11 @@ int sweep_run(const sweep_options *opt, MPI_Comm comm)
             fprintf(stderr, "synlaw: rank %d: cell %d: %s\n", rank, cell->index, err);
             MPI_Abort(comm, 1);
         }
+        if (res.status == CELL_FAILED) {
+            char desc[128];
+            job_cell_describe(&spec, cell, desc, sizeof desc);
+            fprintf(stderr, "synlaw: cell %d (%s) failed: %s\n", cell->index, desc, res.reason);
+        }
         done_msg m = {cell->index, res.final_error, res.seconds, res.status, rank};
         if (rank == 0)
             report_done(&prog, &m);

@@ -119,6 +119,22 @@ static double real_error(nn_net *net, const idx_set *test)
     return (double)wrong / test->count;
 }
 
+/* After the forward pass and the loss: a non-finite loss marks the cell failed (the sweep
+ * goes on); otherwise back-propagate and update. Returns -1 when the cell diverged. */
+static int backward_and_step(train_result *res, nn_net *net, const job_recipe *rc, int B,
+                             double loss, int step, const char *phase)
+{
+    if (!isfinite(loss)) {
+        res->status = CELL_FAILED;
+        snprintf(res->reason, sizeof res->reason, "%s loss became %s at step %d (diverged)",
+                 phase, isnan(loss) ? "NaN" : "infinite", step);
+        return -1;
+    }
+    nn_backward(net, B);
+    nn_step(net, rc);
+    return 0;
+}
+
 static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const job_cell *cell,
                     uint64_t cell_seed, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
@@ -161,14 +177,8 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         res->times.generate += tt - tg;
         const float *out = nn_forward(net, B);
         double loss = nn_sigmoid_bce(nn_dout(net), NULL, out, target, B, K);
-        if (!isfinite(loss)) {
-            res->status = CELL_FAILED;
-            snprintf(res->reason, sizeof res->reason,
-                     "pre-training loss became %g at step %d (diverged)", loss, step);
+        if (backward_and_step(res, net, rc, B, loss, step, "pre-training") != 0)
             break;
-        }
-        nn_backward(net, B);
-        nn_step(net, rc);
         loss_sum += loss;
         loss_n++;
         res->times.pretrain += now() - tt;
@@ -222,14 +232,8 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
         }
         const float *out = nn_forward(net, B);
         double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, 10);
-        if (!isfinite(loss)) {
-            res->status = CELL_FAILED;
-            snprintf(res->reason, sizeof res->reason,
-                     "fine-tuning loss became %g at step %d (diverged)", loss, step);
+        if (backward_and_step(res, net, rc, B, loss, step, "fine-tuning") != 0)
             break;
-        }
-        nn_backward(net, B);
-        nn_step(net, rc);
         res->times.finetune += now() - tt;
         if (poll)
             poll(poll_user);

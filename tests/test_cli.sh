@@ -52,6 +52,12 @@ echo "not hdf5" >"$tmp/text.h5"
 expect 1 "text.h5: cannot open as HDF5" -- "$synlaw" fit "$tmp/text.h5"
 expect 0 "mlp-s +1 multilabel +100" -- "$synlaw" fit "$tmp/r.h5"
 
+# A diverging recipe: the cells fail with a reason, the sweep and the fit go on.
+sed -e '/^finetune:/,$ s/optimizer: adam/optimizer: sgd/' -e '/^finetune:/,$ s/lr: 0.001/lr: 10\n  momentum: 0.99/' \
+    -e 's/pretrain_size: \[0, 100, 400, 1600\]/pretrain_size: [0, 100]/' "$dir/tiny.yaml" >"$tmp/div.yaml"
+expect 0 "mlp-s scratch s=100 r0\) failed: fine-tuning loss became (NaN|infinite) at step" -- "$synlaw" run "$tmp/div.yaml" -o "$tmp/div.h5"
+expect 0 "warning: [0-9]+ failed cells skipped by the fit" -- "$synlaw" fit "$tmp/div.h5"
+
 csv="$dir/../data/cg-transfer/results_finetune.csv"
 expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value
