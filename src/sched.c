@@ -26,25 +26,34 @@ double sched_cell_cost(const job_spec *spec, const job_cell *cell)
     return cost;
 }
 
-static const job_spec *sort_spec;
-static const job_cell *sort_cells;
+typedef struct {
+    double cost;
+    int index;
+} ranked_cell;
 
 static int by_cost(const void *a, const void *b)
 {
-    int i = *(const int *)a, j = *(const int *)b;
-    double ci = sched_cell_cost(sort_spec, &sort_cells[i]), cj = sched_cell_cost(sort_spec, &sort_cells[j]);
-    if (ci != cj)
-        return ci > cj ? -1 : 1;
-    return i - j;
+    const ranked_cell *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return x->index - y->index;
 }
 
 void sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order)
 {
+    /* Each cost once (it builds the model's architecture), then sort. */
+    ranked_cell *r = malloc(sizeof *r * (size_t)(ncell > 0 ? ncell : 1));
+    if (!r) { /* keep the canonical order rather than fail: only speed depends on it */
+        for (int i = 0; i < ncell; i++)
+            order[i] = i;
+        return;
+    }
     for (int i = 0; i < ncell; i++)
-        order[i] = i;
-    sort_spec = spec;
-    sort_cells = cells;
-    qsort(order, (size_t)ncell, sizeof *order, by_cost);
+        r[i] = (ranked_cell){sched_cell_cost(spec, &cells[i]), i};
+    qsort(r, (size_t)ncell, sizeof *r, by_cost);
+    for (int i = 0; i < ncell; i++)
+        order[i] = r[i].index;
+    free(r);
 }
 
 int sched_counter_create(sched_counter *c, MPI_Comm comm, int ncell)
