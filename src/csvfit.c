@@ -2,6 +2,8 @@
  * separators and double-quoted fields without embedded newlines. */
 #include "synlaw/csvfit.h"
 
+#include "synlaw/store.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -151,20 +153,21 @@ int csvfit_parse_filter(csvfit_filter *f, char *arg)
     return f->col[0] ? 0 : -1;
 }
 
-typedef struct {
-    int row;       /* representative row (for group labels) */
-    int group;     /* group id */
-} series;
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
 
-int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err, size_t errlen)
+int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_path, char *err, size_t errlen)
 {
     table t;
     if (table_read(&t, sp->path, err, errlen) != 0)
         return -1;
-    int rc = -1, xc, yc, sc = -1, lc = -1, gc[CSVFIT_MAX_COLS], fc[CSVFIT_MAX_COLS];
-    int *keep = NULL, *gid = NULL;
-    double *n = NULL, *s = NULL, *y = NULL;
-    FILE *csv = NULL;
+    int rc = -1, xc, yc, sc = -1, lc = -1, rcol = -1, gc[CSVFIT_MAX_COLS], fc[CSVFIT_MAX_COLS];
+    int *keep = NULL, *gid = NULL, *first = NULL, *grep = NULL;
+    double *n = NULL, *s = NULL, *y = NULL, *gn = NULL, *gs = NULL, *gy = NULL;
+    store_fit_row *rows = NULL;
     if ((xc = column(&t, sp->x_col, sp->path, "x", err, errlen)) < 0 ||
         (yc = column(&t, sp->y_col, sp->path, "y", err, errlen)) < 0)
         goto out;
@@ -172,22 +175,26 @@ int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err,
         goto out;
     if (sp->last_col && (lc = column(&t, sp->last_col, sp->path, "last", err, errlen)) < 0)
         goto out;
+    if (sp->repeat_col && (rcol = column(&t, sp->repeat_col, sp->path, "repeat", err, errlen)) < 0)
+        goto out;
     for (int i = 0; i < sp->n_group; i++)
         if ((gc[i] = column(&t, sp->group_cols[i], sp->path, "group", err, errlen)) < 0)
             goto out;
     for (int i = 0; i < sp->n_filter; i++)
         if ((fc[i] = column(&t, sp->filters[i].col, sp->path, "filter", err, errlen)) < 0)
             goto out;
-    if (sp->opt.law == FIT_FULL && sc < 0) {
+    if (sp->opt.fit.law == FIT_FULL && sc < 0) {
         snprintf(err, errlen, "the full law needs an s column (--s COLUMN)");
         goto out;
     }
-    keep = calloc((size_t)t.nrow + 1, sizeof *keep);
-    gid = calloc((size_t)t.nrow + 1, sizeof *gid);
-    n = malloc(sizeof *n * ((size_t)t.nrow + 1));
-    s = malloc(sizeof *s * ((size_t)t.nrow + 1));
-    y = malloc(sizeof *y * ((size_t)t.nrow + 1));
-    if (!keep || !gid || !n || !s || !y) {
+    size_t cap = (size_t)t.nrow + 1;
+    keep = calloc(cap, sizeof *keep);
+    gid = calloc(cap, sizeof *gid);
+    first = calloc(cap, sizeof *first);
+    grep = calloc(cap, sizeof *grep);
+    n = malloc(sizeof *n * cap), s = malloc(sizeof *s * cap), y = malloc(sizeof *y * cap);
+    gn = malloc(sizeof *gn * cap), gs = malloc(sizeof *gs * cap), gy = malloc(sizeof *gy * cap);
+    if (!keep || !gid || !first || !grep || !n || !s || !y || !gn || !gs || !gy) {
         snprintf(err, errlen, "out of memory");
         goto out;
     }
@@ -217,7 +224,6 @@ int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err,
     }
     /* Group ids by the grouping columns, in order of first appearance. */
     int ngroup = 0;
-    int *first = malloc(sizeof *first * ((size_t)t.nrow + 1));
     for (int r = 0; r < t.nrow; r++) {
         if (!keep[r])
             continue;
@@ -234,7 +240,7 @@ int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err,
             gid[r] = ngroup++;
         }
     }
-    /* Last row of each series (group, x, s): the largest value of the step column. */
+    /* Last row of each series (group, x, s, repeat): the largest value of the step column. */
     if (lc >= 0)
         for (int r = 0; r < t.nrow; r++) {
             if (!keep[r])
@@ -242,12 +248,12 @@ int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err,
             double lr;
             if (number(CELL(r, lc), &lr)) {
                 snprintf(err, errlen, "%s:%d: non-numeric value in column %s", sp->path, r + 2, sp->last_col);
-                free(first);
                 goto out;
             }
             for (int q = 0; q < t.nrow; q++) {
                 double lq;
-                if (q == r || !keep[q] || gid[q] != gid[r] || n[q] != n[r] || s[q] != s[r])
+                if (q == r || !keep[q] || gid[q] != gid[r] || n[q] != n[r] || s[q] != s[r] ||
+                    (rcol >= 0 && strcmp(CELL(q, rcol), CELL(r, rcol)) != 0))
                     continue;
                 number(CELL(q, lc), &lq);
                 if (lq > lr || (lq == lr && q < r)) {
@@ -256,82 +262,61 @@ int csvfit_run(const csvfit_spec *sp, FILE *out, const char *out_csv, char *err,
                 }
             }
         }
-    if (out_csv && !(csv = fopen(out_csv, "w"))) {
-        snprintf(err, errlen, "%s: cannot write", out_csv);
-        free(first);
-        goto out;
-    }
-    int np = fit_param_count(sp->opt.law);
-    if (csv) {
-        for (int i = 0; i < sp->n_group; i++)
-            fprintf(csv, "%s,", sp->group_cols[i]);
-        fprintf(csv, "law,n_points");
-        for (int i = 0; i < np; i++)
-            fprintf(csv, ",%s,se_%s,at_bound_%s", fit_param_name(sp->opt.law, i),
-                    fit_param_name(sp->opt.law, i), fit_param_name(sp->opt.law, i));
-        fprintf(csv, ",rmse,r2,converged\n");
-    }
     if (out && nmissing)
         fprintf(out, "warning: %d row%s with a missing (NA) x, y or s skipped\n", nmissing,
                 nmissing == 1 ? "" : "s");
-    if (out) {
-        fprintf(out, "%s: law %s, y = %s%s, x = %s\n", sp->path, fit_law_name(sp->opt.law),
-                sp->y_one_minus ? "1 - " : "", sp->y_col, sp->x_col);
-        for (int i = 0; i < sp->n_group; i++)
-            fprintf(out, "%-10s ", sp->group_cols[i]);
-        fprintf(out, "%4s", "pts");
-        for (int i = 0; i < np; i++)
-            fprintf(out, " %-19s", fit_param_name(sp->opt.law, i));
-        fprintf(out, " %8s %7s flags\n", "RMSE", "R2");
+    rows = calloc((size_t)ngroup + 1, sizeof *rows);
+    if (!rows) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
     }
-    double *gn = malloc(sizeof *gn * ((size_t)t.nrow + 1)), *gs = malloc(sizeof *gs * ((size_t)t.nrow + 1));
-    double *gy = malloc(sizeof *gy * ((size_t)t.nrow + 1));
+    char gcols[512] = "";
+    for (int i = 0; i < sp->n_group; i++) {
+        if (i)
+            strncat(gcols, "\t", sizeof gcols - strlen(gcols) - 1);
+        strncat(gcols, sp->group_cols[i], sizeof gcols - strlen(gcols) - 1);
+    }
     for (int g = 0; g < ngroup; g++) {
         int m = 0;
         for (int r = 0; r < t.nrow; r++)
             if (keep[r] && gid[r] == g) {
                 gn[m] = n[r], gs[m] = s[r], gy[m] = y[r];
+                grep[m] = 0;
+                if (rcol >= 0) /* repeat id: index of the first row with this value */
+                    for (int q = 0; q <= r; q++)
+                        if (strcmp(CELL(q, rcol), CELL(r, rcol)) == 0) {
+                            grep[m] = q;
+                            break;
+                        }
                 m++;
             }
-        fit_result f;
-        fit_run(&f, &sp->opt, gn, gs, gy, m);
-        char flags[128] = "";
-        if (!f.converged)
-            strcat(flags, "not-converged ");
-        for (int i = 0; i < np; i++)
-            if (f.at_bound[i]) {
-                strncat(flags, fit_param_name(sp->opt.law, i), sizeof flags - strlen(flags) - 8);
-                strcat(flags, "@bound ");
-            }
-        if (out) {
-            for (int i = 0; i < sp->n_group; i++)
-                fprintf(out, "%-10s ", CELL(first[g], gc[i]));
-            fprintf(out, "%4d", m);
-            for (int i = 0; i < np; i++) {
-                char b[48];
-                snprintf(b, sizeof b, "%.4g ± %.2g", f.p[i], f.se[i]);
-                fprintf(out, " %-19s", b);
-            }
-            fprintf(out, " %8.5f %7.4f %s\n", f.rmse, f.r2, flags);
-        }
-        if (csv) {
-            for (int i = 0; i < sp->n_group; i++)
-                fprintf(csv, "%s,", CELL(first[g], gc[i]));
-            fprintf(csv, "%s,%d", fit_law_name(sp->opt.law), m);
-            for (int i = 0; i < np; i++)
-                fprintf(csv, ",%.10g,%.10g,%d", f.p[i], f.se[i], f.at_bound[i]);
-            fprintf(csv, ",%.10g,%.10g,%d\n", f.rmse, f.r2, f.converged);
-        }
+        store_fit_row *row = &rows[g];
+        snprintf(row->model, sizeof row->model, "%s", "");
+        row->complexity = -1;
+        row->finetune_size = -1;
+        row->scratch_error = row->best_error = NAN;
+        size_t off = 0;
+        for (int i = 0; i < sp->n_group && off < sizeof row->group; i++)
+            off += (size_t)snprintf(row->group + off, sizeof row->group - off, "%s%s", i ? "\t" : "",
+                                    CELL(first[g], gc[i]));
+        analysis_group(row, &sp->opt, gn, sc >= 0 ? gs : NULL, gy, rcol >= 0 ? grep : NULL, m);
     }
 #undef CELL
-    free(gn), free(gs), free(gy), free(first);
+    if (out) {
+        fprintf(out, "%s: %d group%s, y = %s%s, x = %s\n", sp->path, ngroup, ngroup == 1 ? "" : "s",
+                sp->y_one_minus ? "1 - " : "", sp->y_col, sp->x_col);
+        analysis_print(out, rows, ngroup, gcols, &sp->opt, 0);
+    }
+    if (out_path) {
+        int h5 = ends_with(out_path, ".h5") || ends_with(out_path, ".hdf5");
+        if (h5 ? store_write_fits(out_path, 1, rows, ngroup, gcols, sp->path, err, errlen)
+               : analysis_write_csv(out_path, rows, ngroup, gcols, err, errlen))
+            goto out;
+    }
     rc = ngroup;
 out:
-    if (csv && fclose(csv) != 0 && rc >= 0) {
-        snprintf(err, errlen, "%s: cannot write", out_csv);
-        rc = -1;
-    }
-    free(keep), free(gid), free(n), free(s), free(y);
+    free(keep), free(gid), free(first), free(grep), free(n), free(s), free(y);
+    free(gn), free(gs), free(gy), free(rows);
     table_free(&t);
     return rc;
 }

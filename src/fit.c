@@ -1,12 +1,16 @@
 /* Bounded nonlinear least squares for the scaling laws, on gsl_multifit_nlinear. */
 #include "synlaw/fit.h"
 
+#include "synlaw/rng.h"
+
 #include <gsl/gsl_blas.h>
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_matrix.h>
 #include <gsl/gsl_multifit_nlinear.h>
 #include <gsl/gsl_vector.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const names[3][FIT_MAXP] = {
@@ -76,6 +80,7 @@ typedef struct {
     const fit_options *opt;
     int np, nfree, freeidx[FIT_MAXP];
     const double *n, *s, *y;
+    const double *w; /* square roots of the robust weights, NULL: all 1 */
     int m;
 } problem;
 
@@ -139,7 +144,7 @@ static int resid_f(const gsl_vector *u, void *data, gsl_vector *f)
     for (int k = 0; k < pb->m; k++) {
         double v = law_eval(pb->opt->law, th, pb->n[k], pb->s ? pb->s[k] : 1.0, NULL);
         double r = pb->opt->log_residuals ? log(v > 1e-300 ? v : 1e-300) - log(pb->y[k]) : v - pb->y[k];
-        gsl_vector_set(f, (size_t)k, r);
+        gsl_vector_set(f, (size_t)k, pb->w ? pb->w[k] * r : r);
     }
     return GSL_SUCCESS;
 }
@@ -152,6 +157,8 @@ static int resid_df(const gsl_vector *u, void *data, gsl_matrix *J)
     for (int k = 0; k < pb->m; k++) {
         double v = law_eval(pb->opt->law, th, pb->n[k], pb->s ? pb->s[k] : 1.0, g);
         double scale = pb->opt->log_residuals ? 1.0 / (v > 1e-300 ? v : 1e-300) : 1.0;
+        if (pb->w)
+            scale *= pb->w[k];
         for (int j = 0; j < pb->nfree; j++) {
             int i = pb->freeidx[j];
             gsl_matrix_set(J, (size_t)k, (size_t)j, g[i] * dth[i] * scale);
@@ -269,28 +276,58 @@ void fit_u_from_theta(const fit_options *opt, const double *theta, double *u)
         u[j] = to_u(opt, pb.freeidx[j], theta[pb.freeidx[j]]);
 }
 
-int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
-            const double *y, int m)
+/* Residual of point k in the fitted space at theta. */
+static double residual(const fit_options *opt, const double *th, double n, double s, double y)
 {
-    gsl_set_error_handler_off();
-    memset(res, 0, sizeof *res);
-    problem pb;
-    setup_problem(&pb, opt);
-    pb.n = n, pb.s = s, pb.y = y, pb.m = m;
-    res->law = opt->law;
-    res->np = pb.np;
-    res->npoints = m;
-    for (int i = 0; i < pb.np; i++)
-        res->p[i] = res->se[i] = NAN;
-    res->nfree = pb.nfree;
-    res->rmse = res->r2 = res->cost = NAN;
-    if (m < pb.nfree || pb.nfree == 0 || (opt->law == FIT_FULL && !s))
-        return -1;
-    for (int k = 0; k < m; k++)
-        if (!(n[k] > 0) || !isfinite(y[k]) || (s && !(s[k] > 0)) || (opt->log_residuals && !(y[k] > 0)))
-            return -1;
+    double v = law_eval(opt->law, th, n, s, NULL);
+    return opt->log_residuals ? log(v > 1e-300 ? v : 1e-300) - log(y) : v - y;
+}
 
-    int ia = opt->law == FIT_FULL ? 2 : 1;
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Solver state shared by the starts of one fit. */
+typedef struct {
+    problem pb;
+    gsl_multifit_nlinear_fdf fdf;
+    gsl_multifit_nlinear_workspace *w;
+    gsl_vector *u0;
+} solver;
+
+/* Solve from theta th; on a finite cost below *best_cost keep it in best_th. */
+static void solve_from(solver *sv, fit_result *res, const double *th, double *best_th, double *best_cost)
+{
+    const problem *pb = &sv->pb;
+    for (int j = 0; j < pb->nfree; j++)
+        gsl_vector_set(sv->u0, (size_t)j, to_u(pb->opt, pb->freeidx[j], th[pb->freeidx[j]]));
+    if (gsl_multifit_nlinear_init(sv->u0, &sv->fdf, sv->w) != GSL_SUCCESS)
+        return;
+    int info;
+    int status = gsl_multifit_nlinear_driver((size_t)pb->opt->max_iter, 1e-10, 1e-10, 1e-12, NULL,
+                                             NULL, &info, sv->w);
+    res->starts++;
+    gsl_vector *fres = gsl_multifit_nlinear_residual(sv->w);
+    double cost;
+    gsl_blas_ddot(fres, fres, &cost);
+    if (!isfinite(cost) || !(cost < *best_cost * (1 - 1e-12)))
+        return;
+    double dth[FIT_MAXP];
+    *best_cost = cost;
+    unpack(pb, gsl_multifit_nlinear_position(sv->w), best_th, dth);
+    res->converged = status == GSL_SUCCESS;
+    res->iterations = (int)gsl_multifit_nlinear_niter(sv->w);
+}
+
+/* The grid of starting points: alpha over its range (and beta for the full law), the
+ * linear parameters by least squares at each. */
+static void solve_grid(solver *sv, fit_result *res, double *best_th, double *best_cost)
+{
+    const problem *pb = &sv->pb;
+    const fit_options *opt = pb->opt;
+    int m = pb->m, ia = opt->law == FIT_FULL ? 2 : 1;
     double alphas[6], betas[3] = {0.1, 0.4, 1.0};
     int na = 6, nb = opt->law == FIT_FULL ? 3 : 1;
     double alo = isfinite(opt->lo[ia]) ? opt->lo[ia] : 0.01, ahi = isfinite(opt->hi[ia]) ? opt->hi[ia] : 3;
@@ -303,68 +340,145 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
         betas[0] = opt->value[3];
         nb = 1;
     }
-
-    gsl_multifit_nlinear_fdf fdf = {.f = resid_f, .df = resid_df, .fvv = NULL, .n = (size_t)m,
-                                    .p = (size_t)pb.nfree, .params = &pb};
-    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
-    gsl_multifit_nlinear_workspace *w =
-        gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)m, (size_t)pb.nfree);
-    gsl_vector *u0 = gsl_vector_alloc((size_t)pb.nfree);
-    gsl_matrix *J = gsl_matrix_alloc((size_t)m, (size_t)pb.nfree);
-    gsl_matrix *cov = gsl_matrix_alloc((size_t)pb.nfree, (size_t)pb.nfree);
     double xbuf[m > 0 ? m : 1], ybuf[m > 0 ? m : 1];
-    int rc = -1;
-    if (!w || !u0 || !J || !cov)
-        goto out;
-
-    double best_cost = INFINITY, best_th[FIT_MAXP] = {0};
     for (int ai = 0; ai < na; ai++)
         for (int bi = 0; bi < nb; bi++) {
             double th[FIT_MAXP];
-            start_point(&pb, alphas[ai], betas[bi], th, xbuf, ybuf);
-            for (int j = 0; j < pb.nfree; j++)
-                gsl_vector_set(u0, (size_t)j, to_u(opt, pb.freeidx[j], th[pb.freeidx[j]]));
-            if (gsl_multifit_nlinear_init(u0, &fdf, w) != GSL_SUCCESS)
-                continue;
-            int info;
-            int status = gsl_multifit_nlinear_driver((size_t)opt->max_iter, 1e-10, 1e-10, 1e-12,
-                                                     NULL, NULL, &info, w);
-            res->starts++;
-            gsl_vector *fres = gsl_multifit_nlinear_residual(w);
-            double cost;
-            gsl_blas_ddot(fres, fres, &cost);
-            if (!isfinite(cost))
-                continue;
-            if (cost < best_cost * (1 - 1e-12)) {
-                double dth[FIT_MAXP];
-                best_cost = cost;
-                unpack(&pb, gsl_multifit_nlinear_position(w), best_th, dth);
-                res->converged = status == GSL_SUCCESS;
-                res->iterations = (int)gsl_multifit_nlinear_niter(w);
-            }
+            start_point(pb, alphas[ai], betas[bi], th, xbuf, ybuf);
+            solve_from(sv, res, th, best_th, best_cost);
         }
-    if (!isfinite(best_cost))
+}
+
+/* Iteratively reweighted least squares for a robust loss, from the least-squares optimum
+ * in best_th; sqw[m] receives the square roots of the final weights. */
+static void solve_robust(solver *sv, fit_result *res, double *best_th, double *best_cost, double *sqw)
+{
+    problem *pb = &sv->pb;
+    const fit_options *opt = pb->opt;
+    int m = pb->m;
+    double r[m], a[m];
+    for (int k = 0; k < m; k++) {
+        r[k] = residual(opt, best_th, pb->n[k], pb->s ? pb->s[k] : 1.0, pb->y[k]);
+        a[k] = r[k];
+    }
+    double c = opt->loss_scale;
+    if (!(c > 0)) {
+        qsort(a, (size_t)m, sizeof *a, cmp_double);
+        double med = m % 2 ? a[m / 2] : 0.5 * (a[m / 2 - 1] + a[m / 2]);
+        for (int k = 0; k < m; k++)
+            a[k] = fabs(r[k] - med);
+        qsort(a, (size_t)m, sizeof *a, cmp_double);
+        c = 1.4826 * (m % 2 ? a[m / 2] : 0.5 * (a[m / 2 - 1] + a[m / 2]));
+    }
+    res->loss_scale = c;
+    for (int k = 0; k < m; k++)
+        sqw[k] = 1.0;
+    if (!(c > 0)) /* the points lie on the curve: nothing to down-weight */
+        return;
+    pb->w = sqw;
+    for (int it = 0; it < 100; it++) {
+        for (int k = 0; k < m; k++) {
+            double z = fabs(residual(opt, best_th, pb->n[k], pb->s ? pb->s[k] : 1.0, pb->y[k])) / c;
+            double wk = opt->loss == FIT_LOSS_HUBER ? (z <= 1 ? 1.0 : 1.0 / z) : 1.0 / sqrt(1.0 + z * z);
+            sqw[k] = sqrt(wk);
+        }
+        double prev[FIT_MAXP], cost = INFINITY;
+        memcpy(prev, best_th, sizeof prev);
+        int conv = res->converged, iters = res->iterations;
+        solve_from(sv, res, prev, best_th, &cost);
+        if (!isfinite(cost)) { /* keep the previous point */
+            memcpy(best_th, prev, sizeof prev);
+            res->converged = conv, res->iterations = iters;
+            break;
+        }
+        *best_cost = cost;
+        double change = 0;
+        for (int i = 0; i < pb->np; i++)
+            change = fmax(change, fabs(best_th[i] - prev[i]) / (fabs(prev[i]) + 1e-12));
+        if (change < 1e-9)
+            break;
+    }
+    res->downweighted = 0;
+    for (int k = 0; k < m; k++)
+        res->downweighted += sqw[k] < 1.0 - 1e-12;
+}
+
+int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const double *s,
+                 const double *y, int m, const double *start)
+{
+    gsl_set_error_handler_off();
+    memset(res, 0, sizeof *res);
+    solver sv;
+    memset(&sv, 0, sizeof sv);
+    problem *pb = &sv.pb;
+    setup_problem(pb, opt);
+    pb->n = n, pb->s = s, pb->y = y, pb->m = m;
+    res->law = opt->law;
+    res->np = pb->np;
+    res->npoints = m;
+    for (int i = 0; i < pb->np; i++)
+        res->p[i] = res->se[i] = NAN;
+    res->nfree = pb->nfree;
+    res->rmse = res->r2 = res->cost = res->ssr = res->aic = res->bic = res->loss_scale = NAN;
+    if (m < pb->nfree || pb->nfree == 0 || (opt->law == FIT_FULL && !s))
+        return -1;
+    for (int k = 0; k < m; k++)
+        if (!(n[k] > 0) || !isfinite(y[k]) || (s && !(s[k] > 0)) || (opt->log_residuals && !(y[k] > 0)))
+            return -1;
+
+    sv.fdf = (gsl_multifit_nlinear_fdf){.f = resid_f, .df = resid_df, .fvv = NULL, .n = (size_t)m,
+                                        .p = (size_t)pb->nfree, .params = pb};
+    gsl_multifit_nlinear_parameters params = gsl_multifit_nlinear_default_parameters();
+    sv.w = gsl_multifit_nlinear_alloc(gsl_multifit_nlinear_trust, &params, (size_t)m, (size_t)pb->nfree);
+    sv.u0 = gsl_vector_alloc((size_t)pb->nfree);
+    gsl_matrix *J = gsl_matrix_alloc((size_t)m, (size_t)pb->nfree);
+    gsl_matrix *cov = gsl_matrix_alloc((size_t)pb->nfree, (size_t)pb->nfree);
+    double sqw[m > 0 ? m : 1];
+    int rc = -1;
+    if (!sv.w || !sv.u0 || !J || !cov)
         goto out;
 
+    double best_cost = INFINITY, best_th[FIT_MAXP] = {0};
+    if (start) {
+        double th[FIT_MAXP];
+        for (int i = 0; i < pb->np; i++)
+            th[i] = opt->fixed[i] ? opt->value[i] : clampb(opt, i, start[i]);
+        solve_from(&sv, res, th, best_th, &best_cost);
+    }
+    if (!isfinite(best_cost))
+        solve_grid(&sv, res, best_th, &best_cost);
+    if (!isfinite(best_cost))
+        goto out;
+    if (opt->loss != FIT_LOSS_LINEAR)
+        solve_robust(&sv, res, best_th, &best_cost, sqw);
+
     /* Statistics at the best point, in the physical parameters. */
-    for (int i = 0; i < pb.np; i++)
+    for (int i = 0; i < pb->np; i++)
         res->p[i] = best_th[i];
     res->cost = best_cost;
-    double ssr = 0, mean = 0, sst = 0;
+    double ssr = 0, fssr = 0, mean = 0, sst = 0;
     for (int k = 0; k < m; k++)
         mean += y[k] / m;
     for (int k = 0; k < m; k++) {
         double g[FIT_MAXP];
         double v = law_eval(opt->law, best_th, n[k], s ? s[k] : 1.0, g);
+        double rk = residual(opt, best_th, n[k], s ? s[k] : 1.0, y[k]);
         ssr += (v - y[k]) * (v - y[k]);
+        fssr += rk * rk;
         sst += (y[k] - mean) * (y[k] - mean);
         double scale = opt->log_residuals ? 1.0 / (v > 1e-300 ? v : 1e-300) : 1.0;
-        for (int j = 0; j < pb.nfree; j++)
-            gsl_matrix_set(J, (size_t)k, (size_t)j, g[pb.freeidx[j]] * scale);
+        if (pb->w)
+            scale *= pb->w[k];
+        for (int j = 0; j < pb->nfree; j++)
+            gsl_matrix_set(J, (size_t)k, (size_t)j, g[pb->freeidx[j]] * scale);
     }
     res->rmse = sqrt(ssr / m);
     res->r2 = sst > 0 ? 1.0 - ssr / sst : NAN;
-    for (int i = 0; i < pb.np; i++) {
+    res->ssr = fssr;
+    int k = pb->nfree + 1;
+    res->aic = m * log(fssr / m) + 2.0 * k;
+    res->bic = m * log(fssr / m) + k * log((double)m);
+    for (int i = 0; i < pb->np; i++) {
         if (opt->fixed[i]) {
             res->se[i] = 0.0;
             continue;
@@ -373,19 +487,104 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
         double tol = 1e-5 * (isfinite(lo) && isfinite(hi) ? hi - lo : 1.0 + fabs(best_th[i]));
         res->at_bound[i] = (isfinite(lo) && best_th[i] - lo < tol) || (isfinite(hi) && hi - best_th[i] < tol);
     }
-    if (m > pb.nfree && gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS) {
-        double sigma2 = best_cost / (m - pb.nfree);
-        for (int j = 0; j < pb.nfree; j++) {
+    if (m > pb->nfree && gsl_multifit_nlinear_covar(J, 0.0, cov) == GSL_SUCCESS) {
+        double sigma2 = best_cost / (m - pb->nfree);
+        for (int j = 0; j < pb->nfree; j++) {
             double c = gsl_matrix_get(cov, (size_t)j, (size_t)j);
-            res->se[pb.freeidx[j]] = c >= 0 && isfinite(c) ? sqrt(c * sigma2) : NAN;
+            res->se[pb->freeidx[j]] = c >= 0 && isfinite(c) ? sqrt(c * sigma2) : NAN;
         }
     }
     rc = 0;
 out:
-    if (w)
-        gsl_multifit_nlinear_free(w);
-    gsl_vector_free(u0);
+    if (sv.w)
+        gsl_multifit_nlinear_free(sv.w);
+    gsl_vector_free(sv.u0);
     gsl_matrix_free(J);
     gsl_matrix_free(cov);
     return rc;
+}
+
+int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
+            const double *y, int m)
+{
+    return fit_run_from(res, opt, n, s, y, m, NULL);
+}
+
+/* Distinct (n, s) pairs among m points. */
+static int distinct_points(const double *n, const double *s, int m)
+{
+    int d = 0;
+    for (int k = 0; k < m; k++) {
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++)
+            seen = n[j] == n[k] && (!s || s[j] == s[k]);
+        d += !seen;
+    }
+    return d;
+}
+
+int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
+                  const double *s, const double *y, const int *cluster, int m, int B,
+                  unsigned long long seed)
+{
+    int np = fit_param_count(opt->law), nfree = 0, ok = 0;
+    for (int i = 0; i < np; i++)
+        nfree += !opt->fixed[i];
+    /* Clusters: ids in first-appearance order, members listed per cluster. */
+    int nclu = 0, cid[m > 0 ? m : 1], first[m > 0 ? m : 1];
+    for (int k = 0; k < m; k++) {
+        cid[k] = -1;
+        for (int c = 0; c < nclu && cluster; c++)
+            if (cluster[first[c]] == cluster[k])
+                cid[k] = c;
+        if (cid[k] < 0) {
+            first[nclu] = k;
+            cid[k] = nclu++;
+        }
+    }
+    /* A replicate has at most nclu * (largest cluster) points. */
+    int big = 0;
+    for (int c = 0; c < nclu; c++) {
+        int sz = 0;
+        for (int k = 0; k < m; k++)
+            sz += cid[k] == c;
+        big = sz > big ? sz : big;
+    }
+    size_t cap = (size_t)nclu * (size_t)(big > 0 ? big : 1);
+    double *bn = malloc(sizeof(double) * cap), *bs = malloc(sizeof(double) * cap);
+    double *by = malloc(sizeof(double) * cap);
+    if (!bn || !bs || !by) {
+        free(bn), free(bs), free(by);
+        return -1;
+    }
+    uint64_t words[1] = {0x626f6f74}; /* "boot" */
+    rng_t r;
+    rng_seed(&r, rng_hash(seed, words, 1));
+    for (int b = 0; b < B; b++) {
+        int mb = 0;
+        for (int tries = 0; tries < 100; tries++) {
+            mb = 0;
+            for (int d = 0; d < nclu; d++) {
+                int c = (int)rng_below(&r, (uint64_t)nclu);
+                for (int k = 0; k < m; k++)
+                    if (cid[k] == c) {
+                        bn[mb] = n[k], bs[mb] = s ? s[k] : 1.0, by[mb] = y[k];
+                        mb++;
+                    }
+            }
+            if (distinct_points(bn, s ? bs : NULL, mb) >= nfree)
+                break;
+        }
+        fit_result fr;
+        double *out = samples + (size_t)b * FIT_MAXP;
+        for (int i = 0; i < FIT_MAXP; i++)
+            out[i] = NAN;
+        if (fit_run_from(&fr, opt, bn, s ? bs : NULL, by, mb, full->p) == 0) {
+            for (int i = 0; i < np; i++)
+                out[i] = fr.p[i];
+            ok++;
+        }
+    }
+    free(bn), free(bs), free(by);
+    return ok;
 }

@@ -10,6 +10,7 @@
 #include "synlaw/version.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,28 +57,42 @@ static const char *usage_check =
     "number of cells and one line per axis. Exit status 2 if the job file is invalid.\n";
 
 static const char *usage_fit =
-    "usage: synlaw fit RESULTS.h5 [-o FITS.csv] [--quiet]\n"
+    "usage: synlaw fit RESULTS.h5 [options] [-o FITS.csv]\n"
     "       synlaw fit --csv CURVES.csv --x COL --y [1-]COL [--group C1,C2,...] [--where COL=V]...\n"
-    "                  [--last COL] [--law simple|power|full] [--s COL] [--fix P=V]...\n"
-    "                  [--bound P=LO:HI]... [--log] [-o FITS.csv]\n"
+    "                  [--last COL] [--repeat COL] [--s COL] [options] [-o FITS.csv|FITS.h5]\n"
     "\n"
     "Fit L(n) = D*n^-alpha + C per (model, complexity, task, fine-tuning size) on the finished\n"
-    "cells of a results file, print the table, and replace /fits in the file. With --csv, fit\n"
+    "cells of a results file, and the full law L(n,s) when there are several fine-tuning sizes;\n"
+    "print the table and the decision per group, and replace /fits in the file. With --csv, fit\n"
     "learning curves from any CSV file instead.\n"
     "\n"
-    "  -o, --output FILE  also write the table as CSV\n"
+    "  -o, --output FILE  also write the rows: CSV, or with --csv a new HDF5 file if FILE ends in .h5\n"
     "  -q, --quiet        do not print the table\n"
+    "  --law L            simple (D, alpha, C; default), power (D, alpha), full (delta, gamma,\n"
+    "                     alpha, beta); a results file always gets simple (and full)\n"
+    "  --fix P=V          hold parameter P at V (e.g. --fix D=0.48)\n"
+    "  --bound P=LO:HI    bounds of parameter P (inf allowed); defaults D >= 0, alpha in\n"
+    "                     [0.01, 3], C >= 0 (C <= 1 too for a results file)\n"
+    "  --log              residuals ln f - ln y instead of f - y\n"
+    "  --loss L           linear (least squares, default), huber or soft-l1 (robust, by IRLS)\n"
+    "  --loss-scale C     scale of the robust loss (default 1.4826 * MAD of the LS residuals)\n"
+    "  --bootstrap B      bootstrap replicates for percentile intervals (default 1000; 0: none)\n"
+    "  --boot-repeats     resample whole repeats instead of points (needs many repeats; a\n"
+    "                     results file knows its repeats, a CSV needs --repeat)\n"
+    "  --seed S           bootstrap seed (default 1)\n"
+    "  --level L          interval coverage (default 0.95)\n"
+    "  --holdout K        extrapolation check: fit without the K largest n, predict them\n"
+    "                     (default 1; 0: no check)\n"
+    "  --epsilon E        error difference that matters for the decision (default 0.01)\n"
+    "CSV input:\n"
     "  --csv FILE         read curves from a CSV file with a header row\n"
     "  --x COL            column of n (pre-training size); rows with n <= 0 are refused\n"
     "  --y COL | 1-COL    column of y, or one minus it (accuracy -> error)\n"
     "  --group C1,C2      columns that define a group (one fit each)\n"
     "  --where COL=V      keep rows with COL equal to V; COL!=V keeps the others (repeatable)\n"
-    "  --last COL         per (group, n, s) keep only the row with the largest COL\n"
-    "  --law L            simple (D, alpha, C), power (D, alpha), full (delta, gamma, alpha, beta)\n"
-    "  --s COL            column of s (fine-tuning size), needed by the full law\n"
-    "  --fix P=V          hold parameter P at V (e.g. --fix D=0.48)\n"
-    "  --bound P=LO:HI    bounds of parameter P (inf allowed)\n"
-    "  --log              residuals ln f - ln y instead of f - y\n";
+    "  --last COL         per (group, n, s, repeat) keep only the row with the largest COL\n"
+    "  --repeat COL       column of the repeat (seed) id: the bootstrap resamples whole repeats\n"
+    "  --s COL            column of s (fine-tuning size), needed by the full law\n";
 
 static const char *usage_render =
     "usage: synlaw render --complexity K --count N -o SHEET.png [--seed S] [--cols C] [--scale X]\n"
@@ -299,27 +314,43 @@ static int apply_param_option(fit_options *o, char *arg, int bound)
     return *end || end == colon + 1 || !(o->lo[i] < o->hi[i]) ? -1 : 0;
 }
 
+/* A number option in [lo, hi]; returns -1 on anything else. */
+static int parse_double(const char *arg, double lo, double hi, double *v)
+{
+    char *end;
+    *v = strtod(arg, &end);
+    return end == arg || *end || !(*v >= lo && *v <= hi) ? -1 : 0;
+}
+
 static int cmd_fit(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},          {"csv", required_argument, NULL, 'C'},
-        {"x", required_argument, NULL, 'x'},       {"y", required_argument, NULL, 'y'},
-        {"s", required_argument, NULL, 's'},       {"group", required_argument, NULL, 'g'},
-        {"where", required_argument, NULL, 'w'},   {"last", required_argument, NULL, 'l'},
-        {"law", required_argument, NULL, 'L'},     {"fix", required_argument, NULL, 'X'},
-        {"bound", required_argument, NULL, 'B'},   {"log", no_argument, NULL, 'G'},
-        {NULL, 0, NULL, 0}};
-    const char *csv = NULL;
+        {"output", required_argument, NULL, 'o'},   {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},            {"csv", required_argument, NULL, 'C'},
+        {"x", required_argument, NULL, 'x'},         {"y", required_argument, NULL, 'y'},
+        {"s", required_argument, NULL, 's'},         {"group", required_argument, NULL, 'g'},
+        {"where", required_argument, NULL, 'w'},     {"last", required_argument, NULL, 'l'},
+        {"law", required_argument, NULL, 'L'},       {"fix", required_argument, NULL, 'X'},
+        {"bound", required_argument, NULL, 'B'},     {"log", no_argument, NULL, 'G'},
+        {"loss", required_argument, NULL, 'S'},      {"loss-scale", required_argument, NULL, 'c'},
+        {"bootstrap", required_argument, NULL, 'b'}, {"boot-repeats", no_argument, NULL, 'P'},
+        {"seed", required_argument, NULL, 'e'},      {"level", required_argument, NULL, 'v'},
+        {"holdout", required_argument, NULL, 'H'},   {"epsilon", required_argument, NULL, 'E'},
+        {"repeat", required_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
+    const char *outp = NULL;
     int quiet = 0, c, nfix = 0, nbound = 0;
     char *fixes[16], *bounds[16];
     csvfit_spec sp;
     memset(&sp, 0, sizeof sp);
     fit_law law = FIT_SIMPLE;
+    analysis_options ao = analysis_default_options(FIT_SIMPLE);
+    ao.bootstrap = 1000;
+    fit_loss loss = FIT_LOSS_LINEAR;
+    double loss_scale = 0, v;
     int log_res = 0;
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': csv = optarg; break;
+        case 'o': outp = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(usage_fit, stdout); return 0;
         case 'C': sp.path = optarg; break;
@@ -341,6 +372,7 @@ static int cmd_fit(int argc, char **argv)
                 return bad_usage(usage_fit, "fit: --where '%s': expected COL=VALUE or COL!=VALUE", optarg);
             break;
         case 'l': sp.last_col = optarg; break;
+        case 'r': sp.repeat_col = optarg; break;
         case 'L':
             if (!strcmp(optarg, "simple")) law = FIT_SIMPLE;
             else if (!strcmp(optarg, "power")) law = FIT_POWER;
@@ -350,8 +382,60 @@ static int cmd_fit(int argc, char **argv)
         case 'X': if (nfix < 16) fixes[nfix++] = optarg; break;
         case 'B': if (nbound < 16) bounds[nbound++] = optarg; break;
         case 'G': log_res = 1; break;
+        case 'S':
+            if (!strcmp(optarg, "linear")) loss = FIT_LOSS_LINEAR;
+            else if (!strcmp(optarg, "huber")) loss = FIT_LOSS_HUBER;
+            else if (!strcmp(optarg, "soft-l1")) loss = FIT_LOSS_SOFT_L1;
+            else return bad_usage(usage_fit, "fit: --loss '%s': expected linear, huber or soft-l1", optarg);
+            break;
+        case 'c':
+            if (parse_double(optarg, 1e-300, INFINITY, &loss_scale))
+                return bad_usage(usage_fit, "fit: --loss-scale '%s': expected a positive number", optarg);
+            break;
+        case 'b':
+            if (parse_double(optarg, 0, 1e7, &v) || v != (int)v)
+                return bad_usage(usage_fit, "fit: --bootstrap '%s': expected a whole number 0..10000000", optarg);
+            ao.bootstrap = (int)v;
+            break;
+        case 'P': ao.boot_repeats = 1; break;
+        case 'e':
+            if (parse_double(optarg, 0, 1.8e19, &v) || v != floor(v))
+                return bad_usage(usage_fit, "fit: --seed '%s': expected a whole number >= 0", optarg);
+            ao.seed = strtoull(optarg, NULL, 10);
+            break;
+        case 'v':
+            if (parse_double(optarg, 0.5, 0.9999, &ao.level))
+                return bad_usage(usage_fit, "fit: --level '%s': expected a coverage in [0.5, 0.9999]", optarg);
+            break;
+        case 'H':
+            if (parse_double(optarg, 0, 1000, &v) || v != (int)v)
+                return bad_usage(usage_fit, "fit: --holdout '%s': expected a whole number >= 0", optarg);
+            ao.holdout = (int)v;
+            break;
+        case 'E':
+            if (parse_double(optarg, 1e-300, INFINITY, &ao.epsilon))
+                return bad_usage(usage_fit, "fit: --epsilon '%s': expected a positive number", optarg);
+            break;
         default: return bad_usage(usage_fit, "fit: unknown option%s", "");
         }
+    }
+    if (!sp.path && law != FIT_SIMPLE)
+        return bad_usage(usage_fit, "fit: --law is for --csv; a results file gets the simple and full laws%s", "");
+    ao.fit = fit_default_options(law);
+    ao.fit.log_residuals = log_res;
+    ao.fit.loss = loss;
+    ao.fit.loss_scale = loss_scale;
+    for (int i = 0; i < nbound; i++) {
+        char keep[256];
+        snprintf(keep, sizeof keep, "%s", bounds[i]);
+        if (apply_param_option(&ao.fit, bounds[i], 1))
+            return bad_usage(usage_fit, "fit: --bound '%s': expected PARAM=LO:HI with a parameter of the law", keep);
+    }
+    for (int i = 0; i < nfix; i++) {
+        char keep[256];
+        snprintf(keep, sizeof keep, "%s", fixes[i]);
+        if (apply_param_option(&ao.fit, fixes[i], 0))
+            return bad_usage(usage_fit, "fit: --fix '%s': expected PARAM=VALUE with a parameter of the law", keep);
     }
     char err[1024];
     if (sp.path) {
@@ -359,22 +443,8 @@ static int cmd_fit(int argc, char **argv)
             return bad_usage(usage_fit, "fit: --csv takes no results file ('%s')", argv[optind]);
         if (!sp.x_col || !sp.y_col)
             return bad_usage(usage_fit, "fit: --csv needs --x and --y%s", "");
-        sp.opt = fit_default_options(law);
-        sp.opt.log_residuals = log_res;
-        for (int i = 0; i < nbound; i++) {
-            char keep[256];
-            snprintf(keep, sizeof keep, "%s", bounds[i]);
-            if (apply_param_option(&sp.opt, bounds[i], 1))
-                return bad_usage(usage_fit, "fit: --bound '%s': expected PARAM=LO:HI with a parameter of the law", keep);
-        }
-        for (int i = 0; i < nfix; i++) {
-            char keep[256];
-            snprintf(keep, sizeof keep, "%s", fixes[i]);
-            if (apply_param_option(&sp.opt, fixes[i], 0))
-                return bad_usage(usage_fit, "fit: --fix '%s': expected PARAM=VALUE with a parameter of the law", keep);
-        }
-        int n = csvfit_run(&sp, quiet ? NULL : stdout, csv, err, sizeof err);
-        if (n < 0) {
+        sp.opt = ao;
+        if (csvfit_run(&sp, quiet ? NULL : stdout, outp, err, sizeof err) < 0) {
             fprintf(stderr, "synlaw: fit: %s\n", err);
             return 1;
         }
@@ -382,8 +452,7 @@ static int cmd_fit(int argc, char **argv)
     }
     if (optind + 1 != argc)
         return bad_usage(usage_fit, "fit: expected one results file (or --csv FILE)%s", "");
-    int n = report_fit_file(argv[optind], csv, quiet ? NULL : stdout, err, sizeof err);
-    if (n < 0) {
+    if (report_fit_file(argv[optind], &ao, outp, quiet ? NULL : stdout, err, sizeof err) < 0) {
         fprintf(stderr, "synlaw: fit: %s\n", err);
         return 1;
     }

@@ -86,28 +86,47 @@ static hid_t cell_row_type(void)
 static hid_t fit_row_type(void)
 {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_fit_row));
-    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(16);
+    hid_t s128 = str_type(128), s32 = str_type(JOB_NAME_LEN), s16 = str_type(16);
     hsize_t four = 4;
     hid_t a4 = H5Tarray_create2(H5T_NATIVE_DOUBLE, 1, &four);
-    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && a4 >= 0;
+    int ok = t >= 0 && s128 >= 0 && s32 >= 0 && s16 >= 0 && a4 >= 0;
 #define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_fit_row, field), type) >= 0
+    F("group", group, s128);
     F("model", model, s32);
     F("complexity", complexity, H5T_NATIVE_INT32);
     F("pretrain_task", pretrain_task, s16);
     F("finetune_size", finetune_size, H5T_NATIVE_INT64);
     F("law", law, s16);
+    F("loss", loss, s16);
     F("n_points", n_points, H5T_NATIVE_INT32);
+    F("n_sizes", n_sizes, H5T_NATIVE_INT32);
     F("p", p, a4);
     F("se", se, a4);
+    F("ci_lo", ci_lo, a4);
+    F("ci_hi", ci_hi, a4);
+    F("boot_samples", boot_samples, H5T_NATIVE_INT32);
     F("rmse", rmse, H5T_NATIVE_DOUBLE);
     F("r2", r2, H5T_NATIVE_DOUBLE);
+    F("aic", aic, H5T_NATIVE_DOUBLE);
+    F("bic", bic, H5T_NATIVE_DOUBLE);
     F("converged", converged, H5T_NATIVE_INT8);
     F("at_bound", at_bound, H5T_NATIVE_INT8);
+    F("extrap_points", extrap_points, H5T_NATIVE_INT32);
+    F("extrap_from", extrap_from, H5T_NATIVE_INT64);
+    F("extrap_error", extrap_error, H5T_NATIVE_DOUBLE);
+    F("n_max", n_max, H5T_NATIVE_INT64);
+    F("pred_2x", pred_2x, H5T_NATIVE_DOUBLE);
+    F("pred_10x", pred_10x, H5T_NATIVE_DOUBLE);
+    F("gain_10x", gain_10x, H5T_NATIVE_DOUBLE);
+    F("gain_10x_lo", gain_10x_lo, H5T_NATIVE_DOUBLE);
+    F("gain_10x_hi", gain_10x_hi, H5T_NATIVE_DOUBLE);
+    F("n_within_eps", n_within_eps, H5T_NATIVE_DOUBLE);
+    F("verdict", verdict, s16);
     F("scratch_error", scratch_error, H5T_NATIVE_DOUBLE);
     F("best_error", best_error, H5T_NATIVE_DOUBLE);
     F("best_size", best_size, H5T_NATIVE_INT64);
 #undef F
-    H5Tclose(s32), H5Tclose(s16), H5Tclose(a4);
+    H5Tclose(s128), H5Tclose(s32), H5Tclose(s16), H5Tclose(a4);
     if (!ok && t >= 0) {
         H5Tclose(t);
         t = H5I_INVALID_HID;
@@ -493,15 +512,25 @@ void store_results_free(store_results *r)
     memset(r, 0, sizeof *r);
 }
 
-int store_write_fits(const char *path, const store_fit_row *rows, int n, char *err, size_t errlen)
+int store_write_fits(const char *path, int create, const store_fit_row *rows, int n,
+                     const char *group_columns, const char *source, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5I_INVALID_HID, t = H5I_INVALID_HID, ds = H5I_INVALID_HID;
-    f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
-    if (f < 0)
-        FAIL("%s: cannot open for writing the fits", path);
-    if (H5Lexists(f, "fits", H5P_DEFAULT) > 0 && H5Ldelete(f, "fits", H5P_DEFAULT) < 0)
-        FAIL("%s: cannot replace /fits", path);
+    if (create) {
+        f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+        if (f < 0)
+            FAIL("%s: cannot create", path);
+        if (attr_str(f, "format", "synlaw-fits") < 0 || attr_str(f, "synlaw_version", version_synlaw()) < 0 ||
+            attr_str(f, "source", source ? source : "") < 0)
+            FAIL("%s: cannot write the file attributes", path);
+    } else {
+        f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        if (f < 0)
+            FAIL("%s: cannot open for writing the fits", path);
+        if (H5Lexists(f, "fits", H5P_DEFAULT) > 0 && H5Ldelete(f, "fits", H5P_DEFAULT) < 0)
+            FAIL("%s: cannot replace /fits", path);
+    }
     t = fit_row_type();
     hsize_t nn = (hsize_t)n;
     if (t < 0)
@@ -510,7 +539,8 @@ int store_write_fits(const char *path, const store_fit_row *rows, int n, char *e
                       "one row per (group, law): parameters p, standard errors se, fit quality");
     if (ds < 0 || attr_str(ds, "params_simple", "D alpha C") < 0 ||
         attr_str(ds, "params_power", "D alpha") < 0 ||
-        attr_str(ds, "params_full", "delta gamma alpha beta") < 0)
+        attr_str(ds, "params_full", "delta gamma alpha beta") < 0 ||
+        attr_str(ds, "group_columns", group_columns ? group_columns : "") < 0)
         FAIL("%s: cannot create /fits", path);
     if (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
         FAIL("%s: cannot write /fits", path);

@@ -240,7 +240,9 @@ int sweep_run(const sweep_options *opt, MPI_Comm comm)
                 snprintf(csv, sizeof csv, "%s", opt->csv_path);
             else
                 default_csv(csv, sizeof csv, opt->out_path);
-            if (report_fit_file(opt->out_path, csv, stdout, err, sizeof err) < 0) {
+            analysis_options ao = analysis_default_options(FIT_SIMPLE);
+            ao.bootstrap = 1000;
+            if (report_fit_file(opt->out_path, &ao, csv, stdout, err, sizeof err) < 0) {
                 fprintf(stderr, "synlaw: fit: %s\n", err);
                 rc = 1;
             } else

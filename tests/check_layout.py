@@ -13,8 +13,11 @@ ROOT_ATTRS = ["format", "format_version", "synlaw_version", "job_name", "job_fil
 CELL_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_task", "finetune_size",
                "repeat", "seed", "status", "rank", "final_error", "wall_time", "time_generate",
                "time_pretrain", "time_finetune", "time_evaluate", "reason"]
-FIT_FIELDS = ["model", "complexity", "pretrain_task", "finetune_size", "law", "n_points", "p", "se",
-              "rmse", "r2", "converged", "at_bound", "scratch_error", "best_error", "best_size"]
+FIT_FIELDS = ["group", "model", "complexity", "pretrain_task", "finetune_size", "law", "loss",
+              "n_points", "n_sizes", "p", "se", "ci_lo", "ci_hi", "boot_samples", "rmse", "r2", "aic",
+              "bic", "converged", "at_bound", "extrap_points", "extrap_from", "extrap_error", "n_max",
+              "pred_2x", "pred_10x", "gain_10x", "gain_10x_lo", "gain_10x_hi", "n_within_eps",
+              "verdict", "scratch_error", "best_error", "best_size"]
 
 
 def fail(msg):
@@ -86,6 +89,14 @@ def main(path):
         for r in fits:
             if r["law"] not in (b"simple", b"full"):
                 fail(f"unexpected law {r['law']}")
+            if r["law"] == b"simple" and r["verdict"] not in (b"more-data", b"gap", b"undetermined", b"no-fit"):
+                fail(f"unexpected verdict {r['verdict']}")
+            if r["verdict"] != b"no-fit" and r["boot_samples"] > 0:
+                free = [i for i in range(3) if r["se"][i] != 0]
+                if any(r["ci_lo"][i] > r["ci_hi"][i] for i in free if r["law"] == b"simple"):
+                    fail("bootstrap interval with lo > hi")
+        if f["fits"].attrs["group_columns"] != b"model\tcplx\ttask\ts":
+            fail(f"/fits group_columns {f['fits'].attrs['group_columns']!r}")
         for a in ("params_simple", "params_power", "params_full"):
             if a not in f["fits"].attrs:
                 fail(f"/fits lacks attribute {a}")

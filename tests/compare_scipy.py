@@ -98,9 +98,11 @@ def main(synlaw, path):
             if rmse > rmse_ref * (1 + 1e-4):
                 print(f"{key}: synlaw RMSE {rmse:.6g} worse than scipy {rmse_ref:.6g}")
                 failures += 1
+            pnames = r["param_names"].split()
             for name, ref in zip(names, p_ref):
-                v, se = float(r[name]), float(r["se_" + name])
-                on_bound = int(r["at_bound_" + name])
+                i = pnames.index(name)
+                v, se = float(r[f"p{i}"]), float(r[f"se{i}"])
+                on_bound = int(r["at_bound"]) >> i & 1
                 if on_bound or not (se < 0.2 * abs(v)):
                     continue
                 compared += 1

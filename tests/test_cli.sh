@@ -63,6 +63,28 @@ expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" -
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value
 expect 2 "--fix 'Q=1'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --fix Q=1
 expect 1 "needs an s column" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --law full
+expect 2 "--loss 'l3'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --loss l3
+expect 2 "--bootstrap '-5'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --bootstrap -5
+expect 2 "--level '2'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --level 2
+expect 2 "--law is for --csv" -- "$synlaw" fit "$tmp/r.h5" --law power
+study=(--csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --where pretrain.data!=0
+       --where pdata!=imagenet --last n_eval --group model,ptask,pdata,ftask,fdata,fratio)
+expect 0 "decision \(epsilon = 0.01\)" -- "$synlaw" fit "${study[@]}" --bound C=0:1 --bootstrap 100 --loss huber -o "$tmp/study.h5"
+expect 0 "r50 +mulclass +bop +sinclass +imagenet +10 +7 " -- "$synlaw" fit "${study[@]}" --bootstrap 0 --law power
+# Fits of external curves in HDF5: 45 groups, intervals, verdicts, the group columns named.
+/usr/bin/python3 - "$tmp/study.h5" <<'PY' && ok || bad "HDF5 fits of the study's curves"
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    assert f.attrs["format"] == b"synlaw-fits", f.attrs["format"]
+    fits = f["fits"][:]
+    assert len(fits) == 45, len(fits)
+    assert f["fits"].attrs["group_columns"] == b"model\tptask\tpdata\tftask\tfdata\tfratio"
+    assert set(fits["loss"]) == {b"huber"}
+    assert (fits["boot_samples"] == 100).all()
+    assert (fits["ci_lo"][:, :3] <= fits["ci_hi"][:, :3]).all()
+    assert set(fits["verdict"]) <= {b"more-data", b"gap", b"undetermined"}, set(fits["verdict"])
+    assert (fits["extrap_points"] == 1).all() and np.isfinite(fits["extrap_error"]).all()
+PY
 printf 'a,b\n1,2\n3\n' >"$tmp/short.csv"
 expect 1 "short.csv:3: 1 fields, expected 2" -- "$synlaw" fit --csv "$tmp/short.csv" --x a --y b
 

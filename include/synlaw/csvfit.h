@@ -5,7 +5,7 @@
 #ifndef SYNLAW_CSVFIT_H
 #define SYNLAW_CSVFIT_H
 
-#include "synlaw/fit.h"
+#include "synlaw/analysis.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -28,14 +28,16 @@ typedef struct {
     csvfit_filter filters[CSVFIT_MAX_COLS];
     int n_filter;
     const char *last_col;                     /* keep the row with the largest value per series */
-    fit_options opt;
+    const char *repeat_col;                   /* repeat id, for the bootstrap (NULL: none) */
+    analysis_options opt;
 } csvfit_spec;
 
 /* Parse "name=value" / "name!=value" into a filter (pointers into arg, which is modified). */
 int csvfit_parse_filter(csvfit_filter *f, char *arg);
 
-/* Read, group, fit; print a table to out (may be NULL) and write CSV rows to out_csv (may be
- * NULL). Returns the number of groups fitted, or -1 with err naming the file, line or column. */
-int csvfit_run(const csvfit_spec *spec, FILE *out, const char *out_csv, char *err, size_t errlen);
+/* Read, group, analyse; print the table to out (may be NULL) and write the rows to out_path
+ * (may be NULL): HDF5 /fits when it ends in .h5 or .hdf5, CSV otherwise. Returns the number
+ * of groups, or -1 with err naming the file, line or column. */
+int csvfit_run(const csvfit_spec *spec, FILE *out, const char *out_path, char *err, size_t errlen);
 
 #endif

@@ -19,12 +19,21 @@ enum { FIT_MAXP = 4 };
 
 typedef enum { FIT_SIMPLE = 0, FIT_POWER = 1, FIT_FULL = 2 } fit_law;
 
+/* Loss on the residuals. The robust ones are fitted by iteratively reweighted least squares
+ * from the least-squares optimum: weights 1 / max(1, |r| / c) (Huber) or 1 / sqrt(1 + (r/c)^2)
+ * (soft-L1), re-solved until the parameters change by less than 1e-9 relative. The scale c is
+ * loss_scale, or when that is 0, 1.4826 * the median absolute deviation of the least-squares
+ * residuals (a robust estimate of their standard deviation). */
+typedef enum { FIT_LOSS_LINEAR = 0, FIT_LOSS_HUBER = 1, FIT_LOSS_SOFT_L1 = 2 } fit_loss;
+
 typedef struct {
     fit_law law;
     double lo[FIT_MAXP], hi[FIT_MAXP]; /* bounds (may be -INFINITY / INFINITY) */
     int fixed[FIT_MAXP];               /* 1: held at value[i] */
     double value[FIT_MAXP];
     int log_residuals;                 /* 1: residuals ln f - ln y instead of f - y */
+    fit_loss loss;
+    double loss_scale;                 /* c of the robust loss; 0: from the residuals' MAD */
     int max_iter;
 } fit_options;
 
@@ -38,7 +47,12 @@ typedef struct {
     int npoints;
     double rmse;                 /* sqrt(mean (f - y)^2), in units of y */
     double r2;                   /* 1 - SSR / SST, linear space */
-    double cost;                 /* sum of squared residuals in the fitted space */
+    double cost;                 /* sum of squared residuals in the fitted space (weighted for
+                                    a robust loss) */
+    double ssr;                  /* unweighted sum of squared residuals in the fitted space */
+    double aic, bic;             /* Gaussian: m ln(ssr/m) + 2k and + k ln m, k = nfree + 1 */
+    double loss_scale;           /* c used by a robust loss (NaN for least squares) */
+    int downweighted;            /* points with robust weight below 1 */
     int converged;               /* GSL driver reported success for the kept start */
     int iterations;
     int starts;                  /* starting points tried */
@@ -55,6 +69,20 @@ const char *fit_law_name(fit_law law);
  * converged to a finite cost); res is filled as far as it can be either way. */
 int fit_run(fit_result *res, const fit_options *opt, const double *n, const double *s,
             const double *y, int npts);
+/* As fit_run, trying the parameters start[np] first; the grid of starting points is used
+ * only if that start fails. For bootstrap replicates, started at the full-data estimate. */
+int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const double *s,
+                 const double *y, int npts, const double *start);
+/* Bootstrap: B replicates of the fit on data resampled with replacement, seeded. With
+ * cluster == NULL single points are resampled; otherwise whole clusters (cluster[k] is the
+ * id of point k, e.g. its repeat: each replicate draws as many clusters as there are, with
+ * replacement, and takes all their points). A resample with fewer distinct (n, s) than free
+ * parameters is drawn again. Replicate b's parameters go to samples[b * FIT_MAXP + i]
+ * (NaN when that fit failed). Each replicate starts at full->p. Returns the number of
+ * replicates that fitted. */
+int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
+                  const double *s, const double *y, const int *cluster, int npts, int B,
+                  unsigned long long seed);
 /* Law value at (n, s) for parameters p. */
 double fit_eval(fit_law law, const double *p, double n, double s);
 /* Residuals r[m] and Jacobian J[m, nfree] (row-major) at the unbounded free variables u

@@ -10,11 +10,15 @@
 #ifndef SYNLAW_REPORT_H
 #define SYNLAW_REPORT_H
 
+#include "synlaw/analysis.h"
+
 #include <stddef.h>
 #include <stdio.h>
 
-/* Fit path's results; print the table to out (may be NULL), write /fits into the file and
- * the table to csv_path (NULL: no CSV). Returns the number of fitted rows, or -1 with err. */
-int report_fit_file(const char *path, const char *csv_path, FILE *out, char *err, size_t errlen);
+/* Fit path's results with the options o (whose fit part is for the simple law); print the
+ * table and decisions to out (may be NULL), write /fits into the file and the rows to
+ * csv_path (NULL: no CSV). Returns the number of fitted rows, or -1 with err. */
+int report_fit_file(const char *path, const analysis_options *o, const char *csv_path, FILE *out,
+                    char *err, size_t errlen);
 
 #endif

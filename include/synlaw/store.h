@@ -47,17 +47,31 @@ typedef struct {
     char reason[160];            /* failure reason, empty otherwise */
 } store_cell_row;
 
+/* One fitted group and law (see analysis.h for how each field is computed). */
 typedef struct {
-    char model[JOB_NAME_LEN];
-    int32_t complexity;
+    char group[128];             /* the group's values, tab-separated (columns: /fits attribute
+                                    group_columns) */
+    char model[JOB_NAME_LEN];    /* synlaw results: the group's coordinates; from a CSV: "", */
+    int32_t complexity;          /* -1, "", -1 */
     char pretrain_task[16];
     int64_t finetune_size;       /* 0 for the full law across fine-tuning sizes */
     char law[16];                /* simple, power, full */
-    int32_t n_points;
+    char loss[16];               /* linear, huber, soft-l1 (with "+log" for log residuals) */
+    int32_t n_points, n_sizes;   /* points fitted; distinct n among them */
     double p[4], se[4];          /* simple: D alpha C; power: D alpha; full: delta gamma alpha beta */
-    double rmse, r2;
+    double ci_lo[4], ci_hi[4];   /* bootstrap percentile interval (NaN without bootstrap) */
+    int32_t boot_samples;        /* bootstrap replicates that fitted */
+    double rmse, r2, aic, bic;
     int8_t converged;
     int8_t at_bound;             /* bit i set: parameter i on a bound */
+    int32_t extrap_points;       /* held-out (n, s) for the extrapolation check, 0: none */
+    int64_t extrap_from;         /* smallest held-out n */
+    double extrap_error;         /* mean |predicted - observed mean| over the held-out (n, s) */
+    int64_t n_max;               /* largest n fitted */
+    double pred_2x, pred_10x;    /* law at 2 n_max and 10 n_max */
+    double gain_10x, gain_10x_lo, gain_10x_hi; /* L(n_max) - L(10 n_max), bootstrap interval */
+    double n_within_eps;         /* n where L(n) - C = epsilon */
+    char verdict[16];            /* more-data, gap, undetermined, no-fit, "-" (full law) */
     double scratch_error;        /* mean final error of the scratch cells of (model, s) */
     double best_error;           /* lowest mean final error over the group's n */
     int64_t best_size;           /* n of best_error */
@@ -85,8 +99,11 @@ typedef struct {
 
 int store_read(store_results *out, const char *path, char *err, size_t errlen);
 void store_results_free(store_results *r);
-/* Serial: replace /fits of an existing results file. */
-int store_write_fits(const char *path, const store_fit_row *rows, int n, char *err, size_t errlen);
+/* Serial: replace /fits of an existing results file, or with create = 1 write a new file
+ * holding only /fits (root attribute format "synlaw-fits"). group_columns names the
+ * tab-separated fields of each row's group; source describes where the curves came from. */
+int store_write_fits(const char *path, int create, const store_fit_row *rows, int n,
+                     const char *group_columns, const char *source, char *err, size_t errlen);
 /* Fill a cell row (coordinates, seed, status, result) for writing. res may be NULL. */
 void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *cell,
                     const train_result *res, int rank);
