@@ -281,6 +281,9 @@ static void flags_text(const store_fit_row *r, fit_law law, char *buf, size_t le
             snprintf(t, sizeof t, "%s@bound ", fit_param_name(law, i));
             strncat(buf, t, len - strlen(buf) - 1);
         }
+    size_t k = strlen(buf);
+    while (k > 0 && buf[k - 1] == ' ')
+        buf[--k] = '\0';
 }
 
 static fit_law law_of(const store_fit_row *r)
@@ -372,7 +375,7 @@ static void print_law(FILE *out, const store_fit_row *rows, int nrow, const char
         flags_text(r, law, g.cell[i][c], CELL);
         if (boot && !isnan(r->p[0]) && r->boot_samples < o->bootstrap) {
             size_t len = strlen(g.cell[i][c]);
-            snprintf(g.cell[i][c] + len, CELL - len, "bootstrap %d/%d fitted", r->boot_samples,
+            snprintf(g.cell[i][c] + len, CELL - len, "%sbootstrap %d/%d fitted", len ? " " : "", r->boot_samples,
                      o->bootstrap);
         }
         c++;
@@ -423,11 +426,18 @@ static void print_decision(FILE *out, const store_fit_row *r, const analysis_opt
         fprintf(out, "undetermined: 10x n gains %s, an interval around epsilon = %g; "
                 "add repeats or sizes", gain, o->epsilon);
     fprintf(out, ". alpha %s, C %s; L(2n) %.4f, L(10n) %.4f", alpha, c, r->pred_2x, r->pred_10x);
-    if (isfinite(r->n_within_eps))
+    if (r->n_within_eps < 1)
+        fprintf(out, "; within %g of C from the start", o->epsilon);
+    else if (r->n_within_eps > 1e12)
+        fprintf(out, "; within %g of C only beyond n = 1e12", o->epsilon);
+    else if (isfinite(r->n_within_eps))
         fprintf(out, "; within %g of C from n = %.3g", o->epsilon, r->n_within_eps);
-    if (isfinite(r->scratch_error))
+    if (isfinite(r->scratch_error)) {
         fprintf(out, "; best %.4f at n = %lld against scratch %.4f", r->best_error,
                 (long long)r->best_size, r->scratch_error);
+        if (r->pred_10x >= r->scratch_error)
+            fprintf(out, "; even at 10x n the law stays above scratch: pre-training does not pay here");
+    }
     fputs("\n", out);
 }
 

@@ -364,6 +364,12 @@ static int check_data_dir(parse_ctx *c, const job_spec *s, const yaml_node_t *no
 
 int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen)
 {
+    return job_parse_grid(spec, text, file, 1, err, errlen);
+}
+
+int job_parse_grid(job_spec *spec, const char *text, const char *file, int check_data, char *err,
+                   size_t errlen)
+{
     yaml_parser_t parser;
     yaml_document_t doc;
     parse_ctx c = {&doc, file, err, errlen};
@@ -405,7 +411,7 @@ int job_parse(job_spec *spec, const char *text, const char *file, char *err, siz
         fail(&c, st.axes, "axes: the grid has more than 10,000,000 cells");
         goto out;
     }
-    if (check_data_dir(&c, spec, st.data_dir_node ? st.data_dir_node : root) != 0)
+    if (check_data && check_data_dir(&c, spec, st.data_dir_node ? st.data_dir_node : root) != 0)
         goto out;
     rc = 0;
 out:

@@ -2,6 +2,7 @@
 #include "synlaw/csvfit.h"
 #include "synlaw/image.h"
 #include "synlaw/job.h"
+#include "synlaw/merge.h"
 #include "synlaw/nn.h"
 #include "synlaw/report.h"
 #include "synlaw/sched.h"
@@ -28,6 +29,8 @@ static const char *usage_main =
     "  run JOB.yaml -o OUT.h5   run a sweep (under mpirun: all ranks compute)\n"
     "  check JOB.yaml           validate a job file and print the expanded grid\n"
     "  fit RESULTS.h5           (re)fit the scaling law of a results file\n"
+    "  merge -o OUT.h5 SHARDS   join shard files (or a directory of them) into one results file\n"
+    "  status FILE.h5|DIR       done / failed / missing cells and time spent\n"
     "  render -o SHEET.png      draw synthetic images as a PNG contact sheet\n"
     "  models                   list the model zoo with sizes and costs\n"
     "\n"
@@ -38,14 +41,22 @@ static const char *usage_main =
     "exit status: 0 success, 1 runtime failure, 2 bad input or usage\n";
 
 static const char *usage_run =
-    "usage: [mpirun -np P] synlaw run JOB.yaml -o OUT.h5 [--csv FITS.csv] [--force] [--quiet] [--no-fit]\n"
+    "usage: [mpirun -np P] synlaw run JOB.yaml -o OUT.h5 [--resume] [--force] [--csv FITS.csv] [--quiet] [--no-fit]\n"
+    "       [mpirun -np P] synlaw run JOB.yaml --shard I/N -o DIR/ [--resume]\n"
     "\n"
     "Run every cell of the job's grid across the MPI ranks (largest first, dynamically\n"
     "balanced), streaming each finished cell into OUT.h5, then fit the law on rank 0.\n"
+    "With --shard I/N, run only shard I (0-based) of a deterministic cost-balanced split into\n"
+    "N shards, into DIR/JOBNAME-shard-I-of-N.h5; join the shards with synlaw merge.\n"
     "\n"
-    "  -o, --output FILE   results file (HDF5); refused if it exists, unless --force\n"
+    "  -o, --output FILE   results file (HDF5); refused if it exists, unless --resume or --force\n"
+    "      --resume        continue OUT.h5: skip finished cells, rerun cells in flight when it\n"
+    "                      stopped (starts a new file if OUT.h5 does not exist)\n"
+    "      --shard I/N     run shard I of N (0 <= I < N); -o names a directory (or the file)\n"
     "      --csv FILE      fit table as CSV (default: OUT with .h5 replaced by -fits.csv)\n"
     "  -f, --force         replace an existing results file\n"
+    "A second run on the same output stops with an error while the first holds its lock\n"
+    "(flock); on file systems without locks set HDF5_USE_FILE_LOCKING=FALSE.\n"
     "  -q, --quiet         no per-cell progress lines\n"
     "      --no-fit        skip the fit at the end\n"
     "  -h, --help          show this help\n";
@@ -486,14 +497,83 @@ static int cmd_models(void)
     return 0;
 }
 
+static const char *usage_merge =
+    "usage: synlaw merge -o OUT.h5 SHARD.h5...|DIR [--allow-partial] [--force] [--csv FITS.csv] [--no-fit]\n"
+    "\n"
+    "Join shard files (synlaw run --shard) into one results file of the same layout as an\n"
+    "mpirun sweep, then fit it. Refuses files of different jobs or splits, reports cells\n"
+    "finished twice, lists failed and missing cells and the shard indices to resubmit, and\n"
+    "exits 1 without writing when cells are missing.\n"
+    "\n"
+    "  -o, --output FILE   merged results file (written as FILE.partial, then renamed)\n"
+    "      --allow-partial merge even when cells are missing (they stay pending)\n"
+    "  -f, --force         replace an existing OUT.h5\n"
+    "      --csv FILE      fit table as CSV (default: OUT with .h5 replaced by -fits.csv)\n"
+    "      --no-fit        do not fit\n";
+
+static const char *usage_status =
+    "usage: synlaw status FILE.h5|DIR...\n"
+    "\n"
+    "Summarise results or shard files (or a directory of shard files): cells done, failed,\n"
+    "pending or missing, time spent and its split by phase, duplicates, and the shard indices\n"
+    "to resubmit. Safe while a run is writing. Exit status 1 if cells are missing.\n";
+
+static int cmd_merge(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"allow-partial", no_argument, NULL, 'p'},
+        {"force", no_argument, NULL, 'f'},         {"csv", required_argument, NULL, 'c'},
+        {"no-fit", no_argument, NULL, 'F'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    merge_options o = {0};
+    int c;
+    while ((c = getopt_long(argc, argv, "o:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o.out_path = optarg; break;
+        case 'p': o.allow_partial = 1; break;
+        case 'f': o.force = 1; break;
+        case 'c': o.csv_path = optarg; break;
+        case 'F': o.no_fit = 1; break;
+        case 'h': fputs(usage_merge, stdout); return 0;
+        default: return bad_usage(usage_merge, "merge: unknown option%s", "");
+        }
+    }
+    if (!o.out_path)
+        return bad_usage(usage_merge, "merge: -o OUT.h5 is required%s", "");
+    if (optind >= argc)
+        return bad_usage(usage_merge, "merge: expected shard files or a directory%s", "");
+    MPI_Init(NULL, NULL);
+    int rc = merge_run(&o, argv + optind, argc - optind, stdout);
+    MPI_Finalize();
+    return rc;
+}
+
+static int cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage_status, stdout);
+            return 0;
+        }
+        return bad_usage(usage_status, "status: unknown option%s", "");
+    }
+    if (optind >= argc)
+        return bad_usage(usage_status, "status: expected a results file, shard files or a directory%s", "");
+    return status_run(argv + optind, argc - optind, stdout);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"csv", required_argument, NULL, 'c'},
         {"force", no_argument, NULL, 'f'},        {"quiet", no_argument, NULL, 'q'},
         {"no-fit", no_argument, NULL, 'F'},       {"help", no_argument, NULL, 'h'},
+        {"resume", no_argument, NULL, 'r'},       {"shard", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0}};
     sweep_options o = {0};
+    char *end;
     int c;
     while ((c = getopt_long(argc, argv, "o:fqh", opts, NULL)) != -1) {
         switch (c) {
@@ -502,6 +582,13 @@ static int cmd_run(int argc, char **argv)
         case 'f': o.force = 1; break;
         case 'q': o.quiet = 1; break;
         case 'F': o.no_fit = 1; break;
+        case 'r': o.resume = 1; break;
+        case 's':
+            o.shard_index = (int)strtol(optarg, &end, 10);
+            if (end == optarg || *end != '/' || (o.shard_count = (int)strtol(end + 1, &end, 10)) <= 0 ||
+                *end || o.shard_index < 0 || o.shard_index >= o.shard_count)
+                return bad_usage(usage_run, "run: --shard '%s': expected I/N with 0 <= I < N", optarg);
+            break;
         case 'h': fputs(usage_run, stdout); return 0;
         default: return bad_usage(usage_run, "run: unknown option%s", "");
         }
@@ -510,6 +597,8 @@ static int cmd_run(int argc, char **argv)
         return bad_usage(usage_run, "run: expected one job file%s", "");
     if (!o.out_path)
         return bad_usage(usage_run, "run: -o OUT.h5 is required%s", "");
+    if (o.resume && o.force)
+        return bad_usage(usage_run, "run: --resume and --force contradict each other%s", "");
     o.job_path = argv[optind];
     MPI_Init(NULL, NULL);
     int rc = sweep_run(&o, MPI_COMM_WORLD);
@@ -538,6 +627,10 @@ int main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (!strcmp(cmd, "fit"))
         return cmd_fit(argc, argv);
+    if (!strcmp(cmd, "merge"))
+        return cmd_merge(argc, argv);
+    if (!strcmp(cmd, "status"))
+        return cmd_status(argc, argv);
     if (!strcmp(cmd, "render"))
         return cmd_render(argc, argv);
     if (!strcmp(cmd, "models"))

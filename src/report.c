@@ -118,7 +118,7 @@ int report_fit_file(const char *path, const analysis_options *o, const char *csv
                     char *err, size_t errlen)
 {
     store_results res;
-    if (store_read(&res, path, err, errlen) != 0)
+    if (store_read(&res, path, 0, err, errlen) != 0)
         return -1;
     int cap = 2 * res.ncell + 1, nkeys = 0, nfull = 0, nrows = 0, rc = -1;
     group_key *keys = malloc(sizeof *keys * (size_t)cap);

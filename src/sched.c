@@ -56,6 +56,28 @@ void sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *or
     free(r);
 }
 
+void sched_shards(const job_spec *spec, const job_cell *cells, int ncell, int nshard, int *owner)
+{
+    int *order = malloc(sizeof *order * (size_t)(ncell > 0 ? ncell : 1));
+    double *load = calloc((size_t)(nshard > 0 ? nshard : 1), sizeof *load);
+    if (!order || !load) { /* round robin: still deterministic, only less balanced */
+        for (int i = 0; i < ncell; i++)
+            owner[i] = i % nshard;
+        free(order), free(load);
+        return;
+    }
+    sched_order(spec, cells, ncell, order);
+    for (int k = 0; k < ncell; k++) {
+        int best = 0;
+        for (int j = 1; j < nshard; j++)
+            if (load[j] < load[best])
+                best = j;
+        owner[order[k]] = best;
+        load[best] += sched_cell_cost(spec, &cells[order[k]]);
+    }
+    free(order), free(load);
+}
+
 int sched_counter_create(sched_counter *c, MPI_Comm comm, int ncell)
 {
     int rank;

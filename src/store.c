@@ -240,7 +240,8 @@ void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *c
 }
 
 int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
-                 const char *job_text, const char *job_file, char *err, size_t errlen)
+                 const char *job_text, const char *job_file, const store_shard *shard,
+                 char *err, size_t errlen)
 {
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
@@ -282,6 +283,9 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
              attr_str(st->file, "job_text", job_text) == 0 &&
              attr_str(st->file, "created", created) == 0 &&
              attr_int(st->file, "ranks", size) == 0 && attr_int(st->file, "n_cells", ncell) == 0 &&
+             attr_int(st->file, "shard_index", shard ? shard->index : 0) == 0 &&
+             attr_int(st->file, "shard_count", shard ? shard->count : 0) == 0 &&
+             attr_int(st->file, "merged_from", shard ? shard->merged_from : 0) == 0 &&
              attr_str(st->file, "openblas_config", version_openblas()) == 0 &&
              attr_str(st->file, "gsl_version", version_gsl()) == 0;
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)job_text_hash(job_text));
@@ -381,6 +385,28 @@ static int write_row(hid_t ds, int row, int n, const float *data)
     return rc;
 }
 
+int store_write_row(store *st, const store_cell_row *row, const float *ft, const float *pl,
+                    const float *pe, char *err, size_t errlen)
+{
+    if ((ft && write_row(st->ft_err, row->index, st->n_ft, ft) != 0) ||
+        (pl && write_row(st->pre_loss, row->index, st->n_pre, pl) != 0) ||
+        (pe && write_row(st->pre_err, row->index, st->n_pre, pe) != 0)) {
+        snprintf(err, errlen, "%s: cannot write the curves of cell %d", st->path, row->index);
+        return -1;
+    }
+    hsize_t start = (hsize_t)row->index, one = 1;
+    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
+        H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, row) >= 0)
+        rc = 0;
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: cannot write row %d of /cells", st->path, row->index);
+    return rc;
+}
+
 int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, const train_result *res,
                      int rank, char *err, size_t errlen)
 {
@@ -388,25 +414,95 @@ int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, cons
         snprintf(err, errlen, "%s: curve length does not match the file layout", st->path);
         return -1;
     }
-    if (write_row(st->ft_err, cell->index, res->n_ft, res->ft_error) != 0 ||
-        write_row(st->pre_loss, cell->index, res->n_pre, res->pre_loss) != 0 ||
-        write_row(st->pre_err, cell->index, res->n_pre, res->pre_error) != 0) {
-        snprintf(err, errlen, "%s: cannot write the curves of cell %d", st->path, cell->index);
-        return -1;
-    }
     store_cell_row row;
     store_fill_row(&row, spec, cell, res, rank);
-    hsize_t start = (hsize_t)cell->index, one = 1;
-    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
-    int rc = -1;
-    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
-        H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, &row) >= 0)
-        rc = 0;
-    if (fs >= 0) H5Sclose(fs);
-    if (ms >= 0) H5Sclose(ms);
-    if (rc != 0)
-        snprintf(err, errlen, "%s: cannot write row %d of /cells", st->path, cell->index);
-    return rc;
+    return store_write_row(st, &row, res->ft_error, res->n_pre ? res->pre_loss : NULL,
+                           res->n_pre ? res->pre_error : NULL, err, errlen);
+}
+
+static int read_attr_str(hid_t loc, const char *name, char **out);
+
+static long long read_attr_int(hid_t loc, const char *name, long long fallback)
+{
+    long long v = fallback;
+    hid_t a = H5Aopen(loc, name, H5P_DEFAULT);
+    if (a >= 0) {
+        if (H5Aread(a, H5T_NATIVE_LLONG, &v) < 0)
+            v = fallback;
+        H5Aclose(a);
+    }
+    return v;
+}
+
+int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
+               const char *job_text, const store_shard *shard, int8_t *status, char *err,
+               size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    *out = NULL;
+    store *st = calloc(1, sizeof *st);
+    hid_t fapl = H5I_INVALID_HID, t = H5I_INVALID_HID, st_t = H5I_INVALID_HID;
+    char *fmt = NULL, *hash = NULL;
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    int ncell = job_cell_count(spec);
+    st->n_ft = train_eval_count(&spec->finetune);
+    st->n_pre = train_eval_count(&spec->pretrain);
+    fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0)
+        FAIL("%s: cannot set up MPI-IO file access", path);
+    st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (st->file < 0)
+        FAIL("%s: cannot open to resume (not an HDF5 file, or not writable)", path);
+    if (read_attr_str(st->file, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
+        FAIL("%s: not a synlaw results file; cannot resume it", path);
+    if (read_attr_int(st->file, "format_version", -1) != STORE_FORMAT_VERSION)
+        FAIL("%s: written by another synlaw format version; cannot resume it", path);
+    char want[24];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)job_text_hash(job_text));
+    if (read_attr_str(st->file, "job_hash", &hash) != 0 || strcmp(hash, want) != 0)
+        FAIL("%s: holds another job (job_hash %s, this job file %s); resume with the job file "
+             "that started it, or write a new file", path, hash ? hash : "?", want);
+    long long si = read_attr_int(st->file, "shard_index", 0), sc = read_attr_int(st->file, "shard_count", 0);
+    if (si != (shard ? shard->index : 0) || sc != (shard ? shard->count : 0))
+        FAIL("%s: holds shard %lld/%lld, not %d/%d", path, si, sc, shard ? shard->index : 0,
+             shard ? shard->count : 0);
+    st->cells = H5Dopen2(st->file, "cells", H5P_DEFAULT);
+    st->ft_err = H5Dopen2(st->file, "curves/finetune_error", H5P_DEFAULT);
+    st->pre_loss = H5Dopen2(st->file, "curves/pretrain_loss", H5P_DEFAULT);
+    st->pre_err = H5Dopen2(st->file, "curves/pretrain_error", H5P_DEFAULT);
+    st->cell_type = cell_row_type();
+    if (st->cells < 0 || st->ft_err < 0 || st->pre_loss < 0 || st->pre_err < 0 || st->cell_type < 0)
+        FAIL("%s: incomplete layout (missing /cells or /curves); cannot resume it", path);
+    hid_t sp = H5Dget_space(st->cells);
+    hsize_t n = 0;
+    if (sp >= 0)
+        H5Sget_simple_extent_dims(sp, &n, NULL);
+    if (sp >= 0)
+        H5Sclose(sp);
+    if ((int)n != ncell)
+        FAIL("%s: %llu cells in the file, %d in the job", path, (unsigned long long)n, ncell);
+    /* Only the status member of each row. */
+    t = H5Tcreate(H5T_COMPOUND, sizeof(int8_t));
+    st_t = status_type();
+    if (t < 0 || st_t < 0 || H5Tinsert(t, "status", 0, st_t) < 0 ||
+        (ncell && H5Dread(st->cells, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) < 0))
+        FAIL("%s: cannot read the cell statuses", path);
+    H5Tclose(t), H5Tclose(st_t), H5Pclose(fapl);
+    free(fmt), free(hash);
+    *out = st;
+    return 0;
+fail:
+    if (t >= 0) H5Tclose(t);
+    if (st_t >= 0) H5Tclose(st_t);
+    if (fapl >= 0) H5Pclose(fapl);
+    free(fmt), free(hash);
+    store_close(st);
+    return -1;
 }
 
 int store_close(store *st)
@@ -448,13 +544,41 @@ static int read_attr_str(hid_t loc, const char *name, char **out)
     return rc;
 }
 
-int store_read(store_results *out, const char *path, char *err, size_t errlen)
+/* Read a whole float matrix [rows, cols] into *out (allocated). */
+static int read_matrix(hid_t f, const char *name, int rows, int *cols, float **out)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5I_INVALID_HID;
+    hsize_t d[2] = {0, 0};
+    int rc = -1;
+    if (ds >= 0)
+        sp = H5Dget_space(ds);
+    if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) >= 0 &&
+        (int)d[0] == rows) {
+        *cols = (int)d[1];
+        *out = malloc(sizeof(float) * (size_t)(d[0] * d[1] + 1));
+        if (*out && (d[0] * d[1] == 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0))
+            rc = 0;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+int store_read(store_results *out, const char *path, int curves, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     memset(out, 0, sizeof *out);
     hid_t f = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
     char *fmt = NULL;
-    f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    /* Without HDF5's file lock: a run in progress holds an exclusive lock on its file, and
+     * reading its cells while it writes is safe (the layout is fixed at creation; only raw
+     * data changes), which is what status and merge of live shards need. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl >= 0)
+        H5Pset_file_locking(fapl, 0, 1);
+    f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    if (fapl >= 0)
+        H5Pclose(fapl);
     if (f < 0)
         FAIL("%s: cannot open as HDF5 (missing, unreadable, or not an HDF5 file)", path);
     if (read_attr_str(f, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
@@ -490,6 +614,18 @@ int store_read(store_results *out, const char *path, char *err, size_t errlen)
         FAIL("out of memory");
     if (n && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->rows) < 0)
         FAIL("%s: cannot read /cells (layout differs from this synlaw's)", path);
+    char *hash = NULL;
+    if (read_attr_str(f, "job_hash", &hash) == 0) {
+        snprintf(out->job_hash, sizeof out->job_hash, "%s", hash);
+        free(hash);
+    }
+    out->shard.index = (int)read_attr_int(f, "shard_index", 0);
+    out->shard.count = (int)read_attr_int(f, "shard_count", 0);
+    out->shard.merged_from = (int)read_attr_int(f, "merged_from", 0);
+    if (curves && (read_matrix(f, "curves/finetune_error", out->ncell, &out->n_ft, &out->ft_error) != 0 ||
+                   read_matrix(f, "curves/pretrain_loss", out->ncell, &out->n_pre, &out->pre_loss) != 0 ||
+                   read_matrix(f, "curves/pretrain_error", out->ncell, &out->n_pre, &out->pre_error) != 0))
+        FAIL("%s: cannot read the curves", path);
     H5Tclose(t), H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
     free(fmt);
     return 0;
@@ -509,6 +645,9 @@ void store_results_free(store_results *r)
         return;
     free(r->rows);
     free(r->job_text);
+    free(r->ft_error);
+    free(r->pre_loss);
+    free(r->pre_error);
     memset(r, 0, sizeof *r);
 }
 
@@ -527,7 +666,8 @@ int store_write_fits(const char *path, int create, const store_fit_row *rows, in
     } else {
         f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
         if (f < 0)
-            FAIL("%s: cannot open for writing the fits", path);
+            FAIL("%s: cannot open for writing the fits (is a synlaw run still writing it? HDF5 "
+                 "could not open it for writing)", path);
         if (H5Lexists(f, "fits", H5P_DEFAULT) > 0 && H5Ldelete(f, "fits", H5P_DEFAULT) < 0)
             FAIL("%s: cannot replace /fits", path);
     }

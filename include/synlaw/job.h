@@ -62,6 +62,10 @@ typedef struct {
 /* Parse the YAML text `text` (named `file` in messages). Returns 0, or -1 with a message
  * "file:line:col: ..." in err. */
 int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen);
+/* As job_parse; check_data 0 skips the check that data_dir holds the IDX files (for
+ * commands that only need the grid, e.g. merge on a login node). */
+int job_parse_grid(job_spec *spec, const char *text, const char *file, int check_data, char *err,
+                   size_t errlen);
 /* Read a whole file into a malloc'ed NUL-terminated buffer (caller frees), or NULL + err. */
 char *job_read_file(const char *path, char *err, size_t errlen);
 

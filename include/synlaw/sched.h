@@ -18,6 +18,11 @@ double sched_cell_cost(const job_spec *spec, const job_cell *cell);
 /* order[0..ncell-1]: cell indices by decreasing cost, ties by index. */
 void sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order);
 
+/* Deterministic cost-balanced split of the grid into nshard shards: cells in sched_order,
+ * each given to the shard with the least predicted cost so far (ties: lowest shard index).
+ * owner[cell index] = shard in 0..nshard-1. The same on every task and every machine. */
+void sched_shards(const job_spec *spec, const job_cell *cells, int ncell, int nshard, int *owner);
+
 typedef struct {
     MPI_Win win;
     long *counter;   /* rank 0's window memory */

@@ -3,7 +3,9 @@
  * Layout (format "synlaw-results", format_version 1), documented in README.md:
  *   /                          attributes: format, format_version, synlaw_version, job_name,
  *                              job_file, job_text, job_hash, created, ranks, n_cells,
- *                              hdf5_version, mpi_library, openblas_config, gsl_version
+ *                              shard_index, shard_count (0, 0: the whole grid), merged_from
+ *                              (shard files joined by merge, 0 otherwise), hdf5_version,
+ *                              mpi_library, openblas_config, gsl_version
  *   /cells                     [ncell] compound, one row per cell (store_cell_row)
  *   /cell                      [ncell] int32 dimension scale: cell index
  *   /curves/finetune_step      [n_ft] int32 dimension scale: fine-tuning step of each evaluation
@@ -79,13 +81,31 @@ typedef struct {
 
 typedef struct store store;
 
+/* Which part of the grid a file holds. */
+typedef struct {
+    int index, count;            /* shard index of count; count 0: the whole grid */
+    int merged_from;             /* shard files joined into this one by merge (0: none) */
+} store_shard;
+
 /* Collective over comm: create path (truncating), write the layout, attributes and pending
- * rows, flush. Returns 0 or -1 with err (identical on every rank for argument errors). */
+ * rows, flush. Every file has rows for every cell of the grid; a shard file fills only its
+ * own. Returns 0 or -1 with err (identical on every rank for argument errors). */
 int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
-                 const char *job_text, const char *job_file, char *err, size_t errlen);
+                 const char *job_text, const char *job_file, const store_shard *shard,
+                 char *err, size_t errlen);
+/* Collective: reopen an existing results file to continue it (--resume). Refuses a file of
+ * another job (job_hash), another shard, or another format version. status[ncell] receives
+ * each cell's status (CELL_PENDING for cells in flight when the run stopped). */
+int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
+               const char *job_text, const store_shard *shard, int8_t *status, char *err,
+               size_t errlen);
 /* Independent: write one finished cell. */
 int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, const train_result *res,
                      int rank, char *err, size_t errlen);
+/* Independent: write a complete row and its curves (ft[n_ft], pl and pe [n_pre]; NULL
+ * leaves them NaN), curves first and the row last. Used by merge. */
+int store_write_row(store *st, const store_cell_row *row, const float *ft, const float *pl,
+                    const float *pe, char *err, size_t errlen);
 /* Collective: close the file. Accepts NULL. */
 int store_close(store *st);
 
@@ -95,9 +115,15 @@ typedef struct {
     store_cell_row *rows;   /* [ncell] */
     char *job_text;
     char job_name[64];
+    char job_hash[24];
+    store_shard shard;
+    int n_ft, n_pre;        /* evaluations per curve */
+    float *ft_error;        /* [ncell * n_ft]; with curves only */
+    float *pre_loss, *pre_error; /* [ncell * n_pre]; with curves only */
 } store_results;
 
-int store_read(store_results *out, const char *path, char *err, size_t errlen);
+/* Serial. curves: also read the three curve matrices. */
+int store_read(store_results *out, const char *path, int curves, char *err, size_t errlen);
 void store_results_free(store_results *r);
 /* Serial: replace /fits of an existing results file, or with create = 1 write a new file
  * holding only /fits (root attribute format "synlaw-fits"). group_columns names the

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Faults: a sweep killed with SIGKILL at random moments (one rank process, or the whole
+# mpirun with its ranks) and resumed each time ends bitwise identical to an uninterrupted
+# run, with every cell done exactly once; the same for a shard; a second run on a file in
+# use stops with an error; resume refuses a file of another job.
+# usage: test_resume.sh SYNLAW TESTS_DIR MPIEXEC PYTHON
+set -uo pipefail
+synlaw=$1 dir=$2 mpiexec=$3 py=$4
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do pkill -9 -P "$p" 2>/dev/null; kill -9 "$p" 2>/dev/null; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAILED: $*" >&2; exit 1; }
+seed=${SYNLAW_TEST_SEED:-$(date +%s)}
+RANDOM=$seed
+echo "test_resume: random seed $seed (SYNLAW_TEST_SEED=$seed repeats these kill moments)"
+
+# tiny.yaml with longer training, so that random kills land inside the run.
+job="$tmp/resume.yaml"
+sed 's/  steps: 30/  steps: 150/' "$dir/tiny.yaml" >"$job"
+"$mpiexec" -np 2 "$synlaw" run "$job" -o "$tmp/ref.h5" -q >/dev/null || fail "reference run"
+
+# Wait until the given processes have gone (the scheduler's cleanup); SIGKILL stragglers.
+wait_gone() {
+  for _ in $(seq 100); do
+    local alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && return 0
+    sleep 0.1
+  done
+  kill -9 "$@" 2>/dev/null
+}
+
+# run_killed OUT FILE TOTAL MAXMS MODE ARGS...: start a resumable run, kill it with SIGKILL after a random
+# delay of 0.5 s to MAXMS ms (MODE rank: one rank process, which makes mpirun abort the others; MODE all: mpirun
+# and every rank at once, as a node failure or the scheduler would), and report how many
+# of its TOTAL cells FILE holds. Open MPI puts ranks in their own process groups: they are found as
+# mpirun's children.
+run_killed() {
+  local out=$1 file=$2 total=$3 maxms=$4 mode=$5; shift 5
+  "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q "$@" >>"$tmp/killed.log" 2>&1 &
+  local mp=$!
+  pids+=("$mp")
+  local ms=$((500 + RANDOM % (maxms - 500)))
+  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  local ranks
+  ranks=$(pgrep -P "$mp" | tr '\n' ' ')
+  [ -n "$ranks" ] || fail "no rank processes under mpirun $mp after $ms ms"
+  if [ "$mode" = rank ]; then
+    local all=($ranks)
+    kill -9 "${all[RANDOM % ${#all[@]}]}"
+  else
+    kill -9 "$mp" $ranks
+  fi
+  wait "$mp" 2>/dev/null
+  wait_gone "$mp" $ranks
+  local done
+  done=$("$py" -c "import h5py,sys; print(int((h5py.File(sys.argv[1])['cells']['status']==1).sum()))" "$file" 2>/dev/null || echo "no file yet")
+  echo "  killed ($mode) after ${ms} ms: cells done so far: $done"
+  [ "$done" != "$total" ] || fail "the run had finished before the kill: no fault injected"
+}
+
+# Whole grid: two kills of a rank, two of everything, then run to the end.
+out="$tmp/killed.h5"
+for mode in rank all rank all; do run_killed "$out" "$out" 52 6000 "$mode"; done
+"$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q >"$tmp/final.log" 2>&1 || { cat "$tmp/final.log"; fail "final resume"; }
+grep -E "resuming|sweep done" "$tmp/final.log" | head -2
+"$py" "$dir/compare_results.py" "$tmp/ref.h5" "$out" || fail "resumed run differs from the uninterrupted one"
+"$py" - "$out" <<'PY' || fail "cells lost or left pending"
+import sys, h5py, numpy as np
+c = h5py.File(sys.argv[1])["cells"][:]
+assert (c["status"] == 1).all(), f"{(c['status'] != 1).sum()} cells not done"
+assert len(set(c["index"])) == len(c) == 52
+PY
+
+# A shard: killed twice, resumed, merged with the other shards = the reference.
+mkdir -p "$tmp/shards"
+"$synlaw" run "$job" --shard 0/2 -o "$tmp/shards/" -q >/dev/null || fail "shard 0"
+shard1="$tmp/shards/tiny-shard-1-of-2.h5"
+run_killed "$tmp/shards/" "$shard1" 26 3000 rank --shard 1/2
+run_killed "$tmp/shards/" "$shard1" 26 3000 all --shard 1/2
+"$synlaw" run "$job" --shard 1/2 -o "$tmp/shards/" --resume -q >/dev/null || fail "shard 1 resume"
+"$synlaw" merge -o "$tmp/merged.h5" "$tmp/shards" >"$tmp/merge.log" || { cat "$tmp/merge.log"; fail "merge"; }
+"$py" "$dir/compare_results.py" "$tmp/ref.h5" "$tmp/merged.h5" || fail "merged shards differ from the mpirun run"
+
+# Finished cells are not run again: resuming a complete file runs nothing.
+"$synlaw" run "$job" -o "$out" --resume >"$tmp/again.log" 2>&1 || fail "resume of a complete file"
+grep -q "52 of 52 cells already finished, 0 to run" "$tmp/again.log" || { cat "$tmp/again.log"; fail "complete file rerun"; }
+
+# A file of another job is refused on resume.
+sed 's/^seed: 3/seed: 4/' "$job" >"$tmp/other.yaml"
+grep -q "^seed: 4" "$tmp/other.yaml" || fail "could not derive another job from tiny.yaml"
+"$synlaw" run "$tmp/other.yaml" -o "$out" --resume >"$tmp/other.log" 2>&1
+[ $? = 2 ] && grep -q "holds another job" "$tmp/other.log" || { cat "$tmp/other.log"; fail "another job's file accepted"; }
+
+# Two runs on one file: the second stops while the first holds the lock.
+slow="$tmp/slow.yaml"
+sed 's/  steps: 150/  steps: 3000/' "$job" >"$slow"
+"$synlaw" run "$slow" -o "$tmp/busy.h5" -q >/dev/null 2>&1 &
+pg=$!; pids+=("$pg")
+for _ in $(seq 50); do [ -s "$tmp/busy.h5" ] && break; sleep 0.1; done
+"$synlaw" run "$slow" -o "$tmp/busy.h5" --resume >"$tmp/second.log" 2>&1
+[ $? = 1 ] && grep -q "in use by another synlaw run" "$tmp/second.log" || { cat "$tmp/second.log"; fail "second writer not stopped"; }
+"$synlaw" status "$tmp/busy.h5" >"$tmp/status.log"
+grep -q "52 missing of 52\|missing of 52" "$tmp/status.log" || { cat "$tmp/status.log"; fail "status of a file in use"; }
+kill -9 "$pg"
+echo "test_resume: killed runs resumed to a bitwise identical result; shard resumed and merged; second writer refused"
