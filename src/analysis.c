@@ -171,7 +171,16 @@ int analysis_group(store_fit_row *row, const analysis_options *o, const double *
         row->gain_10x = now - row->pred_10x;
         row->n_within_eps = fr.p[0] > 0 ? pow(fr.p[0] / o->epsilon, 1.0 / fr.p[1]) : 1.0;
     }
-    if (o->bootstrap > 0) {
+    /* Distinct (n, s) pairs: with no more of them than free parameters the law passes
+     * through every point, and resampling cannot say anything about uncertainty. */
+    int pairs = 0;
+    for (int k = 0; k < m; k++) {
+        int first = 1;
+        for (int j = 0; j < k && first; j++)
+            first = !(n[j] == n[k] && (!s || s[j] == s[k]));
+        pairs += first;
+    }
+    if (o->bootstrap > 0 && pairs > nfree_of(fo)) {
         int B = o->bootstrap;
         double *smp = malloc(sizeof *smp * (size_t)B * FIT_MAXP);
         double *gain = malloc(sizeof *gain * (size_t)B);
@@ -275,6 +284,13 @@ static void flags_text(const store_fit_row *r, fit_law law, char *buf, size_t le
     }
     if (!r->converged)
         strncat(buf, "not-converged ", len - strlen(buf) - 1);
+    int nfree = 0; /* fixed parameters have se 0 */
+    for (int i = 0; i < fit_param_count(law); i++)
+        nfree += !(r->se[i] == 0);
+    if (r->n_points <= nfree)
+        strncat(buf, "no-dof ", len - strlen(buf) - 1); /* no residual degrees of freedom */
+    else if (r->n_sizes <= nfree && law != FIT_FULL)
+        strncat(buf, "sizes<=params ", len - strlen(buf) - 1); /* no bootstrap intervals */
     for (int i = 0; i < fit_param_count(law); i++)
         if (r->at_bound & (1 << i)) {
             char t[32];
@@ -373,7 +389,7 @@ static void print_law(FILE *out, const store_fit_row *rows, int nrow, const char
             snprintf(g.cell[i][c++], CELL, "%.4f (%lld)", r->best_error, (long long)r->best_size);
         }
         flags_text(r, law, g.cell[i][c], CELL);
-        if (boot && !isnan(r->p[0]) && r->boot_samples < o->bootstrap) {
+        if (boot && r->boot_samples > 0 && r->boot_samples < o->bootstrap) {
             size_t len = strlen(g.cell[i][c]);
             snprintf(g.cell[i][c] + len, CELL - len, "%sbootstrap %d/%d fitted", len ? " " : "", r->boot_samples,
                      o->bootstrap);
