@@ -8,10 +8,14 @@
 #include "synlaw/store.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 typedef struct {
     int nfile;
@@ -22,6 +26,7 @@ typedef struct {
     int ncell, nshard;     /* nshard: the split (0: whole-grid files) */
     int *src;              /* [ncell] file that finished the cell, -1: none */
     int *owner;            /* [ncell] shard of the cell (nshard > 0) */
+    int *running;          /* [nfile] 1: a synlaw run holds the file's lock */
     int ndup, ndiff;       /* cells finished in more than one file; of which differing */
 } gather;
 
@@ -31,7 +36,7 @@ static void gather_free(gather *g)
         free(g->paths[i]);
         store_results_free(&g->res[i]);
     }
-    free(g->paths), free(g->res), free(g->cells), free(g->src), free(g->owner);
+    free(g->paths), free(g->res), free(g->cells), free(g->src), free(g->owner), free(g->running);
     memset(g, 0, sizeof *g);
 }
 
@@ -97,6 +102,17 @@ oom:
     return -1;
 }
 
+/* Whether a run holds the file's exclusive lock (see sweep.c); 0 when that cannot be told. */
+static int is_locked(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    int locked = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* releases the shared lock if it was taken */
+    return locked;
+}
+
 static int same_bits(const float *a, const float *b, int n)
 {
     return n == 0 || memcmp(a, b, sizeof(float) * (size_t)n) == 0;
@@ -109,11 +125,13 @@ static int gather_read(gather *g, char **inputs, int n, char *err, size_t errlen
     if (expand(g, inputs, n, err, errlen) != 0)
         return 2;
     g->res = calloc((size_t)g->nfile, sizeof *g->res);
-    if (!g->res) {
+    g->running = calloc((size_t)g->nfile, sizeof *g->running);
+    if (!g->res || !g->running) {
         snprintf(err, errlen, "out of memory");
         return 1;
     }
     for (int i = 0; i < g->nfile; i++) {
+        g->running[i] = is_locked(g->paths[i]);
         if (store_read(&g->res[i], g->paths[i], 1, err, errlen) != 0)
             return 2;
         const store_results *a = &g->res[0], *b = &g->res[i];
@@ -223,14 +241,16 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
         char h[32];
         fmt_hours(h, sizeof h, secs);
         if (g->nshard > 0) {
-            fprintf(out, "  shard %d/%d  %s: %d cells, %d done, %d failed, %d pending; %s of cell time%s\n",
+            fprintf(out, "  shard %d/%d  %s: %d cells, %d done, %d failed, %d pending; %s of cell time%s%s\n",
                     r->shard.index, g->nshard, g->paths[f], mine, cnt[CELL_DONE], cnt[CELL_FAILED],
-                    cnt[CELL_PENDING], h, seen && seen[r->shard.index] ? " (DUPLICATE shard index)" : "");
+                    cnt[CELL_PENDING], h, g->running[f] ? " (running)" : "",
+                    seen && seen[r->shard.index] ? " (DUPLICATE shard index)" : "");
             if (seen)
                 seen[r->shard.index] = 1;
         } else {
-            fprintf(out, "  %s: %d done, %d failed, %d pending; %s of cell time\n", g->paths[f],
-                    cnt[CELL_DONE], cnt[CELL_FAILED], cnt[CELL_PENDING], h);
+            fprintf(out, "  %s: %d done, %d failed, %d pending; %s of cell time%s\n", g->paths[f],
+                    cnt[CELL_DONE], cnt[CELL_FAILED], cnt[CELL_PENDING], h,
+                    g->running[f] ? " (running)" : "");
         }
     }
     for (int s = 0; s < g->nshard && seen; s++)
@@ -246,12 +266,15 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
                 "directory or all shard files for the whole grid)\n");
     int *miss = malloc(sizeof *miss * (size_t)(g->ncell + 1));
     int *resub = calloc((size_t)(g->nshard > 0 ? g->nshard : 1), sizeof *resub);
+    for (int f = 0; f < g->nfile && resub; f++) /* a running shard is not to be resubmitted */
+        if (g->running[f] && g->nshard > 0)
+            resub[g->res[f].shard.index] = -1;
     for (int c = 0; c < g->ncell; c++) {
         if (g->src[c] < 0) {
             if (miss)
                 miss[missing] = c;
             missing++;
-            if (resub && g->nshard > 0)
+            if (resub && g->nshard > 0 && resub[g->owner[c]] == 0)
                 resub[g->owner[c]] = 1;
             continue;
         }
@@ -289,15 +312,21 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
         print_ranges(out, miss, missing);
         fputc('\n', out);
         if (g->nshard > 0 && resub) {
-            int idx[g->nshard > 0 ? g->nshard : 1], k = 0;
-            for (int s = 0; s < g->nshard; s++)
-                if (resub[s])
+            int idx[g->nshard > 0 ? g->nshard : 1], k = 0, nrun = 0;
+            for (int s = 0; s < g->nshard; s++) {
+                if (resub[s] == 1)
                     idx[k++] = s;
-            fprintf(out, "resubmit shard indices: ");
-            print_ranges(out, idx, k);
-            fprintf(out, "  (e.g. sbatch --array=");
-            print_ranges(out, idx, k);
-            fprintf(out, " slurm/sweep-array.sbatch, with the same JOB, OUT and NSHARDS)\n");
+                nrun += resub[s] == -1;
+            }
+            if (k) {
+                fprintf(out, "resubmit shard indices: ");
+                print_ranges(out, idx, k);
+                fprintf(out, "  (those not still queued; e.g. sbatch --array=");
+                print_ranges(out, idx, k);
+                fprintf(out, " slurm/sweep-array.sbatch, with the same JOB, OUT and NSHARDS)\n");
+            }
+            if (nrun)
+                fprintf(out, "%d shard%s still running\n", nrun, nrun == 1 ? "" : "s");
         }
     }
     free(miss), free(resub);

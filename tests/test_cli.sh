@@ -58,6 +58,20 @@ sed -e '/^finetune:/,$ s/optimizer: adam/optimizer: sgd/' -e '/^finetune:/,$ s/l
 expect 0 "mlp-s scratch s=100 r0\) failed: fine-tuning loss became (NaN|infinite) at step" -- "$synlaw" run "$tmp/div.yaml" -o "$tmp/div.h5"
 expect 0 "warning: [0-9]+ failed cells skipped by the fit" -- "$synlaw" fit "$tmp/div.h5"
 
+# Shards, merge, status: bad input.
+expect 2 "--shard '4/4': expected I/N with 0 <= I < N" -- "$synlaw" run "$dir/tiny.yaml" --shard 4/4 -o "$tmp/sh/"
+expect 2 "--shard 'x': expected I/N" -- "$synlaw" run "$dir/tiny.yaml" --shard x -o "$tmp/sh/"
+expect 2 "--resume and --force contradict" -- "$synlaw" run "$dir/tiny.yaml" --resume --force -o "$tmp/r.h5"
+expect 2 "more shards than the 52 cells" -- "$synlaw" run "$dir/tiny.yaml" --shard 0/60 -o "$tmp/sh/"
+expect 2 "is a directory; -o takes a file name" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp"
+expect 2 "merge: -o OUT.h5 is required" -- "$synlaw" merge "$tmp/r.h5"
+expect 2 "files of different jobs cannot be merged" -- "$synlaw" merge -o "$tmp/m.h5" "$tmp/r.h5" "$tmp/div.h5"
+[ ! -e "$tmp/m.h5" ] && ok || bad "merge of different jobs wrote a file"
+expect 2 "nope.h5: no such file" -- "$synlaw" status "$tmp/nope.h5"
+expect 2 "no shard files" -- "$synlaw" status "$tmp"
+expect 0 "cells: 52 done, 0 failed, 0 missing of 52" -- "$synlaw" status "$tmp/r.h5"
+expect 2 "r.h5: already exists \(--force replaces it\)" -- "$synlaw" merge -o "$tmp/r.h5" "$tmp/r.h5"
+
 csv="$dir/../data/cg-transfer/results_finetune.csv"
 expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value
