@@ -34,21 +34,37 @@ wait_gone() {
   kill -9 "$@" 2>/dev/null
 }
 
-# run_killed OUT FILE TOTAL MAXMS MODE ARGS...: start a resumable run, kill it with SIGKILL after a random
-# delay of 0.5 s to MAXMS ms (MODE rank: one rank process, which makes mpirun abort the others; MODE all: mpirun
-# and every rank at once, as a node failure or the scheduler would), and report how many
-# of its TOTAL cells FILE holds. Open MPI puts ranks in their own process groups: they are found as
-# mpirun's children.
+# Cells done in FILE so far (0 while it does not exist yet).
+done_cells() {
+  local v
+  v=$("$synlaw" status "$1" 2>/dev/null | sed -n 's/^cells: \([0-9]*\) done.*/\1/p')
+  echo "${v:-0}"
+}
+
+# run_killed OUT FILE TOTAL MODE ARGS...: start a resumable run and kill it with SIGKILL at a
+# random moment: once a random number of further cells (leaving at least 4 of TOTAL to do)
+# is done, plus a random 0-400 ms so that the kill lands inside a cell as often as between
+# cells. MODE rank: one rank process, which makes mpirun abort the others; MODE all: mpirun
+# and every rank at once, as a node failure or the scheduler would. Open MPI puts ranks in
+# their own process groups: they are found as mpirun's children.
 run_killed() {
-  local out=$1 file=$2 total=$3 maxms=$4 mode=$5; shift 5
+  local out=$1 file=$2 total=$3 mode=$4; shift 4
+  local before target
+  before=$(done_cells "$file")
+  target=$((before + 1 + RANDOM % ((total - before - 4) / 2 > 0 ? (total - before - 4) / 2 : 1)))
   "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q "$@" >>"$tmp/killed.log" 2>&1 &
   local mp=$!
   pids+=("$mp")
-  local ms=$((500 + RANDOM % (maxms - 500)))
-  sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
+  for _ in $(seq 600); do
+    [ "$(done_cells "$file")" -ge "$target" ] && break
+    kill -0 "$mp" 2>/dev/null || break
+    sleep 0.1
+  done
+  local ms=$((RANDOM % 400))
+  sleep "0.$(printf '%03d' $ms)"
   local ranks
   ranks=$(pgrep -P "$mp" | tr '\n' ' ')
-  [ -n "$ranks" ] || fail "no rank processes under mpirun $mp after $ms ms"
+  [ -n "$ranks" ] || fail "no rank processes under mpirun $mp (the run ended before the kill)"
   if [ "$mode" = rank ]; then
     local all=($ranks)
     kill -9 "${all[RANDOM % ${#all[@]}]}"
@@ -57,15 +73,15 @@ run_killed() {
   fi
   wait "$mp" 2>/dev/null
   wait_gone "$mp" $ranks
-  local done
-  done=$("$py" -c "import h5py,sys; print(int((h5py.File(sys.argv[1])['cells']['status']==1).sum()))" "$file" 2>/dev/null || echo "no file yet")
-  echo "  killed ($mode) after ${ms} ms: cells done so far: $done"
-  [ "$done" != "$total" ] || fail "the run had finished before the kill: no fault injected"
+  local now
+  now=$(done_cells "$file")
+  echo "  killed ($mode) at >= $target cells + ${ms} ms: cells done $before -> $now of $total"
+  [ "$now" -lt "$total" ] || fail "the run had finished before the kill: no fault injected"
 }
 
 # Whole grid: two kills of a rank, two of everything, then run to the end.
 out="$tmp/killed.h5"
-for mode in rank all rank all; do run_killed "$out" "$out" 52 6000 "$mode"; done
+for mode in rank all rank all; do run_killed "$out" "$out" 52 "$mode"; done
 "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q >"$tmp/final.log" 2>&1 || { cat "$tmp/final.log"; fail "final resume"; }
 grep -E "resuming|sweep done" "$tmp/final.log" | head -2
 "$py" "$dir/compare_results.py" "$tmp/ref.h5" "$out" || fail "resumed run differs from the uninterrupted one"
@@ -80,8 +96,8 @@ PY
 mkdir -p "$tmp/shards"
 "$synlaw" run "$job" --shard 0/2 -o "$tmp/shards/" -q >/dev/null || fail "shard 0"
 shard1="$tmp/shards/tiny-shard-1-of-2.h5"
-run_killed "$tmp/shards/" "$shard1" 26 3000 rank --shard 1/2
-run_killed "$tmp/shards/" "$shard1" 26 3000 all --shard 1/2
+run_killed "$tmp/shards/" "$shard1" 26 rank --shard 1/2
+run_killed "$tmp/shards/" "$shard1" 26 all --shard 1/2
 "$synlaw" run "$job" --shard 1/2 -o "$tmp/shards/" --resume -q >/dev/null || fail "shard 1 resume"
 "$synlaw" merge -o "$tmp/merged.h5" "$tmp/shards" >"$tmp/merge.log" || { cat "$tmp/merge.log"; fail "merge"; }
 "$py" "$dir/compare_results.py" "$tmp/ref.h5" "$tmp/merged.h5" || fail "merged shards differ from the mpirun run"
