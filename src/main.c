@@ -1,4 +1,5 @@
 /* synlaw command line: parses arguments and dispatches; only this file exits. */
+#include "synlaw/bench.h"
 #include "synlaw/csvfit.h"
 #include "synlaw/image.h"
 #include "synlaw/job.h"
@@ -32,6 +33,7 @@ static const char *usage_main =
     "  merge -o OUT.h5 SHARDS   join shard files (or a directory of them) into one results file\n"
     "  status FILE.h5|DIR       done / failed / missing cells and time spent\n"
     "  render -o SHEET.png      draw synthetic images as a PNG contact sheet\n"
+    "  bench                    training speed per model against the sgemm rate, memory\n"
     "  models                   list the model zoo with sizes and costs\n"
     "\n"
     "options:\n"
@@ -484,7 +486,8 @@ static int cmd_models(void)
             case NN_LINEAR: snprintf(t, sizeof t, "fc%d", y->K); break;
             case NN_CONV3: snprintf(t, sizeof t, "conv3x3-%d", y->K); break;
             case NN_POOL2: snprintf(t, sizeof t, "pool2"); break;
-            case NN_RELU: t[0] = '\0'; break;
+            case NN_RELU:
+            case NN_FLAT: t[0] = '\0'; break;
             }
             if (t[0]) {
                 if (layers[0])
@@ -564,6 +567,64 @@ static int cmd_status(int argc, char **argv)
     return status_run(argv + optind, argc - optind, stdout);
 }
 
+static const char *usage_bench =
+    "usage: synlaw bench [--models M1,M2] [--batch B] [--seconds T] [--sgemm N] [--memory]\n"
+    "\n"
+    "Print, per model, training samples/s and achieved GFLOP/s (3 x forward FLOPs) next to the\n"
+    "single-thread OpenBLAS sgemm rate on an N x N x N product measured in the same run, the\n"
+    "share of data generation per complexity level, and with --memory the peak resident\n"
+    "memory of one whole cell at n = 1,000 and n = 100,000. Figures, not pass/fail.\n"
+    "\n"
+    "  --models LIST   zoo models (default: all)\n"
+    "  --batch B       training batch (default 64)\n"
+    "  --seconds T     measuring time per model (default 2)\n"
+    "  --sgemm N       size of the reference sgemm (default 2048)\n"
+    "  --memory        also run the memory benchmark (needs the Fashion-MNIST files)\n";
+
+static int cmd_bench(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"models", required_argument, NULL, 'm'}, {"batch", required_argument, NULL, 'b'},
+        {"seconds", required_argument, NULL, 's'}, {"sgemm", required_argument, NULL, 'g'},
+        {"memory", no_argument, NULL, 'M'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    bench_options o = {NULL, 64, 2.0, 2048, 0, NULL};
+    int c;
+    double v;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.models = optarg; break;
+        case 'b':
+            if (parse_double(optarg, 1, 4096, &v) || v != (int)v)
+                return bad_usage(usage_bench, "bench: --batch '%s': expected 1..4096", optarg);
+            o.batch = (int)v;
+            break;
+        case 's':
+            if (parse_double(optarg, 0.01, 3600, &o.seconds))
+                return bad_usage(usage_bench, "bench: --seconds '%s': expected 0.01..3600", optarg);
+            break;
+        case 'g':
+            if (parse_double(optarg, 16, 16384, &v) || v != (int)v)
+                return bad_usage(usage_bench, "bench: --sgemm '%s': expected 16..16384", optarg);
+            o.sgemm_n = (int)v;
+            break;
+        case 'M': o.memory = 1; break;
+        case 'h': fputs(usage_bench, stdout); return 0;
+        default: return bad_usage(usage_bench, "bench: unknown option%s", "");
+        }
+    }
+    if (optind != argc)
+        return bad_usage(usage_bench, "bench: unexpected argument '%s'", argv[optind]);
+    if (o.models) {
+        char copy[512];
+        snprintf(copy, sizeof copy, "%s", o.models);
+        for (char *t = strtok(copy, ","); t; t = strtok(NULL, ","))
+            if (nn_model_find(t) < 0)
+                return bad_usage(usage_bench, "bench: --models: unknown model '%s'", t);
+    }
+    return bench_run(&o, stdout);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -627,6 +688,8 @@ int main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (!strcmp(cmd, "fit"))
         return cmd_fit(argc, argv);
+    if (!strcmp(cmd, "bench"))
+        return cmd_bench(argc, argv);
     if (!strcmp(cmd, "merge"))
         return cmd_merge(argc, argv);
     if (!strcmp(cmd, "status"))

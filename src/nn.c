@@ -1,5 +1,10 @@
-/* Layers, losses and optimisers. Dense products go through cblas_sgemm; convolution is
- * im2col + sgemm per sample. Letters: B batch, C/H/W input, K/P/Q output, N outputs. */
+/* Layers, losses and optimisers. Dense products go through cblas_sgemm. Convolution stages
+ * keep activations channel-major, [C, B, H, W], so that im2col of the whole batch gives one
+ * [C*9, B*H*W] matrix and each convolution is a single GEMM (forward, weight gradient and
+ * input gradient alike) rather than one small GEMM per sample; a flatten layer turns
+ * [C, B, H*W] into the [B, C*H*W] rows of the dense layers. A dense or convolution layer
+ * followed by ReLU adds its bias and applies the ReLU in one pass. Letters: B batch,
+ * C/H/W input, K/P/Q output, N outputs. */
 #include "synlaw/nn.h"
 
 #include "synlaw/rng.h"
@@ -26,6 +31,7 @@ static const zoo_entry zoo[] = {
     {"mlp-l", 0, {0}, 3, {512, 512, 512}},
     {"cnn-s", 2, {8, 16, 0}, 1, {64, 0, 0}},
     {"cnn-m", 2, {16, 32, 0}, 1, {128, 0, 0}},
+    {"cnn-l", 2, {32, 64, 0}, 1, {256, 0, 0}},
 };
 enum { ZOO_COUNT = sizeof zoo / sizeof zoo[0] };
 
@@ -82,6 +88,8 @@ int nn_arch_build(nn_arch *a, const char *name, int out_size)
         W /= 2;
     }
     int F = C * H * W;
+    if (z->nconv > 0) /* [C, B, H, W] -> [B, C*H*W] */
+        add_layer(a, NN_FLAT, C, H, W, F, 1, 1);
     for (int i = 0; i < z->nfc; i++) {
         add_layer(a, NN_LINEAR, F, 1, 1, z->fc[i], 1, 1);
         add_layer(a, NN_RELU, z->fc[i], 1, 1, z->fc[i], 1, 1);
@@ -115,8 +123,8 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
             cols += B * per;
-            if (per > dcol)
-                dcol = per;
+            if (i > 0 && B * per > dcol) /* the first layer needs no input gradient */
+                dcol = B * per;
         }
         if (l->kind == NN_POOL2) {
             n->arg_off[i] = args;
@@ -189,6 +197,52 @@ float *nn_dout(nn_net *n) { return n->dact + n->act_off[n->arch.nlayer]; }
 
 /* ---- kernels ------------------------------------------------------------------------- */
 
+/* Elementwise loops are compiled twice, for AVX2 and for the baseline x86-64, and the
+ * loader picks the one the CPU supports (GCC function multi-versioning): fast on today's
+ * nodes, still correct on old ones. Pointers are restrict so that the loops vectorise. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define HOT
+#endif
+
+HOT static void relu_backward(float *restrict dx, const float *restrict y, const float *restrict dy,
+                              size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        dx[j] = y[j] > 0.0f ? dy[j] : 0.0f;
+}
+
+HOT static void relu_forward(float *restrict y, const float *restrict x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        y[j] = x[j] > 0.0f ? x[j] : 0.0f;
+}
+
+/* Column sums of dy [rows, K] into db [K] (overwritten). */
+HOT static void col_sums(float *restrict db, const float *restrict dy, int rows, int K)
+{
+    for (int k = 0; k < K; k++)
+        db[k] = 0.0f;
+    for (int s = 0; s < rows; s++)
+        for (int k = 0; k < K; k++)
+            db[k] += dy[(size_t)s * K + k];
+}
+
+/* Sum of a row, with 8 partial sums (vectorisable, and more accurate than one). */
+HOT static float row_sum(const float *restrict r, size_t n)
+{
+    float acc[8] = {0};
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int q = 0; q < 8; q++)
+            acc[q] += r[j + q];
+    float t = 0.0f;
+    for (; j < n; j++)
+        t += r[j];
+    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + t;
+}
+
 void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int B, int C, int K)
 {
     for (int i = 0; i < B; i++)
@@ -207,66 +261,88 @@ void nn_linear_forward_naive(float *y, const float *x, const float *w, const flo
         }
 }
 
-/* col [C*9, H*W] from x [C, H, W], zero padding 1. */
-static void im2col3(float *col, const float *x, int C, int H, int W)
+/* One row of a 3x3 tap: out[x] = in[x + dx] with zeros outside, dx in {-1, 0, 1}. */
+static inline void shift_row(float *out, const float *in, int W, int dx)
 {
+    if (dx == 0) {
+        memcpy(out, in, (size_t)W * sizeof(float));
+    } else if (dx < 0) {
+        out[0] = 0.0f;
+        memcpy(out + 1, in, (size_t)(W - 1) * sizeof(float));
+    } else {
+        memcpy(out, in + 1, (size_t)(W - 1) * sizeof(float));
+        out[W - 1] = 0.0f;
+    }
+}
+
+/* Adjoint of shift_row: in[x + dx] += out[x]. */
+static inline void unshift_row(float *restrict in, const float *restrict out, int W, int dx)
+{
+    int lo = dx < 0 ? 1 : 0, hi = dx > 0 ? W - 1 : W;
+    for (int x = lo; x < hi; x++)
+        in[x + dx] += out[x];
+}
+
+/* col [C*9, B*H*W] from x [C, B, H, W] (zero padding 1): row (c, ky, kx), column (b, y, x). */
+static void im2col3(float *col, const float *x, int B, int C, int H, int W)
+{
+    size_t HW = (size_t)H * W, N = (size_t)B * HW;
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
-                float *row = col + ((size_t)(c * 9 + ky * 3 + kx)) * H * W;
-                const float *xc = x + (size_t)c * H * W;
-                for (int y = 0; y < H; y++) {
-                    int sy = y + ky - 1;
-                    float *out = row + (size_t)y * W;
-                    if (sy < 0 || sy >= H) {
-                        memset(out, 0, (size_t)W * sizeof(float));
-                        continue;
-                    }
-                    const float *in = xc + (size_t)sy * W;
-                    for (int xx = 0; xx < W; xx++) {
-                        int sx = xx + kx - 1;
-                        out[xx] = (sx < 0 || sx >= W) ? 0.0f : in[sx];
+                float *row = col + (size_t)(c * 9 + ky * 3 + kx) * N;
+                for (int b = 0; b < B; b++) {
+                    const float *xp = x + ((size_t)c * B + b) * HW;
+                    float *out = row + (size_t)b * HW;
+                    for (int y = 0; y < H; y++) {
+                        int sy = y + ky - 1;
+                        if (sy < 0 || sy >= H)
+                            memset(out + (size_t)y * W, 0, (size_t)W * sizeof(float));
+                        else
+                            shift_row(out + (size_t)y * W, xp + (size_t)sy * W, W, kx - 1);
                     }
                 }
             }
 }
 
-/* dx [C, H, W] += scatter of dcol [C*9, H*W] (the adjoint of im2col3). */
-static void col2im3(float *dx, const float *dcol, int C, int H, int W)
+/* dx [C, B, H, W] = adjoint of im2col3 applied to dcol [C*9, B*H*W]. */
+static void col2im3(float *dx, const float *dcol, int B, int C, int H, int W)
 {
-    memset(dx, 0, (size_t)C * H * W * sizeof(float));
+    size_t HW = (size_t)H * W, N = (size_t)B * HW;
+    memset(dx, 0, (size_t)C * N * sizeof(float));
     for (int c = 0; c < C; c++)
         for (int ky = 0; ky < 3; ky++)
             for (int kx = 0; kx < 3; kx++) {
-                const float *row = dcol + ((size_t)(c * 9 + ky * 3 + kx)) * H * W;
-                float *xc = dx + (size_t)c * H * W;
-                for (int y = 0; y < H; y++) {
-                    int sy = y + ky - 1;
-                    if (sy < 0 || sy >= H)
-                        continue;
-                    for (int xx = 0; xx < W; xx++) {
-                        int sx = xx + kx - 1;
-                        if (sx >= 0 && sx < W)
-                            xc[(size_t)sy * W + sx] += row[(size_t)y * W + xx];
+                const float *row = dcol + (size_t)(c * 9 + ky * 3 + kx) * N;
+                for (int b = 0; b < B; b++) {
+                    float *xp = dx + ((size_t)c * B + b) * HW;
+                    const float *in = row + (size_t)b * HW;
+                    for (int y = 0; y < H; y++) {
+                        int sy = y + ky - 1;
+                        if (sy >= 0 && sy < H)
+                            unshift_row(xp + (size_t)sy * W, in + (size_t)y * W, W, kx - 1);
                     }
                 }
             }
+}
+
+/* y [K, B*H*W] = w [K, C*9] x col: the convolution without bias, one GEMM for the batch. */
+static void conv3_gemm(float *y, float *col, const float *x, const float *w, int B, int C, int H,
+                       int W, int K)
+{
+    int N = B * H * W, C9 = C * 9;
+    im2col3(col, x, B, C, H, W);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, N, C9, 1.0f, w, C9, col, N, 0.0f, y, N);
 }
 
 void nn_conv3_forward(float *y, float *col, const float *x, const float *w, const float *b,
                       int B, int C, int H, int W, int K)
 {
-    size_t HW = (size_t)H * W, C9 = (size_t)C * 9;
-    for (int i = 0; i < B; i++) {
-        float *ci = col + (size_t)i * C9 * HW;
-        float *yi = y + (size_t)i * K * HW;
-        im2col3(ci, x + (size_t)i * C * HW, C, H, W);
-        for (int k = 0; k < K; k++)
-            for (size_t p = 0; p < HW; p++)
-                yi[(size_t)k * HW + p] = b[k];
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, (int)HW, (int)C9, 1.0f, w,
-                    (int)C9, ci, (int)HW, 1.0f, yi, (int)HW);
-    }
+    size_t N = (size_t)B * H * W;
+    conv3_gemm(y, col, x, w, B, C, H, W, K);
+    for (int k = 0; k < K; k++)
+        for (size_t j = 0; j < N; j++)
+            y[(size_t)k * N + j] += b[k];
 }
 
 void nn_conv3_forward_naive(float *y, const float *x, const float *w, const float *b,
@@ -284,32 +360,116 @@ void nn_conv3_forward_naive(float *y, const float *x, const float *w, const floa
                                 if (sy < 0 || sy >= H || sx < 0 || sx >= W)
                                     continue;
                                 s += (double)w[((size_t)k * C + c) * 9 + ky * 3 + kx] *
-                                     x[(((size_t)i * C + c) * H + sy) * W + sx];
+                                     x[(((size_t)c * B + i) * H + sy) * W + sx];
                             }
-                    y[(((size_t)i * K + k) * H + py) * W + px] = (float)s;
+                    y[(((size_t)k * B + i) * H + py) * W + px] = (float)s;
+                }
+}
+
+void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
+                       const float *col, const float *w, int B, int C, int H, int W, int K)
+{
+    int N = B * H * W, C9 = C * 9;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
+    for (int k = 0; k < K; k++)
+        db[k] = row_sum(dy + (size_t)k * N, (size_t)N);
+    if (dx) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, N, K, 1.0f, w, C9, dy, N, 0.0f, dcol, N);
+        col2im3(dx, dcol, B, C, H, W);
+    }
+}
+
+void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, const float *x,
+                             const float *w, int B, int C, int H, int W, int K)
+{
+    memset(dw, 0, (size_t)K * C * 9 * sizeof(float));
+    memset(db, 0, (size_t)K * sizeof(float));
+    if (dx)
+        memset(dx, 0, (size_t)C * B * H * W * sizeof(float));
+    for (int i = 0; i < B; i++)
+        for (int k = 0; k < K; k++)
+            for (int py = 0; py < H; py++)
+                for (int px = 0; px < W; px++) {
+                    float g = dy[(((size_t)k * B + i) * H + py) * W + px];
+                    db[k] += g;
+                    for (int c = 0; c < C; c++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int sy = py + ky - 1, sx = px + kx - 1;
+                                if (sy < 0 || sy >= H || sx < 0 || sx >= W)
+                                    continue;
+                                size_t xi = (((size_t)c * B + i) * H + sy) * W + sx;
+                                size_t wi = ((size_t)k * C + c) * 9 + ky * 3 + kx;
+                                dw[wi] += g * x[xi];
+                                if (dx)
+                                    dx[xi] += g * w[wi];
+                            }
                 }
 }
 
 static void pool2_forward(float *y, int *arg, const float *x, int B, int C, int H, int W)
 {
     int P = H / 2, Q = W / 2;
-    for (int i = 0; i < B * C; i++) {
+    for (int i = 0; i < B * C; i++) { /* every (c, b) plane; the layout within is [H, W] */
         const float *xc = x + (size_t)i * H * W;
         float *yc = y + (size_t)i * P * Q;
         int *ac = arg + (size_t)i * P * Q;
-        for (int py = 0; py < P; py++)
+        for (int py = 0; py < P; py++) {
+            const float *r0 = xc + (size_t)(2 * py) * W, *r1 = r0 + W;
             for (int px = 0; px < Q; px++) {
-                int best = (2 * py) * W + 2 * px;
-                float bv = xc[best];
-                int cand[3] = {best + 1, best + W, best + W + 1};
-                for (int j = 0; j < 3; j++)
-                    if (xc[cand[j]] > bv) {
-                        bv = xc[cand[j]];
-                        best = cand[j];
-                    }
+                int best = 2 * px;
+                float bv = r0[best];
+                if (r0[best + 1] > bv) bv = r0[best + 1], best = 2 * px + 1;
+                if (r1[2 * px] > bv) bv = r1[2 * px], best = W + 2 * px;
+                if (r1[2 * px + 1] > bv) bv = r1[2 * px + 1], best = W + 2 * px + 1;
                 yc[py * Q + px] = bv;
-                ac[py * Q + px] = best;
+                ac[py * Q + px] = (2 * py) * W + best;
             }
+        }
+    }
+}
+
+/* [C, B, S] <-> [B, C*S]: the flatten between convolution and dense layers. */
+static void flatten(float *y, const float *x, int B, int C, int S)
+{
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            memcpy(y + ((size_t)b * C + c) * S, x + ((size_t)c * B + b) * S, (size_t)S * sizeof(float));
+}
+
+static void unflatten(float *dx, const float *dy, int B, int C, int S)
+{
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            memcpy(dx + ((size_t)c * B + b) * S, dy + ((size_t)b * C + c) * S, (size_t)S * sizeof(float));
+}
+
+/* out = max(y + bias, 0) over rows of length `len` with one bias per row group: for a
+ * convolution rows are output channels (bias per row), for a dense layer rows are samples
+ * (bias per column). One pass replaces the bias fill and the separate ReLU pass. */
+HOT static void bias_relu_rows(float *restrict out, const float *restrict y, const float *restrict b,
+                               int rows, size_t len)
+{
+    for (int k = 0; k < rows; k++) {
+        const float *yr = y + (size_t)k * len;
+        float *o = out + (size_t)k * len, bk = b[k];
+        for (size_t j = 0; j < len; j++) {
+            float v = yr[j] + bk;
+            o[j] = v > 0.0f ? v : 0.0f;
+        }
+    }
+}
+
+HOT static void bias_relu_cols(float *restrict out, const float *restrict y, const float *restrict b,
+                               int rows, int K)
+{
+    for (int i = 0; i < rows; i++) {
+        const float *yr = y + (size_t)i * K;
+        float *o = out + (size_t)i * K;
+        for (int k = 0; k < K; k++) {
+            float v = yr[k] + b[k];
+            o[k] = v > 0.0f ? v : 0.0f;
+        }
     }
 }
 
@@ -321,20 +481,40 @@ const float *nn_forward(nn_net *n, int B)
         const float *x = n->act + n->act_off[i];
         float *y = n->act + n->act_off[i + 1];
         size_t cnt = (size_t)B * out_count(l);
+        /* A dense or convolution layer followed by ReLU: GEMM without bias, then one fused
+         * bias + ReLU pass straight into the ReLU's output (the pre-activation buffer is
+         * only the GEMM's scratch; backward needs the ReLU output alone). */
+        int fuse = i + 1 < a->nlayer && a->layer[i + 1].kind == NN_RELU;
         switch (l->kind) {
         case NN_LINEAR:
-            nn_linear_forward(y, x, n->param + l->w, n->param + l->b, B, l->C, l->K);
+            if (fuse) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, l->K, l->C, 1.0f, x, l->C,
+                            n->param + l->w, l->C, 0.0f, y, l->K);
+                bias_relu_cols(n->act + n->act_off[i + 2], y, n->param + l->b, B, l->K);
+                i++;
+            } else {
+                nn_linear_forward(y, x, n->param + l->w, n->param + l->b, B, l->C, l->K);
+            }
             break;
         case NN_RELU:
-            for (size_t j = 0; j < cnt; j++)
-                y[j] = x[j] > 0 ? x[j] : 0.0f;
+            relu_forward(y, x, cnt);
             break;
         case NN_CONV3:
-            nn_conv3_forward(y, n->col + n->col_off[i], x, n->param + l->w, n->param + l->b, B,
-                             l->C, l->H, l->W, l->K);
+            if (fuse) {
+                conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+                bias_relu_rows(n->act + n->act_off[i + 2], y, n->param + l->b, l->K,
+                               (size_t)B * l->P * l->Q);
+                i++;
+            } else {
+                nn_conv3_forward(y, n->col + n->col_off[i], x, n->param + l->w, n->param + l->b, B,
+                                 l->C, l->H, l->W, l->K);
+            }
             break;
         case NN_POOL2:
             pool2_forward(y, n->argmax + n->arg_off[i], x, B, l->C, l->H, l->W);
+            break;
+        case NN_FLAT:
+            flatten(y, x, B, l->C, l->H * l->W);
             break;
         }
     }
@@ -356,11 +536,7 @@ void nn_backward(nn_net *n, int B)
             float *dw = n->grad + l->w, *db = n->grad + l->b;
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, l->K, l->C, B, 1.0f, dy, l->K, x,
                         l->C, 0.0f, dw, l->C);
-            for (int k = 0; k < l->K; k++)
-                db[k] = 0.0f;
-            for (int s = 0; s < B; s++)
-                for (int k = 0; k < l->K; k++)
-                    db[k] += dy[(size_t)s * l->K + k];
+            col_sums(db, dy, B, l->K);
             if (dx)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, l->C, l->K, 1.0f, dy,
                             l->K, n->param + l->w, l->C, 0.0f, dx, l->C);
@@ -368,8 +544,7 @@ void nn_backward(nn_net *n, int B)
         }
         case NN_RELU:
             if (dx)
-                for (size_t j = 0; j < in_cnt; j++)
-                    dx[j] = y[j] > 0 ? dy[j] : 0.0f;
+                relu_backward(dx, y, dy, in_cnt);
             break;
         case NN_POOL2: {
             if (!dx)
@@ -382,31 +557,36 @@ void nn_backward(nn_net *n, int B)
                     dx[c * per_in + arg[c * per_out + j]] += dy[c * per_out + j];
             break;
         }
-        case NN_CONV3: {
-            int HW = l->H * l->W, C9 = l->C * 9;
-            float *dw = n->grad + l->w, *db = n->grad + l->b;
-            memset(dw, 0, (size_t)l->K * C9 * sizeof(float));
-            memset(db, 0, (size_t)l->K * sizeof(float));
-            for (int s = 0; s < B; s++) {
-                const float *dys = dy + (size_t)s * l->K * HW;
-                const float *cs = n->col + n->col_off[i] + (size_t)s * C9 * HW;
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, l->K, C9, HW, 1.0f, dys, HW,
-                            cs, HW, 1.0f, dw, C9);
-                for (int k = 0; k < l->K; k++) {
-                    float acc = 0.0f;
-                    for (int p = 0; p < HW; p++)
-                        acc += dys[(size_t)k * HW + p];
-                    db[k] += acc;
-                }
-                if (dx) {
-                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, l->K, 1.0f,
-                                n->param + l->w, C9, dys, HW, 0.0f, n->dcol, HW);
-                    col2im3(dx + (size_t)s * l->C * HW, n->dcol, l->C, l->H, l->W);
-                }
-            }
+        case NN_CONV3:
+            nn_conv3_backward(n->grad + l->w, n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i],
+                              n->param + l->w, B, l->C, l->H, l->W, l->K);
+            break;
+        case NN_FLAT:
+            if (dx)
+                unflatten(dx, dy, B, l->C, l->H * l->W);
             break;
         }
-        }
+    }
+}
+
+HOT static void sgd_update(float *restrict p, const float *restrict g, float *restrict m, size_t P,
+                           float lr, float mu, float wd)
+{
+    for (size_t j = 0; j < P; j++) {
+        float gj = g[j] + wd * p[j];
+        m[j] = mu * m[j] + gj;
+        p[j] -= lr * m[j];
+    }
+}
+
+HOT static void adam_update(float *restrict p, const float *restrict g, float *restrict m,
+                            float *restrict v, size_t P, float lr, float mu, float wd, float step)
+{
+    const float b2 = 0.999f, eps = 1e-8f;
+    for (size_t j = 0; j < P; j++) {
+        m[j] = mu * m[j] + (1.0f - mu) * g[j];
+        v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
+        p[j] -= step * m[j] / (sqrtf(v[j]) + eps) + lr * wd * p[j];
     }
 }
 
@@ -414,24 +594,13 @@ void nn_step(nn_net *n, const job_recipe *r)
 {
     size_t P = n->arch.nparam;
     float lr = (float)r->lr, mu = (float)r->momentum, wd = (float)r->weight_decay;
-    float *p = n->param, *g = n->grad, *m = n->opt_m, *v = n->opt_v;
     n->opt_t++;
     if (r->optimizer == OPT_SGD) {
-        for (size_t j = 0; j < P; j++) {
-            float gj = g[j] + wd * p[j];
-            m[j] = mu * m[j] + gj;
-            p[j] -= lr * m[j];
-        }
+        sgd_update(n->param, n->grad, n->opt_m, P, lr, mu, wd);
         return;
     }
-    const float b2 = 0.999f, eps = 1e-8f;
-    float c1 = 1.0f - powf(mu, (float)n->opt_t), c2 = 1.0f - powf(b2, (float)n->opt_t);
-    float step = lr * sqrtf(c2) / c1;
-    for (size_t j = 0; j < P; j++) {
-        m[j] = mu * m[j] + (1.0f - mu) * g[j];
-        v[j] = b2 * v[j] + (1.0f - b2) * g[j] * g[j];
-        p[j] -= step * m[j] / (sqrtf(v[j]) + eps) + lr * wd * p[j];
-    }
+    float c1 = 1.0f - powf(mu, (float)n->opt_t), c2 = 1.0f - powf(0.999f, (float)n->opt_t);
+    adam_update(n->param, n->grad, n->opt_m, n->opt_v, P, lr, mu, wd, lr * sqrtf(c2) / c1);
 }
 
 /* ---- losses -------------------------------------------------------------------------- */

@@ -274,9 +274,9 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
         res->ft_error[i] = NAN;
 
     const char *model = spec->model[cell->model];
+    /* Evaluation runs in batches of the same size: with one GEMM per layer for the whole
+     * batch, larger evaluation batches would only cost memory (im2col buffers). */
     int cap = spec->pretrain.batch > spec->finetune.batch ? spec->pretrain.batch : spec->finetune.batch;
-    if (cap < 256)
-        cap = 256; /* evaluation batches */
     nn_arch ft_arch;
     if (nn_arch_build(&ft_arch, model, 10) != 0) {
         snprintf(err, errlen, "unknown model '%s'", model);

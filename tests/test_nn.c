@@ -45,7 +45,19 @@ static void test_kernels(void)
     nn_conv3_forward(cy1, col, cx, cw, cb, B, Cc, H, W, Kc);
     nn_conv3_forward_naive(cy2, cx, cw, cb, B, Cc, H, W, Kc);
     CHECK(max_rel_diff(cy1, cy2, ny) < 1e-5, "conv fast vs naive: %g", max_rel_diff(cy1, cy2, ny));
+    /* Backward: weight, bias and input gradients of the batched GEMM path against loops. */
+    size_t nw = (size_t)Kc * Cc * 9;
+    float *dy = malloc(ny * 4), *dcol = malloc((size_t)B * Cc * 9 * H * W * 4);
+    float *dw1 = malloc(nw * 4), *dw2 = malloc(nw * 4), db1[5], db2[5];
+    float *dx1 = malloc(nx * 4), *dx2 = malloc(nx * 4);
+    fill(dy, ny, &r);
+    nn_conv3_backward(dw1, db1, dx1, dcol, dy, col, cw, B, Cc, H, W, Kc);
+    nn_conv3_backward_naive(dw2, db2, dx2, dy, cx, cw, B, Cc, H, W, Kc);
+    CHECK(max_rel_diff(dw1, dw2, nw) < 1e-4, "conv dw fast vs naive: %g", max_rel_diff(dw1, dw2, nw));
+    CHECK(max_rel_diff(db1, db2, 5) < 1e-4, "conv db fast vs naive: %g", max_rel_diff(db1, db2, 5));
+    CHECK(max_rel_diff(dx1, dx2, nx) < 1e-4, "conv dx fast vs naive: %g", max_rel_diff(dx1, dx2, nx));
     free(cx), free(cw), free(cb), free(cy1), free(cy2), free(col);
+    free(dy), free(dcol), free(dw1), free(dw2), free(dx1), free(dx2);
 }
 
 /* Loss of the net on its current input; writes dlogits when grad is set. */

@@ -18,7 +18,7 @@
 
 enum { NN_MAX_LAYER = 16 };
 
-typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2 } nn_kind;
+typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2, NN_FLAT } nn_kind;
 
 typedef struct {
     nn_kind kind;
@@ -52,7 +52,7 @@ typedef struct {
     float *dact;                      /* gradients w.r.t. activations, same layout as act */
     float *col;                       /* im2col buffers, [B, C*9, P*Q] per conv layer */
     size_t col_off[NN_MAX_LAYER];
-    float *dcol;                      /* one sample's im2col gradient, largest conv layer */
+    float *dcol;                      /* im2col gradient of the batch, largest conv layer but the first */
     int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
     size_t arg_off[NN_MAX_LAYER];
 } nn_net;
@@ -95,13 +95,20 @@ double nn_sigmoid_bce(float *dlogits, long *nwrong, const float *logits, const f
                       int B, int N);
 
 /* Layer kernels, exposed for the tests. Fast paths use OpenBLAS; *_naive are the direct
- * loops they are checked against. Shapes: x [B, C, H, W], w [K, C*9], y [B, K, H, W]
- * (3x3, stride 1, zero padding 1); linear x [B, C], w [K, C], y [B, K]. */
+ * loops they are checked against. Convolution (3x3, stride 1, zero padding 1) works on
+ * channel-major batches: x [C, B, H, W], w [K, C*9], y [K, B, H, W], col [C*9, B*H*W],
+ * dcol like col; linear x [B, C], w [K, C], y [B, K]. */
 void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
 void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
 void nn_conv3_forward(float *y, float *col, const float *x, const float *w, const float *b,
                       int B, int C, int H, int W, int K);
 void nn_conv3_forward_naive(float *y, const float *x, const float *w, const float *b,
                             int B, int C, int H, int W, int K);
+/* dw [K, C*9] and db [K] (overwritten) and, if dx is not NULL, dx [C, B, H, W] from dy
+ * [K, B, H, W] and the forward pass's col. */
+void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
+                       const float *col, const float *w, int B, int C, int H, int W, int K);
+void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, const float *x,
+                             const float *w, int B, int C, int H, int W, int K);
 
 #endif

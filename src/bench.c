@@ -1,0 +1,294 @@
+/* synlaw bench: training throughput, sgemm reference, data-generation share, memory. */
+#define _DEFAULT_SOURCE /* wait4 */
+#include "synlaw/bench.h"
+
+#include "synlaw/job.h"
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+#include "synlaw/synth.h"
+#include "synlaw/train.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int wanted(const char *list, const char *name)
+{
+    if (!list)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+/* Best-of-3 single-thread sgemm rate on n x n x n, GFLOP/s. */
+static double sgemm_rate(int n)
+{
+    size_t nn = (size_t)n * n;
+    float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return NAN;
+    }
+    rng_t r;
+    rng_seed(&r, 1);
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)rng_uniform(&r) - 0.5f;
+        b[i] = (float)rng_uniform(&r) - 0.5f;
+    }
+    double best = INFINITY;
+    for (int rep = 0; rep < 4; rep++) { /* the first is a warm-up */
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = now() - t;
+        if (rep > 0 && t < best)
+            best = t;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * (double)n * n / best * 1e-9;
+}
+
+typedef struct {
+    nn_net *net;
+    uint8_t *labels;
+    job_recipe recipe;
+} bench_net;
+
+static int bench_net_make(bench_net *b, const char *model, int batch)
+{
+    nn_arch a;
+    memset(b, 0, sizeof *b);
+    if (nn_arch_build(&a, model, 10) != 0 || !(b->net = nn_create(&a, batch)) ||
+        !(b->labels = malloc((size_t)batch))) {
+        nn_free(b->net);
+        return -1;
+    }
+    nn_init(b->net, 7);
+    rng_t r;
+    rng_seed(&r, 11);
+    float *x = nn_input(b->net);
+    for (size_t i = 0; i < (size_t)batch * a.in_size; i++)
+        x[i] = (float)rng_normal(&r);
+    for (int i = 0; i < batch; i++)
+        b->labels[i] = (uint8_t)rng_below(&r, 10);
+    b->recipe = (job_recipe){.steps = 1, .batch = batch, .optimizer = OPT_ADAM, .lr = 1e-4,
+                             .momentum = 0.9, .weight_decay = 1e-4, .eval_every = 1, .eval_size = 1};
+    return 0;
+}
+
+static void bench_net_free(bench_net *b)
+{
+    nn_free(b->net);
+    free(b->labels);
+}
+
+/* Seconds per training step (forward, loss, backward, Adam) of a batch, best of rounds. */
+static double step_time(bench_net *b, int batch, double seconds)
+{
+    nn_net *n = b->net;
+    for (int i = 0; i < 3; i++) { /* warm-up */
+        const float *out = nn_forward(n, batch);
+        nn_softmax_xent(nn_dout(n), NULL, out, b->labels, batch, 10);
+        nn_backward(n, batch);
+        nn_step(n, &b->recipe);
+    }
+    double best = INFINITY, t_end = now() + seconds;
+    do {
+        int k = 0;
+        double t0 = now();
+        do {
+            const float *out = nn_forward(n, batch);
+            nn_softmax_xent(nn_dout(n), NULL, out, b->labels, batch, 10);
+            nn_backward(n, batch);
+            nn_step(n, &b->recipe);
+            k++;
+        } while (now() - t0 < 0.2);
+        double t = (now() - t0) / k;
+        best = t < best ? t : best;
+    } while (now() < t_end);
+    return best;
+}
+
+/* Seconds per image of a forward pass in batches of `batch`. */
+static double eval_time(bench_net *b, int batch, double seconds)
+{
+    nn_forward(b->net, batch);
+    int k = 0;
+    double t0 = now();
+    do {
+        nn_forward(b->net, batch);
+        k++;
+    } while (now() - t0 < seconds);
+    return (now() - t0) / ((double)k * batch);
+}
+
+static volatile float sink; /* keeps the rendered pixels observable */
+
+/* Seconds to render and standardise one image at a level. */
+static double render_time(int level, double seconds)
+{
+    synth_sample *s = malloc(sizeof *s);
+    if (!s)
+        return NAN;
+    float x[SYNTH_PIXELS];
+    long k = 0;
+    double t0 = now();
+    do {
+        synth_render(s, 3, (uint64_t)k, level);
+        for (int p = 0; p < SYNTH_PIXELS; p++)
+            x[p] = (s->image[p] - TRAIN_PIXEL_MEAN) * (1.0f / TRAIN_PIXEL_STD);
+        k++;
+    } while ((k & 63) || now() - t0 < seconds);
+    double t = (now() - t0) / (double)k;
+    sink = x[0];
+    free(s);
+    return t;
+}
+
+int bench_calibrate(bench_calibration *c, const char *models, int batch, double seconds)
+{
+    memset(c, 0, sizeof *c);
+    c->batch = batch;
+    for (int m = 0; m < nn_model_count() && m < 16; m++) {
+        if (!wanted(models, nn_model_name(m)))
+            continue;
+        bench_net b;
+        if (bench_net_make(&b, nn_model_name(m), batch < 256 ? 256 : batch) != 0)
+            return -1;
+        c->step[m] = step_time(&b, batch, seconds);
+        c->eval_img[m] = eval_time(&b, 256, seconds / 4);
+        bench_net_free(&b);
+    }
+    for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
+        c->render[l] = render_time(l, seconds / 4);
+    return 0;
+}
+
+/* One whole cell of a generated job in a child process; returns its peak RSS in MiB. */
+static double cell_peak_rss(long n, const char *data_dir, double *seconds)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: memory\nseed: 1\n%s%s%s"
+             "axes:\n  pretrain_size: [%ld]\n  model: [cnn-m]\n  complexity: [3]\n"
+             "  finetune_size: [1000]\n  repeats: 1\n"
+             "pretrain:\n  steps: 1500\n  batch: 64\n  eval_every: 500\n  eval_size: 500\n"
+             "finetune:\n  steps: 400\n  batch: 64\n  eval_every: 200\n  eval_size: 2000\n",
+             data_dir ? "data_dir: " : "", data_dir ? data_dir : "", data_dir ? "\n" : "", n);
+    int fd[2];
+    if (pipe(fd) != 0)
+        return NAN;
+    pid_t pid = fork();
+    if (pid < 0)
+        return NAN;
+    if (pid == 0) {
+        close(fd[0]);
+        job_spec spec;
+        train_data d;
+        char err[512];
+        double secs = NAN;
+        if (job_parse(&spec, text, "(memory benchmark)", err, sizeof err) == 0 &&
+            train_data_load(&d, &spec, err, sizeof err) == 0) {
+            job_cell cells[2];
+            job_cells(&spec, cells);
+            train_result res;
+            if (train_cell(&res, &spec, &cells[0], &d, NULL, NULL, err, sizeof err) == 0) {
+                secs = res.seconds;
+                train_result_free(&res);
+            }
+        } else {
+            fprintf(stderr, "synlaw: bench: %s\n", err);
+        }
+        if (write(fd[1], &secs, sizeof secs) != sizeof secs)
+            _exit(1);
+        _exit(isnan(secs) ? 1 : 0);
+    }
+    close(fd[1]);
+    double secs = NAN;
+    if (read(fd[0], &secs, sizeof secs) != sizeof secs)
+        secs = NAN;
+    close(fd[0]);
+    int status;
+    struct rusage ru;
+    if (wait4(pid, &status, 0, &ru) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return NAN;
+    *seconds = secs;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux: KiB */
+}
+
+int bench_run(const bench_options *o, FILE *out)
+{
+    int B = o->batch;
+    double gemm = sgemm_rate(o->sgemm_n);
+    fprintf(out, "single-thread OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s\n\n", o->sgemm_n, o->sgemm_n,
+            o->sgemm_n, gemm);
+    fprintf(out, "training step (forward, softmax loss, backward, Adam), batch %d, one thread:\n", B);
+    fprintf(out, "%-7s %9s %12s %11s %10s %9s %11s\n", "model", "params", "MFLOP/sample", "samples/s",
+            "ms/step", "GFLOP/s", "of sgemm");
+    double steps[16] = {0};
+    for (int m = 0; m < nn_model_count() && m < 16; m++) {
+        const char *name = nn_model_name(m);
+        if (!wanted(o->models, name))
+            continue;
+        bench_net b;
+        if (bench_net_make(&b, name, B) != 0) {
+            fprintf(stderr, "synlaw: bench: out of memory for %s\n", name);
+            return 1;
+        }
+        double t = step_time(&b, B, o->seconds);
+        steps[m] = t;
+        double sps = B / t, gf = sps * 3.0 * b.net->arch.flops * 1e-9;
+        fprintf(out, "%-7s %9zu %12.3f %11.0f %10.3f %9.2f %10.1f%%\n", name, b.net->arch.nparam,
+                b.net->arch.flops * 1e-6, sps, 1e3 * t, gf, 100.0 * gf / gemm);
+        fflush(out);
+        bench_net_free(&b);
+    }
+    fprintf(out, "\ndata generation: rendering a batch of %d against one training step "
+                 "(share of pre-training time)\n", B);
+    double rt[SYNTH_MAX_COMPLEXITY + 1];
+    fprintf(out, "%-7s", "level");
+    for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++) {
+        rt[l] = render_time(l, 0.5);
+        fprintf(out, " %9d", l);
+    }
+    fprintf(out, "\n%-7s", "img/s");
+    for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
+        fprintf(out, " %9.0f", 1.0 / rt[l]);
+    fputc('\n', out);
+    for (int m = 0; m < nn_model_count() && m < 16; m++) {
+        if (!steps[m])
+            continue;
+        fprintf(out, "%-7s", nn_model_name(m));
+        for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
+            fprintf(out, " %8.1f%%", 100.0 * B * rt[l] / (B * rt[l] + steps[m]));
+        fputc('\n', out);
+    }
+    if (o->memory) {
+        fprintf(out, "\nmemory: one whole cell (cnn-m, level 3, 1500 pre-training steps, 400 "
+                     "fine-tuning steps), peak resident set of a child process\n");
+        const long ns[2] = {1000, 100000};
+        double rss[2];
+        for (int i = 0; i < 2; i++) {
+            double secs = NAN;
+            rss[i] = cell_peak_rss(ns[i], o->data_dir, &secs);
+            fprintf(out, "n = %6ld: peak RSS %.1f MiB (cell %.1f s)\n", ns[i], rss[i], secs);
+            fflush(out);
+        }
+        fprintf(out, "ratio n=100000 / n=1000: %.3f\n", rss[1] / rss[0]);
+    }
+    return 0;
+}
