@@ -5,6 +5,7 @@
 #include "synlaw/job.h"
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
+#include "synlaw/sched.h"
 #include "synlaw/synth.h"
 #include "synlaw/train.h"
 
@@ -167,10 +168,10 @@ int bench_calibrate(bench_calibration *c, const char *models, int batch, double 
         if (!wanted(models, nn_model_name(m)))
             continue;
         bench_net b;
-        if (bench_net_make(&b, nn_model_name(m), batch < 256 ? 256 : batch) != 0)
+        if (bench_net_make(&b, nn_model_name(m), batch) != 0)
             return -1;
         c->step[m] = step_time(&b, batch, seconds);
-        c->eval_img[m] = eval_time(&b, 256, seconds / 4);
+        c->eval_img[m] = eval_time(&b, batch, seconds / 4); /* cells evaluate in such batches */
         bench_net_free(&b);
     }
     for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
@@ -290,5 +291,121 @@ int bench_run(const bench_options *o, FILE *out)
         }
         fprintf(out, "ratio n=100000 / n=1000: %.3f\n", rss[1] / rss[0]);
     }
+    return 0;
+}
+
+/* Predicted seconds of one cell from the calibration (cal_pre for the pre-training batch,
+ * cal_ft for the fine-tuning batch). */
+static double cell_seconds(const job_spec *spec, const job_cell *c, const bench_calibration *cal_pre,
+                           const bench_calibration *cal_ft)
+{
+    int m = nn_model_find(spec->model[c->model]);
+    nn_arch a10, ah;
+    nn_arch_build(&a10, spec->model[c->model], 10);
+    const job_recipe *p = &spec->pretrain, *f = &spec->finetune;
+    double evals_ft = train_eval_count(f);
+    double t = f->steps * cal_ft->step[m] + evals_ft * f->eval_size * cal_ft->eval_img[m];
+    if (c->size > 0) {
+        nn_arch_build(&ah, spec->model[c->model], train_task_outputs(c->task));
+        double head = ah.flops / a10.flops; /* a wider pre-training head costs more */
+        double r = cal_pre->render[c->complexity];
+        t += p->steps * (cal_pre->step[m] * head + p->batch * r) +
+             train_eval_count(p) * p->eval_size * cal_pre->eval_img[m] * head + p->eval_size * r;
+    }
+    return t;
+}
+
+/* List scheduling in the given order on P ranks; returns the makespan. */
+static double simulate(const double *secs, const int *order, int n, int P, double *free_at)
+{
+    for (int r = 0; r < P; r++)
+        free_at[r] = 0.0;
+    for (int k = 0; k < n; k++) {
+        int best = 0;
+        for (int r = 1; r < P; r++)
+            if (free_at[r] < free_at[best])
+                best = r;
+        free_at[best] += secs[order[k]];
+    }
+    double mk = 0.0;
+    for (int r = 0; r < P; r++)
+        mk = free_at[r] > mk ? free_at[r] : mk;
+    return mk;
+}
+
+int bench_plan(const char *job_path, int ranks, double seconds, FILE *out)
+{
+    char err[1024];
+    char *text = job_read_file(job_path, err, sizeof err);
+    job_spec spec;
+    if (!text || job_parse_grid(&spec, text, job_path, 0, err, sizeof err) != 0) {
+        fprintf(stderr, "synlaw: %s\n", err);
+        free(text);
+        return 2;
+    }
+    free(text);
+    char models[JOB_MAX_AXIS * (JOB_NAME_LEN + 1)] = "";
+    for (int i = 0; i < spec.n_model; i++) {
+        strcat(models, spec.model[i]);
+        if (i + 1 < spec.n_model)
+            strcat(models, ",");
+    }
+    bench_calibration cp, cf;
+    if (bench_calibrate(&cp, models, spec.pretrain.batch, seconds) != 0 ||
+        (spec.finetune.batch != spec.pretrain.batch &&
+         bench_calibrate(&cf, models, spec.finetune.batch, seconds) != 0)) {
+        fprintf(stderr, "synlaw: plan: out of memory while calibrating\n");
+        return 1;
+    }
+    if (spec.finetune.batch == spec.pretrain.batch)
+        cf = cp;
+    int n = job_cell_count(&spec);
+    job_cell *cells = malloc(sizeof *cells * (size_t)n);
+    int *order = malloc(sizeof *order * (size_t)n);
+    double *secs = malloc(sizeof *secs * (size_t)n);
+    double *free_at = malloc(sizeof *free_at * (size_t)ranks);
+    if (!cells || !order || !secs || !free_at) {
+        free(cells), free(order), free(secs), free(free_at);
+        fprintf(stderr, "synlaw: plan: out of memory\n");
+        return 1;
+    }
+    job_cells(&spec, cells);
+    sched_order(&spec, cells, n, order);
+    double total = 0, longest = 0;
+    for (int i = 0; i < n; i++) {
+        secs[i] = cell_seconds(&spec, &cells[i], &cp, &cf);
+        total += secs[i];
+        longest = secs[i] > longest ? secs[i] : longest;
+    }
+    fprintf(out, "%s: %d cells; calibrated on this machine (one thread per rank):\n", job_path, n);
+    for (int i = 0; i < spec.n_model; i++) {
+        int m = nn_model_find(spec.model[i]);
+        fprintf(out, "  %-6s training step %.2f ms (batch %d), evaluation %.1f us/image\n", spec.model[i],
+                1e3 * cp.step[m], spec.pretrain.batch, 1e6 * cp.eval_img[m]);
+    }
+    fprintf(out, "  rendering:");
+    for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
+        fprintf(out, " level %d %.1f us/image%s", l, 1e6 * cp.render[l], l < SYNTH_MAX_COMPLEXITY ? "," : "\n");
+    char dur[32];
+    fprintf(out, "predicted cell time: total %.0f s, longest cell %.1f s, mean %.1f s\n", total, longest,
+            total / n);
+    fprintf(out, "%8s %12s %12s %11s\n", "ranks", "seconds", "wall time", "efficiency");
+    for (int P = 1;; P = P * 2 > ranks && P < ranks ? ranks : P * 2) {
+        double mk = simulate(secs, order, n, P, free_at);
+        double s = mk;
+        if (s < 60)
+            snprintf(dur, sizeof dur, "%.1f s", s);
+        else if (s < 3600)
+            snprintf(dur, sizeof dur, "%dm%02ds", (int)s / 60, (int)s % 60);
+        else
+            snprintf(dur, sizeof dur, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+        fprintf(out, "%8d %12.1f %12s %10.1f%%\n", P, mk, dur, 100.0 * total / (P * mk));
+        if (P >= ranks)
+            break;
+    }
+    if (longest > total / ranks)
+        fprintf(out, "note: the longest cell (%.1f s) exceeds the work per rank at %d ranks (%.1f s): "
+                "more ranks than that cannot help\n", longest, ranks, total / ranks);
+    free(cells), free(order), free(secs), free(free_at);
     return 0;
 }

@@ -34,6 +34,7 @@ static const char *usage_main =
     "  status FILE.h5|DIR       done / failed / missing cells and time spent\n"
     "  render -o SHEET.png      draw synthetic images as a PNG contact sheet\n"
     "  bench                    training speed per model against the sgemm rate, memory\n"
+    "  plan JOB.yaml --ranks P  predict a job's wall time and parallel efficiency on P ranks\n"
     "  models                   list the model zoo with sizes and costs\n"
     "\n"
     "options:\n"
@@ -625,6 +626,44 @@ static int cmd_bench(int argc, char **argv)
     return bench_run(&o, stdout);
 }
 
+static const char *usage_plan =
+    "usage: synlaw plan JOB.yaml [--ranks P] [--seconds T]\n"
+    "\n"
+    "Predict the wall time of the job on 1, 2, 4, ... P ranks and the parallel efficiency:\n"
+    "per-cell times from a calibration measured now on this machine (training step,\n"
+    "evaluation and rendering rates of the job's models and levels, about T seconds each),\n"
+    "then the ranks simulated taking cells in the scheduler's order.\n"
+    "\n"
+    "  --ranks P     largest rank count (default 256)\n"
+    "  --seconds T   calibration time per model (default 1)\n";
+
+static int cmd_plan(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"ranks", required_argument, NULL, 'r'}, {"seconds", required_argument, NULL, 's'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    int c, ranks = 256;
+    double v, secs = 1.0;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            if (parse_double(optarg, 1, 1e6, &v) || v != (int)v)
+                return bad_usage(usage_plan, "plan: --ranks '%s': expected 1..1000000", optarg);
+            ranks = (int)v;
+            break;
+        case 's':
+            if (parse_double(optarg, 0.05, 600, &secs))
+                return bad_usage(usage_plan, "plan: --seconds '%s': expected 0.05..600", optarg);
+            break;
+        case 'h': fputs(usage_plan, stdout); return 0;
+        default: return bad_usage(usage_plan, "plan: unknown option%s", "");
+        }
+    }
+    if (optind + 1 != argc)
+        return bad_usage(usage_plan, "plan: expected one job file%s", "");
+    return bench_plan(argv[optind], ranks, secs, stdout);
+}
+
 static int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -688,6 +727,8 @@ int main(int argc, char **argv)
         return cmd_check(argc, argv);
     if (!strcmp(cmd, "fit"))
         return cmd_fit(argc, argv);
+    if (!strcmp(cmd, "plan"))
+        return cmd_plan(argc, argv);
     if (!strcmp(cmd, "bench"))
         return cmd_bench(argc, argv);
     if (!strcmp(cmd, "merge"))

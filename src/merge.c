@@ -220,7 +220,7 @@ static void print_ranges(FILE *out, const int *v, int n)
 static int gather_report(const gather *g, FILE *out, int *nmissing_out)
 {
     int total[3] = {0}, missing = 0;
-    double t[5] = {0};
+    double t[6] = {0};
     fprintf(out, "job '%s' (job_hash %s): %d cells", g->res[0].job_name, g->res[0].job_hash, g->ncell);
     if (g->nshard > 0)
         fprintf(out, ", split into %d shards", g->nshard);
@@ -280,9 +280,9 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
         }
         const store_cell_row *row = &g->res[g->src[c]].rows[c];
         total[row->status]++;
-        const double v[5] = {row->wall_time, row->time_generate, row->time_pretrain, row->time_finetune,
-                             row->time_evaluate};
-        for (int k = 0; k < 5; k++)
+        const double v[6] = {row->wall_time, row->time_generate, row->time_pretrain, row->time_finetune,
+                             row->time_evaluate, row->time_write};
+        for (int k = 0; k < 6; k++)
             t[k] += isfinite(v[k]) ? v[k] : 0;
     }
     char h[32];
@@ -290,8 +290,9 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
     fprintf(out, "cells: %d done, %d failed, %d missing of %d; %s of cell time", total[CELL_DONE],
             total[CELL_FAILED], missing, g->ncell, h);
     if (t[0] > 0)
-        fprintf(out, " (generate %.0f%%, pre-train %.0f%%, fine-tune %.0f%%, evaluate %.0f%%, other %.0f%%)",
-                100 * t[1] / t[0], 100 * t[2] / t[0], 100 * t[3] / t[0], 100 * t[4] / t[0],
+        fprintf(out, " (generate %.1f%%, pre-train %.1f%%, fine-tune %.1f%%, evaluate %.1f%%, "
+                "write %.2f%%, other %.1f%%)", 100 * t[1] / t[0], 100 * t[2] / t[0], 100 * t[3] / t[0],
+                100 * t[4] / t[0], 100 * t[5] / t[0],
                 100 * (t[0] - t[1] - t[2] - t[3] - t[4]) / t[0]);
     fputc('\n', out);
     if (g->ndup)

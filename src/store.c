@@ -73,6 +73,7 @@ static hid_t cell_row_type(void)
     F("time_pretrain", time_pretrain, H5T_NATIVE_DOUBLE);
     F("time_finetune", time_finetune, H5T_NATIVE_DOUBLE);
     F("time_evaluate", time_evaluate, H5T_NATIVE_DOUBLE);
+    F("time_write", time_write, H5T_NATIVE_DOUBLE);
     F("reason", reason, s160);
 #undef F
     H5Tclose(s32), H5Tclose(s16), H5Tclose(s160), H5Tclose(st);
@@ -226,6 +227,7 @@ void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *c
     row->rank = -1;
     row->final_error = row->wall_time = NAN;
     row->time_generate = row->time_pretrain = row->time_finetune = row->time_evaluate = NAN;
+    row->time_write = NAN;
     if (res) {
         row->status = (int8_t)res->status;
         row->rank = rank;
@@ -385,15 +387,26 @@ static int write_row(hid_t ds, int row, int n, const float *data)
     return rc;
 }
 
-int store_write_row(store *st, const store_cell_row *row, const float *ft, const float *pl,
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int store_write_row(store *st, const store_cell_row *in, const float *ft, const float *pl,
                     const float *pe, char *err, size_t errlen)
 {
+    store_cell_row copy = *in, *row = &copy;
+    double t0 = wall_now();
     if ((ft && write_row(st->ft_err, row->index, st->n_ft, ft) != 0) ||
         (pl && write_row(st->pre_loss, row->index, st->n_pre, pl) != 0) ||
         (pe && write_row(st->pre_err, row->index, st->n_pre, pe) != 0)) {
         snprintf(err, errlen, "%s: cannot write the curves of cell %d", st->path, row->index);
         return -1;
     }
+    if (isnan(row->time_write) && row->status != CELL_PENDING)
+        row->time_write = wall_now() - t0; /* a merged row keeps the time of its first write */
     hsize_t start = (hsize_t)row->index, one = 1;
     hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
     int rc = -1;

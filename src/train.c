@@ -159,6 +159,23 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
     }
     res->times.generate += now() - t0;
 
+    /* A small synthetic set is drawn many times over (steps x batch draws of n images):
+     * keep each image once it is rendered. Larger sets are rendered on the fly, so memory
+     * does not grow with n. The cache only memoises: the bits are the same either way. */
+    float *cx = NULL, *ct = NULL;
+    uint8_t *have = NULL;
+    const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
+    if (cell->size <= TRAIN_CACHE_IMAGES && (long)rc->steps * B > cell->size &&
+        !(nocache && strcmp(nocache, "0") == 0)) {
+        cx = malloc((size_t)cell->size * SYNTH_PIXELS * sizeof(float));
+        ct = malloc((size_t)cell->size * K * sizeof(float));
+        have = calloc((size_t)cell->size, 1);
+        if (!cx || !ct || !have) { /* no cache: slower, same result */
+            free(cx), free(ct), free(have);
+            cx = ct = NULL;
+            have = NULL;
+        }
+    }
     rng_t r;
     uint64_t w = 0x9e7;
     rng_seed(&r, rng_hash(cell_seed, &w, 1));
@@ -170,8 +187,19 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             uint64_t item = rng_below(&r, (uint64_t)cell->size);
+            float *xi = x + (size_t)i * SYNTH_PIXELS, *ti = target + (size_t)i * K;
+            if (have && have[item]) {
+                memcpy(xi, cx + item * SYNTH_PIXELS, SYNTH_PIXELS * sizeof(float));
+                memcpy(ti, ct + item * K, (size_t)K * sizeof(float));
+                continue;
+            }
             synth_render(s, data_seed, item, cell->complexity);
-            copy_synth(x + (size_t)i * SYNTH_PIXELS, target + (size_t)i * K, s, cell->task);
+            copy_synth(xi, ti, s, cell->task);
+            if (have) {
+                memcpy(cx + item * SYNTH_PIXELS, xi, SYNTH_PIXELS * sizeof(float));
+                memcpy(ct + item * K, ti, (size_t)K * sizeof(float));
+                have[item] = 1;
+            }
         }
         double tt = now();
         res->times.generate += tt - tg;
@@ -202,7 +230,7 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
             res->times.evaluate += now() - te;
         }
     }
-    free(hx), free(ht), free(target), free(s);
+    free(hx), free(ht), free(target), free(s), free(cx), free(ct), free(have);
     return 0;
 }
 

@@ -12,7 +12,7 @@ ROOT_ATTRS = ["format", "format_version", "synlaw_version", "job_name", "job_fil
               "openblas_config", "gsl_version"]
 CELL_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_task", "finetune_size",
                "repeat", "seed", "status", "rank", "final_error", "wall_time", "time_generate",
-               "time_pretrain", "time_finetune", "time_evaluate", "reason"]
+               "time_pretrain", "time_finetune", "time_evaluate", "time_write", "reason"]
 FIT_FIELDS = ["group", "model", "complexity", "pretrain_task", "finetune_size", "law", "loss",
               "n_points", "n_sizes", "p", "se", "ci_lo", "ci_hi", "boot_samples", "rmse", "r2", "aic",
               "bic", "converged", "at_bound", "extrap_points", "extrap_from", "extrap_error", "n_max",

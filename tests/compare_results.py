@@ -8,7 +8,7 @@ import sys
 import h5py
 import numpy as np
 
-SKIP = {"rank", "wall_time", "time_generate", "time_pretrain", "time_finetune", "time_evaluate"}
+SKIP = {"rank", "wall_time", "time_generate", "time_pretrain", "time_finetune", "time_evaluate", "time_write"}
 
 
 def load(path):

@@ -35,4 +35,12 @@ typedef struct {
 /* Measure the calibration for the given models (NULL: all), about `seconds` each. */
 int bench_calibrate(bench_calibration *c, const char *models, int batch, double seconds);
 
+/* synlaw plan: predict the wall time of a job on P ranks. Each cell's time comes from the
+ * measured calibration (training steps of its model at the job's batch sizes, scaled by
+ * FLOPs for the pre-training head; rendering at its level; evaluation passes); the ranks
+ * are then simulated taking cells in the scheduler's order (largest predicted FLOPs first,
+ * each free rank claiming the next). Prints the makespan and parallel efficiency at 1, 2,
+ * 4, ... up to P ranks. */
+int bench_plan(const char *job_path, int ranks, double seconds, FILE *out);
+
 #endif

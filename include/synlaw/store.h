@@ -46,6 +46,7 @@ typedef struct {
     double final_error;          /* last fine-tuning test error */
     double wall_time;            /* seconds */
     double time_generate, time_pretrain, time_finetune, time_evaluate; /* seconds */
+    double time_write;           /* seconds to write the cell's curves to this file */
     char reason[160];            /* failure reason, empty otherwise */
 } store_cell_row;
 

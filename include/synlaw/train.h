@@ -17,6 +17,12 @@
 
 typedef enum { CELL_PENDING = 0, CELL_DONE = 1, CELL_FAILED = 2 } cell_status;
 
+/* Pre-training sets of at most this many images are kept once rendered (about 26 MB for a
+ * multi-label set, 51 MB for a segmentation set at the limit); larger ones are rendered on
+ * the fly every time an image is drawn. SYNLAW_RENDER_CACHE=0 turns the cache off (the test
+ * suite checks that the results are the same bits either way). */
+#define TRAIN_CACHE_IMAGES 8192
+
 /* Real data, loaded once per process and shared by all its cells. */
 typedef struct {
     idx_set train, test;
