@@ -80,9 +80,11 @@ int nn_arch_build(nn_arch *a, const char *name, int out_size)
     int C = 1, H = 28, W = 28;
     a->in_size = C * H * W;
     for (int i = 0; i < z->nconv; i++) {
+        /* conv, pool, ReLU: the same function as conv, ReLU, pool (max and ReLU commute),
+         * with the ReLU on a quarter of the values. */
         add_layer(a, NN_CONV3, C, H, W, z->conv[i], H, W);
-        add_layer(a, NN_RELU, z->conv[i], H, W, z->conv[i], H, W);
         add_layer(a, NN_POOL2, z->conv[i], H, W, z->conv[i], H / 2, W / 2);
+        add_layer(a, NN_RELU, z->conv[i], H / 2, W / 2, z->conv[i], H / 2, W / 2);
         C = z->conv[i];
         H /= 2;
         W /= 2;
@@ -500,7 +502,18 @@ const float *nn_forward(nn_net *n, int B)
             relu_forward(y, x, cnt);
             break;
         case NN_CONV3:
-            if (fuse) {
+            if (i + 2 < a->nlayer && a->layer[i + 1].kind == NN_POOL2 && a->layer[i + 2].kind == NN_RELU) {
+                /* conv, pool, ReLU: GEMM without bias, pool, then bias + ReLU on the pooled
+                 * quarter (a per-channel bias commutes with the max). The conv and pool
+                 * buffers hold bias-free values, which backward does not read. */
+                const nn_layer *pl = &a->layer[i + 1];
+                conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+                float *py = n->act + n->act_off[i + 2];
+                pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
+                bias_relu_rows(n->act + n->act_off[i + 3], py, n->param + l->b, l->K,
+                               (size_t)B * pl->P * pl->Q);
+                i += 2;
+            } else if (fuse) {
                 conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
                 bias_relu_rows(n->act + n->act_off[i + 2], y, n->param + l->b, l->K,
                                (size_t)B * l->P * l->Q);
