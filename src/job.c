@@ -243,7 +243,8 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
 }
 
 static const char *const recipe_keys[] = {"steps", "batch", "optimizer", "lr", "momentum",
-                                          "weight_decay", "eval_every", "eval_size", NULL};
+                                          "weight_decay", "eval_every", "eval_size",
+                                          "eval_split", "scratch_lr", "transfer", NULL};
 typedef struct {
     job_recipe *r;
     const char *where;
@@ -253,7 +254,6 @@ typedef struct {
 
 static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
 {
-    (void)k;
     recipe_state *st = user;
     job_recipe *r = st->r;
     char what[64], name[16];
@@ -281,6 +281,33 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
         r->eval_every = (int)iv;
         return 0;
     case 7: if (get_int(c, v, what, 1, st->max_eval, &iv)) return -1; r->eval_size = (int)iv; return 0;
+    case 10:
+        if (strcmp(st->where, "pretrain") != 0)
+            return fail(c, k, "%s: only pre-training has transfer", what);
+        if (get_string(c, v, what, name, sizeof name))
+            return -1;
+        if (strcmp(name, "backbone") == 0)
+            r->transfer_conv = 0;
+        else if (strcmp(name, "conv") == 0)
+            r->transfer_conv = 1;
+        else
+            return fail(c, v, "%s: unknown value '%s' (expected backbone or conv)", what, name);
+        return 0;
+    case 8:
+    case 9:
+        if (strcmp(st->where, "finetune") != 0)
+            return fail(c, k, "%s: only fine-tuning has %s", what, recipe_keys[key]);
+        if (key == 9)
+            return get_double(c, v, what, 0, 10, 1, &r->scratch_lr);
+        if (get_string(c, v, what, name, sizeof name))
+            return -1;
+        if (strcmp(name, "test") == 0)
+            r->eval_validation = 0;
+        else if (strcmp(name, "validation") == 0)
+            r->eval_validation = 1;
+        else
+            return fail(c, v, "%s: unknown split '%s' (expected test or validation)", what, name);
+        return 0;
     }
     return -1;
 }

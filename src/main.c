@@ -197,11 +197,18 @@ static int cmd_check(int argc, char **argv)
     printf("\n  repeats       (%d)\n", s.repeats);
     const job_recipe *r[2] = {&s.pretrain, &s.finetune};
     const char *nm[2] = {"pretrain", "finetune"};
-    for (int i = 0; i < 2; i++)
-        printf("%s: %d steps, batch %d, %s lr %g momentum %g weight_decay %g, eval every %d on %d %s\n",
+    for (int i = 0; i < 2; i++) {
+        printf("%s: %d steps, batch %d, %s lr %g momentum %g weight_decay %g, eval every %d on %d %s",
                nm[i], r[i]->steps, r[i]->batch, job_optimizer_name(r[i]->optimizer), r[i]->lr,
                r[i]->momentum, r[i]->weight_decay, r[i]->eval_every, r[i]->eval_size,
-               i == 0 ? "held-out synthetic images" : "test images");
+               i == 0 ? "held-out synthetic images"
+                      : r[i]->eval_validation ? "validation images (not the test set)" : "test images");
+        if (i == 1 && r[i]->scratch_lr > 0)
+            printf(", scratch cells lr %g", r[i]->scratch_lr);
+        if (i == 0)
+            printf(", transfers the %s", r[i]->transfer_conv ? "convolution layers" : "backbone");
+        putchar('\n');
+    }
     job_cell *cells = malloc(sizeof *cells * (size_t)ncell);
     if (cells) {
         job_cells(&s, cells);

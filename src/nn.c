@@ -189,9 +189,11 @@ void nn_init(nn_net *n, uint64_t seed)
     }
 }
 
-void nn_copy_backbone(nn_net *dst, const nn_net *src)
+void nn_copy_backbone(nn_net *dst, const nn_net *src, int conv_only)
 {
-    memcpy(dst->param, src->param, src->arch.nparam_backbone * sizeof(float));
+    /* the parameter block is in layer order: the convolutions end at the first dense layer */
+    size_t n = conv_only ? nn_conv_params(&src->arch) : src->arch.nparam_backbone;
+    memcpy(dst->param, src->param, n * sizeof(float));
 }
 
 float *nn_input(nn_net *n) { return n->act; }
@@ -614,6 +616,14 @@ void nn_step(nn_net *n, const job_recipe *r)
     }
     float c1 = 1.0f - powf(mu, (float)n->opt_t), c2 = 1.0f - powf(0.999f, (float)n->opt_t);
     adam_update(n->param, n->grad, n->opt_m, n->opt_v, P, lr, mu, wd, lr * sqrtf(c2) / c1);
+}
+
+size_t nn_conv_params(const nn_arch *a)
+{
+    for (int i = 0; i < a->nlayer; i++)
+        if (a->layer[i].kind == NN_LINEAR)
+            return a->layer[i].w;
+    return 0;
 }
 
 /* ---- losses -------------------------------------------------------------------------- */

@@ -38,10 +38,23 @@ int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errle
         idx_free(&d->train);
         return -1;
     }
+    if (d->train.count <= TRAIN_VALIDATION) {
+        snprintf(err, errlen, "%s: %d training images, more than the %d of the validation split "
+                 "needed", spec->data_dir, d->train.count, TRAIN_VALIDATION);
+        train_data_free(d);
+        return -1;
+    }
+    d->pool = d->train.count - TRAIN_VALIDATION;
+    d->validation = d->train;
+    d->validation.count = spec->finetune.eval_size < TRAIN_VALIDATION ? spec->finetune.eval_size
+                                                                        : TRAIN_VALIDATION;
+    d->validation.pixels = d->train.pixels + (size_t)d->pool * SYNTH_PIXELS;
+    d->validation.labels = d->train.labels + d->pool;
     for (int i = 0; i < spec->n_ftsize; i++)
-        if (spec->ftsize[i] > d->train.count) {
-            snprintf(err, errlen, "finetune_size %ld exceeds the %d training images in %s",
-                     spec->ftsize[i], d->train.count, spec->data_dir);
+        if (spec->ftsize[i] > d->pool) {
+            snprintf(err, errlen, "finetune_size %ld exceeds the %d training images of %s that "
+                     "fine-tuning may use (the last %d are the validation split)",
+                     spec->ftsize[i], d->pool, spec->data_dir, TRAIN_VALIDATION);
             train_data_free(d);
             return -1;
         }
@@ -238,8 +251,11 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
                     const train_data *d, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
     const job_recipe *rc = &spec->finetune;
+    job_recipe ft_rc = *rc; /* scratch cells may have their own learning rate */
+    if (cell->size == 0 && rc->scratch_lr > 0)
+        ft_rc.lr = rc->scratch_lr;
     int B = rc->batch;
-    int *subset = real_subset(spec, cell->repeat, d->train.count);
+    int *subset = real_subset(spec, cell->repeat, d->pool);
     uint8_t *labels = malloc((size_t)B);
     if (!subset || !labels) {
         snprintf(err, errlen, "out of memory in fine-tuning");
@@ -260,14 +276,14 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
         }
         const float *out = nn_forward(net, B);
         double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, 10);
-        if (backward_and_step(res, net, rc, B, loss, step, "fine-tuning") != 0)
+        if (backward_and_step(res, net, &ft_rc, B, loss, step, "fine-tuning") != 0)
             break;
         res->times.finetune += now() - tt;
         if (poll)
             poll(poll_user);
         if (step % rc->eval_every == 0 || step == rc->steps) {
             double te = now();
-            res->ft_error[ev++] = (float)real_error(net, &d->test);
+            res->ft_error[ev++] = (float)real_error(net, rc->eval_validation ? &d->validation : &d->test);
             res->times.evaluate += now() - te;
         }
     }
@@ -333,7 +349,7 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
         nn_init(pre, init_seed);
         if (pretrain(res, pre, spec, cell, cell_seed, poll, poll_user, err, errlen) != 0)
             goto out;
-        nn_copy_backbone(ft, pre);
+        nn_copy_backbone(ft, pre, spec->pretrain.transfer_conv);
     }
     if (res->status == CELL_DONE &&
         finetune(res, ft, spec, cell, d, poll, poll_user, err, errlen) != 0)

@@ -180,12 +180,30 @@ static void test_backbone_copy(void)
     nn_init(src, 1);
     nn_init(dst, 2);
     float head_before = dst->param[b.nparam - 1];
-    nn_copy_backbone(dst, src);
+    nn_copy_backbone(dst, src, 0);
     CHECK(memcmp(dst->param, src->param, a.nparam_backbone * 4) == 0, "backbone not copied");
     CHECK(dst->param[b.nparam - 1] == head_before, "head overwritten");
     /* Same init seed: the backbone of a 12-way and a 10-way net start identical. */
     nn_init(dst, 1);
     CHECK(memcmp(dst->param, src->param, a.nparam_backbone * 4) == 0, "init differs across heads");
+    nn_free(src);
+    nn_free(dst);
+    /* Convolution layers only: a CNN's conv weights move, its dense layers do not. */
+    nn_arch_build(&a, "cnn-s", 12);
+    nn_arch_build(&b, "cnn-s", 10);
+    src = nn_create(&a, 4), dst = nn_create(&b, 4);
+    nn_init(src, 1);
+    nn_init(dst, 2);
+    size_t conv_end = 0;
+    for (int i = 0; i < a.nlayer; i++)
+        if (a.layer[i].kind == NN_LINEAR) {
+            conv_end = a.layer[i].w;
+            break;
+        }
+    float fc_before = dst->param[conv_end];
+    nn_copy_backbone(dst, src, 1);
+    CHECK(conv_end > 0 && memcmp(dst->param, src->param, conv_end * 4) == 0, "conv layers not copied");
+    CHECK(dst->param[conv_end] == fc_before, "dense layer copied with conv_only");
     nn_free(src);
     nn_free(dst);
     nn_free(NULL);

@@ -32,6 +32,11 @@ typedef struct {
     double weight_decay; /* L2 on weights (decoupled for Adam) */
     int eval_every;      /* evaluate every this many steps (and at the last step) */
     int eval_size;       /* pre-training: held-out synthetic images; fine-tuning: test images */
+    int eval_validation; /* fine-tuning only: 1 evaluates on the validation split (training
+                            images never used for fine-tuning) instead of the test set */
+    double scratch_lr;   /* fine-tuning only: learning rate of scratch cells (0: lr) */
+    int transfer_conv;   /* pre-training only: 1 transfers the convolution layers alone
+                            (dense layers start fresh), 0 the whole backbone */
 } job_recipe;
 
 /* A parsed, validated job. Plain data: safe to MPI_Bcast as MPI_BYTE. */

@@ -70,8 +70,9 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap);
 void nn_free(nn_net *net);
 /* He-normal weights, zero biases, zero optimiser state; a function of seed only. */
 void nn_init(nn_net *net, uint64_t seed);
-/* Copy the backbone weights of src into dst (same model, any heads). */
-void nn_copy_backbone(nn_net *dst, const nn_net *src);
+/* Copy the backbone weights of src into dst (same model, any heads); with conv_only, only
+ * the convolution layers (an MLP then transfers nothing). */
+void nn_copy_backbone(nn_net *dst, const nn_net *src, int conv_only);
 
 /* Input buffer [B, in_size] to fill before nn_forward. */
 float *nn_input(nn_net *net);
@@ -81,6 +82,8 @@ const float *nn_forward(nn_net *net, int B);
 float *nn_dout(nn_net *net);
 /* Backward pass after nn_forward(B): overwrites grad with d(loss)/d(param). */
 void nn_backward(nn_net *net, int B);
+/* Parameters of the convolution layers: a prefix of the block (0 for an MLP). */
+size_t nn_conv_params(const nn_arch *arch);
 /* One optimiser step with the recipe's optimiser, learning rate, momentum and decay. */
 void nn_step(nn_net *net, const job_recipe *recipe);
 

@@ -23,9 +23,16 @@ typedef enum { CELL_PENDING = 0, CELL_DONE = 1, CELL_FAILED = 2 } cell_status;
  * suite checks that the results are the same bits either way). */
 #define TRAIN_CACHE_IMAGES 8192
 
+/* The last TRAIN_VALIDATION images of the Fashion-MNIST training split are the validation
+ * split: fine-tuning subsets are drawn from the images before them only, so fine-tuning
+ * hyperparameters can be tuned on validation error without touching the test set. */
+#define TRAIN_VALIDATION 10000
+
 /* Real data, loaded once per process and shared by all its cells. */
 typedef struct {
     idx_set train, test;
+    idx_set validation;   /* a view into train (not owned): its last TRAIN_VALIDATION images */
+    int pool;             /* images fine-tuning subsets are drawn from: train.count - validation */
 } train_data;
 
 /* Time spent in each phase of a cell, seconds. */
