@@ -66,7 +66,9 @@ static void extrapolate(store_fit_row *row, const analysis_options *o, const dou
     row->extrap_points = 0;
     row->extrap_from = 0;
     row->extrap_error = NAN;
-    if (o->holdout <= 0 || nd - o->holdout < nfree_of(&o->fit) + 1)
+    /* The remaining sizes must be at least as many as the free parameters (with repeats
+     * there are residual degrees of freedom even when they are equal). */
+    if (o->holdout <= 0 || nd - o->holdout < nfree_of(&o->fit))
         return;
     double cut = sizes[nd - o->holdout];
     double *tn = malloc(sizeof(double) * (size_t)m * 3), *ts = tn + m, *ty = tn + 2 * m;

@@ -4,7 +4,7 @@
  * stdout, the CSV and the rows of /fits.
  *
  * Extrapolation check: the `holdout` largest distinct n are set aside, the law is fitted to
- * the rest (which must keep at least one more distinct n than free parameters), and the
+ * the rest (at least as many distinct n as free parameters, and more points than them), and the
  * prediction at each held-out (n, s) is compared with the mean observed error there.
  *
  * Decision, with n_max the largest n fitted and epsilon the error difference that matters:
