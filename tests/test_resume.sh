@@ -20,7 +20,7 @@ echo "test_resume: random seed $seed (SYNLAW_TEST_SEED=$seed repeats these kill 
 
 # tiny.yaml with longer training, so that random kills land inside the run.
 job="$tmp/resume.yaml"
-sed 's/  steps: 30/  steps: 150/' "$dir/tiny.yaml" >"$job"
+sed 's/  steps: 30/  steps: 400/' "$dir/tiny.yaml" >"$job"
 "$mpiexec" -np 2 "$synlaw" run "$job" -o "$tmp/ref.h5" -q >/dev/null || fail "reference run"
 
 # Wait until the given processes have gone (the scheduler's cleanup); SIGKILL stragglers.
@@ -42,8 +42,8 @@ done_cells() {
 }
 
 # run_killed OUT FILE TOTAL MODE ARGS...: start a resumable run and kill it with SIGKILL at a
-# random moment: once a random number of further cells (leaving at least 4 of TOTAL to do)
-# is done, plus a random 0-400 ms so that the kill lands inside a cell as often as between
+# random moment: once a random number of further cells (leaving at least 10 of TOTAL to do)
+# is done, plus a random 0-300 ms so that the kill lands inside a cell as often as between
 # cells. MODE rank: one rank process, which makes mpirun abort the others; MODE all: mpirun
 # and every rank at once, as a node failure or the scheduler would. Open MPI puts ranks in
 # their own process groups: they are found as mpirun's children.
@@ -51,7 +51,7 @@ run_killed() {
   local out=$1 file=$2 total=$3 mode=$4; shift 4
   local before target
   before=$(done_cells "$file")
-  target=$((before + 1 + RANDOM % ((total - before - 4) / 2 > 0 ? (total - before - 4) / 2 : 1)))
+  target=$((before + 1 + RANDOM % ((total - before - 10) / 2 > 0 ? (total - before - 10) / 2 : 1)))
   "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q "$@" >>"$tmp/killed.log" 2>&1 &
   local mp=$!
   pids+=("$mp")
@@ -60,7 +60,7 @@ run_killed() {
     kill -0 "$mp" 2>/dev/null || break
     sleep 0.1
   done
-  local ms=$((RANDOM % 400))
+  local ms=$((RANDOM % 300))
   sleep "0.$(printf '%03d' $ms)"
   local ranks
   ranks=$(pgrep -P "$mp" | tr '\n' ' ')
@@ -114,7 +114,7 @@ grep -q "^seed: 4" "$tmp/other.yaml" || fail "could not derive another job from 
 
 # Two runs on one file: the second stops while the first holds the lock.
 slow="$tmp/slow.yaml"
-sed 's/  steps: 150/  steps: 3000/' "$job" >"$slow"
+sed 's/  steps: 400/  steps: 3000/' "$job" >"$slow"
 "$synlaw" run "$slow" -o "$tmp/busy.h5" -q >/dev/null 2>&1 &
 pg=$!; pids+=("$pg")
 for _ in $(seq 50); do [ -s "$tmp/busy.h5" ] && break; sleep 0.1; done
