@@ -173,16 +173,9 @@ int analysis_group(store_fit_row *row, const analysis_options *o, const double *
         row->gain_10x = now - row->pred_10x;
         row->n_within_eps = fr.p[0] > 0 ? pow(fr.p[0] / o->epsilon, 1.0 / fr.p[1]) : 1.0;
     }
-    /* Distinct (n, s) pairs: with no more of them than free parameters the law passes
-     * through every point, and resampling cannot say anything about uncertainty. */
-    int pairs = 0;
-    for (int k = 0; k < m; k++) {
-        int first = 1;
-        for (int j = 0; j < k && first; j++)
-            first = !(n[j] == n[k] && (!s || s[j] == s[k]));
-        pairs += first;
-    }
-    if (o->bootstrap > 0 && pairs > nfree_of(fo)) {
+    /* With no more distinct (n, s) than free parameters the law passes through every
+     * point, and resampling cannot say anything about uncertainty. */
+    if (o->bootstrap > 0 && fit_distinct_points(n, s, m) > nfree_of(fo)) {
         int B = o->bootstrap;
         double *smp = malloc(sizeof *smp * (size_t)B * FIT_MAXP);
         double *gain = malloc(sizeof *gain * (size_t)B);

@@ -510,8 +510,7 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
     return fit_run_from(res, opt, n, s, y, m, NULL);
 }
 
-/* Distinct (n, s) pairs among m points. */
-static int distinct_points(const double *n, const double *s, int m)
+int fit_distinct_points(const double *n, const double *s, int m)
 {
     int d = 0;
     for (int k = 0; k < m; k++) {
@@ -572,7 +571,7 @@ int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *ful
                         mb++;
                     }
             }
-            if (distinct_points(bn, s ? bs : NULL, mb) >= nfree)
+            if (fit_distinct_points(bn, s ? bs : NULL, mb) >= nfree)
                 break;
         }
         fit_result fr;

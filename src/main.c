@@ -364,8 +364,7 @@ static int cmd_fit(int argc, char **argv)
     csvfit_spec sp;
     memset(&sp, 0, sizeof sp);
     fit_law law = FIT_SIMPLE;
-    analysis_options ao = analysis_default_options(FIT_SIMPLE);
-    ao.bootstrap = 1000;
+    analysis_options ao = report_default_options();
     fit_loss loss = FIT_LOSS_LINEAR;
     double loss_scale = 0, v;
     int log_res = 0;

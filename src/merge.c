@@ -1,7 +1,6 @@
 /* Shard files: gather, check, report, merge. */
 #include "synlaw/merge.h"
 
-#include "synlaw/analysis.h"
 #include "synlaw/job.h"
 #include "synlaw/report.h"
 #include "synlaw/sched.h"
@@ -335,15 +334,6 @@ static int gather_report(const gather *g, FILE *out, int *nmissing_out)
     return missing;
 }
 
-static void default_csv(char *buf, size_t len, const char *out)
-{
-    size_t n = strlen(out);
-    if (n > 3 && strcmp(out + n - 3, ".h5") == 0)
-        snprintf(buf, len, "%.*s-fits.csv", (int)(n - 3), out);
-    else
-        snprintf(buf, len, "%s-fits.csv", out);
-}
-
 static int write_merged(const gather *g, const char *path, char *err, size_t errlen)
 {
     store *st = NULL;
@@ -405,19 +395,7 @@ int merge_run(const merge_options *opt, char **inputs, int ninput, FILE *out)
     gather_free(&g);
     if (opt->no_fit)
         return 0;
-    char csv[4200];
-    if (opt->csv_path)
-        snprintf(csv, sizeof csv, "%s", opt->csv_path);
-    else
-        default_csv(csv, sizeof csv, opt->out_path);
-    analysis_options ao = analysis_default_options(FIT_SIMPLE);
-    ao.bootstrap = 1000;
-    if (report_fit_file(opt->out_path, &ao, csv, out, err, sizeof err) < 0) {
-        fprintf(stderr, "synlaw: fit: %s\n", err);
-        return 1;
-    }
-    fprintf(out, "fits written to %s:/fits and %s\n", opt->out_path, csv);
-    return 0;
+    return report_fit_after_run(opt->out_path, opt->csv_path, out) == 0 ? 0 : 1;
 }
 
 int status_run(char **inputs, int ninput, FILE *out)

@@ -177,3 +177,29 @@ out:
     store_results_free(&res);
     return rc;
 }
+
+analysis_options report_default_options(void)
+{
+    analysis_options o = analysis_default_options(FIT_SIMPLE);
+    o.bootstrap = 1000;
+    return o;
+}
+
+int report_fit_after_run(const char *path, const char *csv_path, FILE *out)
+{
+    char csv[4096], err[1024];
+    size_t n = strlen(path);
+    if (csv_path)
+        snprintf(csv, sizeof csv, "%s", csv_path);
+    else if (n > 3 && strcmp(path + n - 3, ".h5") == 0)
+        snprintf(csv, sizeof csv, "%.*s-fits.csv", (int)(n - 3), path);
+    else
+        snprintf(csv, sizeof csv, "%s-fits.csv", path);
+    analysis_options o = report_default_options();
+    if (report_fit_file(path, &o, csv, out, err, sizeof err) < 0) {
+        fprintf(stderr, "synlaw: fit: %s\n", err);
+        return -1;
+    }
+    fprintf(out, "fits written to %s:/fits and %s\n", path, csv);
+    return 0;
+}

@@ -241,6 +241,33 @@ void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *c
     }
 }
 
+/* A store for path with every handle invalid and the curve lengths of spec, and in *fapl
+ * an MPI-IO file-access list over comm: the common start of store_create and store_open.
+ * NULL with err set on failure (nothing to release then). */
+static store *store_new(const char *path, const job_spec *spec, MPI_Comm comm, hid_t *fapl,
+                        char *err, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    store *st = calloc(1, sizeof *st);
+    if (!st) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
+    snprintf(st->path, sizeof st->path, "%s", path);
+    st->n_ft = train_eval_count(&spec->finetune);
+    st->n_pre = train_eval_count(&spec->pretrain);
+    *fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (*fapl < 0 || H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL) < 0) {
+        snprintf(err, errlen, "%s: cannot set up MPI-IO file access", path);
+        if (*fapl >= 0)
+            H5Pclose(*fapl);
+        free(st);
+        return NULL;
+    }
+    return st;
+}
+
 int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
                  const char *job_text, const char *job_file, const store_shard *shard,
                  char *err, size_t errlen)
@@ -248,27 +275,17 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     *out = NULL;
-    store *st = calloc(1, sizeof *st);
     hid_t fapl = H5I_INVALID_HID, grp = H5I_INVALID_HID, cellscale = H5I_INVALID_HID;
     hid_t ftscale = H5I_INVALID_HID, prescale = H5I_INVALID_HID;
     job_cell *cells = NULL;
     store_cell_row *rows = NULL;
     int *steps = NULL;
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
+    store *st = store_new(path, spec, comm, &fapl, err, errlen);
+    if (!st)
         return -1;
-    }
-    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
-    snprintf(st->path, sizeof st->path, "%s", path);
     int ncell = job_cell_count(spec);
-    st->n_ft = train_eval_count(&spec->finetune);
-    st->n_pre = train_eval_count(&spec->pretrain);
 
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0)
-        FAIL("%s: cannot set up MPI-IO file access", path);
     st->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (st->file < 0)
         FAIL("%s: cannot create the results file (does the directory exist and is it writable? "
@@ -387,18 +404,11 @@ static int write_row(hid_t ds, int row, int n, const float *data)
     return rc;
 }
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 int store_write_row(store *st, const store_cell_row *in, const float *ft, const float *pl,
                     const float *pe, char *err, size_t errlen)
 {
     store_cell_row copy = *in, *row = &copy;
-    double t0 = wall_now();
+    double t0 = train_clock();
     if ((ft && write_row(st->ft_err, row->index, st->n_ft, ft) != 0) ||
         (pl && write_row(st->pre_loss, row->index, st->n_pre, pl) != 0) ||
         (pe && write_row(st->pre_err, row->index, st->n_pre, pe) != 0)) {
@@ -406,7 +416,7 @@ int store_write_row(store *st, const store_cell_row *in, const float *ft, const 
         return -1;
     }
     if (isnan(row->time_write) && row->status != CELL_PENDING)
-        row->time_write = wall_now() - t0; /* a merged row keeps the time of its first write */
+        row->time_write = train_clock() - t0; /* a merged row keeps the time of its first write */
     hsize_t start = (hsize_t)row->index, one = 1;
     hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
     int rc = -1;
@@ -451,23 +461,13 @@ int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spe
                const char *job_text, const store_shard *shard, int8_t *status, char *err,
                size_t errlen)
 {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     *out = NULL;
-    store *st = calloc(1, sizeof *st);
     hid_t fapl = H5I_INVALID_HID, t = H5I_INVALID_HID, st_t = H5I_INVALID_HID;
     char *fmt = NULL, *hash = NULL;
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
+    store *st = store_new(path, spec, comm, &fapl, err, errlen);
+    if (!st)
         return -1;
-    }
-    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
-    snprintf(st->path, sizeof st->path, "%s", path);
     int ncell = job_cell_count(spec);
-    st->n_ft = train_eval_count(&spec->finetune);
-    st->n_pre = train_eval_count(&spec->pretrain);
-    fapl = H5Pcreate(H5P_FILE_ACCESS);
-    if (fapl < 0 || H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL) < 0)
-        FAIL("%s: cannot set up MPI-IO file access", path);
     st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
     if (st->file < 0)
         FAIL("%s: cannot open to resume (not an HDF5 file, or not writable)", path);

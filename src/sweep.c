@@ -35,13 +35,6 @@ typedef struct {
     double t0, total_cost, done_cost;
 } progress;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void fmt_duration(char *buf, size_t len, double s)
 {
     if (!isfinite(s) || s < 0)
@@ -63,7 +56,7 @@ static void report_done(progress *p, const done_msg *m)
         return;
     char desc[128], eta[32];
     job_cell_describe(p->spec, c, desc, sizeof desc);
-    double elapsed = now() - p->t0;
+    double elapsed = train_clock() - p->t0;
     fmt_duration(eta, sizeof eta, elapsed * (p->total_cost - p->done_cost) / p->done_cost);
     if ((int)m->status == CELL_DONE)
         printf("[%*d/%d] %-40s error %.4f  %6.1fs  rank %d  ETA %s\n", (int)log10(p->ncell) + 1,
@@ -96,15 +89,6 @@ static void drain(progress *p, int block)
 }
 
 static void poll_rank0(void *user) { drain(user, 0); }
-
-static void default_csv(char *buf, size_t len, const char *out)
-{
-    size_t n = strlen(out);
-    if (n > 3 && strcmp(out + n - 3, ".h5") == 0)
-        snprintf(buf, len, "%.*s-fits.csv", (int)(n - 3), out);
-    else
-        snprintf(buf, len, "%s-fits.csv", out);
-}
 
 /* Rank 0 decides; every rank returns the same status. */
 static int agree(int rc, MPI_Comm comm)
@@ -289,7 +273,7 @@ int sweep_run(const sweep_options *opt, MPI_Comm comm)
     }
 
     progress prog = {.spec = &spec, .cells = cells, .comm = comm, .ncell = ntodo,
-                     .quiet = opt->quiet, .t0 = now()};
+                     .quiet = opt->quiet, .t0 = train_clock()};
     for (int k = 0; k < ntodo; k++)
         prog.total_cost += sched_cell_cost(&spec, &cells[order[k]]);
     if (rank == 0 && !opt->quiet) {
@@ -343,7 +327,7 @@ int sweep_run(const sweep_options *opt, MPI_Comm comm)
         fprintf(stderr, "synlaw: rank %d: cannot close %s\n", rank, path);
     rc = agree(rc, comm);
     unlock_output(lock_fd);
-    double wall = now() - prog.t0;
+    double wall = train_clock() - prog.t0;
     train_data_free(&data);
     free(cells), free(order), free(owner), free(status), free(text);
     if (rc)
@@ -357,20 +341,8 @@ int sweep_run(const sweep_options *opt, MPI_Comm comm)
         if (opt->shard_count > 0)
             printf("shard %d/%d written to %s; join the shards with synlaw merge\n", opt->shard_index,
                    opt->shard_count, path);
-        else if (!opt->no_fit) {
-            char csv[4096];
-            if (opt->csv_path)
-                snprintf(csv, sizeof csv, "%s", opt->csv_path);
-            else
-                default_csv(csv, sizeof csv, path);
-            analysis_options ao = analysis_default_options(FIT_SIMPLE);
-            ao.bootstrap = 1000;
-            if (report_fit_file(path, &ao, csv, stdout, err, sizeof err) < 0) {
-                fprintf(stderr, "synlaw: fit: %s\n", err);
-                rc = 1;
-            } else
-                printf("fits written to %s:/fits and %s\n", path, csv);
-        }
+        else if (!opt->no_fit && report_fit_after_run(path, opt->csv_path, stdout) != 0)
+            rc = 1;
         fflush(stdout);
     }
     MPI_Bcast(&rc, 1, MPI_INT, 0, comm);

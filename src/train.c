@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
+double train_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -163,14 +163,14 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         free(hx), free(ht), free(target), free(s);
         return -1;
     }
-    double t0 = now();
+    double t0 = train_clock();
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
     for (int i = 0; i < E; i++) {
         synth_render(s, data_seed, heldout_base + (uint64_t)i, cell->complexity);
         copy_synth(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, cell->task);
     }
-    res->times.generate += now() - t0;
+    res->times.generate += train_clock() - t0;
 
     /* A small synthetic set is drawn many times over (steps x batch draws of n images):
      * keep each image once it is rendered. Larger sets are rendered on the fly, so memory
@@ -196,7 +196,7 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
     double loss_sum = 0.0;
     int loss_n = 0;
     for (int step = 1; step <= rc->steps; step++) {
-        double tg = now();
+        double tg = train_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             uint64_t item = rng_below(&r, (uint64_t)cell->size);
@@ -214,7 +214,7 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
                 have[item] = 1;
             }
         }
-        double tt = now();
+        double tt = train_clock();
         res->times.generate += tt - tg;
         const float *out = nn_forward(net, B);
         double loss = nn_sigmoid_bce(nn_dout(net), NULL, out, target, B, K);
@@ -222,11 +222,11 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
             break;
         loss_sum += loss;
         loss_n++;
-        res->times.pretrain += now() - tt;
+        res->times.pretrain += train_clock() - tt;
         if (poll)
             poll(poll_user);
         if (step % rc->eval_every == 0 || step == rc->steps) {
-            double te = now();
+            double te = train_clock();
             long wrong = 0;
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
@@ -240,7 +240,7 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
             ev++;
             loss_sum = 0.0;
             loss_n = 0;
-            res->times.evaluate += now() - te;
+            res->times.evaluate += train_clock() - te;
         }
     }
     free(hx), free(ht), free(target), free(s), free(cx), free(ct), free(have);
@@ -267,7 +267,7 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
     rng_seed(&r, rng_hash(spec->seed, w, 3));
     int ev = 0;
     for (int step = 1; step <= rc->steps; step++) {
-        double tt = now();
+        double tt = train_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             int item = subset[rng_below(&r, (uint64_t)cell->ftsize)];
@@ -278,13 +278,13 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
         double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, 10);
         if (backward_and_step(res, net, &ft_rc, B, loss, step, "fine-tuning") != 0)
             break;
-        res->times.finetune += now() - tt;
+        res->times.finetune += train_clock() - tt;
         if (poll)
             poll(poll_user);
         if (step % rc->eval_every == 0 || step == rc->steps) {
-            double te = now();
+            double te = train_clock();
             res->ft_error[ev++] = (float)real_error(net, rc->eval_validation ? &d->validation : &d->test);
-            res->times.evaluate += now() - te;
+            res->times.evaluate += train_clock() - te;
         }
     }
     if (res->status != CELL_FAILED)
@@ -297,7 +297,7 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
 int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
                train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
-    double t0 = now();
+    double t0 = train_clock();
     memset(res, 0, sizeof *res);
     res->status = CELL_DONE;
     res->final_error = NAN;
@@ -358,7 +358,7 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
 out:
     nn_free(pre);
     nn_free(ft);
-    res->seconds = now() - t0;
+    res->seconds = train_clock() - t0;
     if (rc != 0)
         train_result_free(res);
     return rc;

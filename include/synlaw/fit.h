@@ -83,6 +83,8 @@ int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const
 int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
                   const double *s, const double *y, const int *cluster, int npts, int B,
                   unsigned long long seed);
+/* Distinct (n, s) pairs among m points (s may be NULL: distinct n). */
+int fit_distinct_points(const double *n, const double *s, int m);
 /* Law value at (n, s) for parameters p. */
 double fit_eval(fit_law law, const double *p, double n, double s);
 /* Residuals r[m] and Jacobian J[m, nfree] (row-major) at the unbounded free variables u

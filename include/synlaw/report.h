@@ -21,4 +21,12 @@
 int report_fit_file(const char *path, const analysis_options *o, const char *csv_path, FILE *out,
                     char *err, size_t errlen);
 
+/* The default options of a results-file fit (the simple law, 1000 bootstrap replicates). */
+analysis_options report_default_options(void);
+
+/* The fit at the end of synlaw run and merge: default options, the CSV at csv_path or (NULL)
+ * at OUT with .h5 replaced by -fits.csv, the table to out, then "fits written to ...".
+ * Returns 0, or -1 after printing the error to stderr. */
+int report_fit_after_run(const char *path, const char *csv_path, FILE *out);
+
 #endif

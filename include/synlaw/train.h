@@ -72,6 +72,9 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
                train_poll_fn poll, void *poll_user, char *err, size_t errlen);
 void train_result_free(train_result *res);
 
+/* Monotonic clock in seconds, for the time split of cells and for benchmarks. */
+double train_clock(void);
+
 /* Output size of a pre-training head. */
 int train_task_outputs(int task);
 
