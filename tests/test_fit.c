@@ -191,10 +191,10 @@ static void bootstrap(void)
                               500 + (uint64_t)t, n, s, y);
             for (int k = 0; k < m; k++)
                 rep[k] = k % reps[mode]; /* make_data: repeats innermost */
-            store_fit_row row;
+            analysis_row row;
             memset(&row, 0, sizeof row);
             o.seed = (uint64_t)t;
-            if (analysis_group(&row, &o, n, NULL, y, rep, m) != 0)
+            if (analysis_group(&row, &o, n, NULL, y, rep, m, NULL, 0) != 0)
                 continue;
             fitted += row.boot_samples;
             for (int i = 0; i < 3; i++)
@@ -215,10 +215,10 @@ static void bootstrap(void)
     int m = make_data(FIT_SIMPLE, truth, 0.004, 3, 5, n, s, y);
     analysis_options o = analysis_default_options(FIT_SIMPLE);
     o.bootstrap = 200;
-    store_fit_row a, b;
+    analysis_row a, b;
     memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
-    analysis_group(&a, &o, n, NULL, y, NULL, m);
-    analysis_group(&b, &o, n, NULL, y, NULL, m);
+    analysis_group(&a, &o, n, NULL, y, NULL, m, NULL, 0);
+    analysis_group(&b, &o, n, NULL, y, NULL, m, NULL, 0);
     CHECK(a.ci_lo[1] == b.ci_lo[1] && a.ci_hi[2] == b.ci_hi[2], "bootstrap not reproducible");
 }
 
@@ -247,9 +247,9 @@ static void selection_and_decision(void)
     }
     analysis_options o = analysis_default_options(FIT_SIMPLE);
     o.holdout = 2;
-    store_fit_row row;
+    analysis_row row;
     memset(&row, 0, sizeof row);
-    CHECK(analysis_group(&row, &o, n, NULL, y, NULL, 8) == 0, "exact data: no fit");
+    CHECK(analysis_group(&row, &o, n, NULL, y, NULL, 8, NULL, 0) == 0, "exact data: no fit");
     CHECK(row.extrap_points == 2 && row.extrap_from == 64000 && row.extrap_error < 1e-6,
           "extrapolation on exact data: %d points from %lld, error %g", row.extrap_points,
           (long long)row.extrap_from, row.extrap_error);
@@ -260,14 +260,14 @@ static void selection_and_decision(void)
           "n within epsilon %g", row.n_within_eps);
     /* Verdicts both ways: epsilon below and above the 10x gain. */
     o.epsilon = gain / 2;
-    analysis_group(&row, &o, n, NULL, y, NULL, 8);
+    analysis_group(&row, &o, n, NULL, y, NULL, 8, NULL, 0);
     CHECK(strcmp(row.verdict, "more-data") == 0, "small epsilon: verdict %s", row.verdict);
     o.epsilon = gain * 2;
-    analysis_group(&row, &o, n, NULL, y, NULL, 8);
+    analysis_group(&row, &o, n, NULL, y, NULL, 8, NULL, 0);
     CHECK(strcmp(row.verdict, "gap") == 0, "large epsilon: verdict %s", row.verdict);
     /* Too few sizes for the check: reported as none, not as zero error. */
     o.holdout = 6;
-    analysis_group(&row, &o, n, NULL, y, NULL, 8);
+    analysis_group(&row, &o, n, NULL, y, NULL, 8, NULL, 0);
     CHECK(row.extrap_points == 0 && isnan(row.extrap_error), "holdout 6 of 8 sizes was checked");
 }
 

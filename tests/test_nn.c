@@ -152,8 +152,8 @@ static void test_optimisers(void)
         uint8_t labels[16];
         for (int i = 0; i < 16; i++)
             labels[i] = (uint8_t)(i % 10);
-        job_recipe rc = {.steps = 1, .batch = 16, .optimizer = opt ? OPT_ADAM : OPT_SGD,
-                         .lr = opt ? 1e-3 : 0.02, .momentum = 0.9, .weight_decay = 1e-4};
+        nn_optim rc = {.kind = opt ? NN_ADAM : NN_SGD, .lr = opt ? 1e-3f : 0.02f, .momentum = 0.9f,
+                       .weight_decay = 1e-4f};
         double first = 0, last = 0;
         for (int step = 0; step < 60; step++) {
             memcpy(nn_input(n), xs, 16 * 784 * 4);

@@ -62,7 +62,14 @@ typedef struct {
 fit_options fit_default_options(fit_law law);
 int fit_param_count(fit_law law);
 const char *fit_param_name(fit_law law, int i);
+/* Index of the parameter called name in law, or -1. */
+int fit_param_index(fit_law law, const char *name);
+/* The one vocabulary of laws and losses: "simple", "power", "full"; "linear", "huber",
+ * "soft-l1". The parsers return 0, or -1 for an unknown name. */
 const char *fit_law_name(fit_law law);
+int fit_law_parse(const char *name, fit_law *law);
+const char *fit_loss_name(fit_loss loss);
+int fit_loss_parse(const char *name, fit_loss *loss);
 
 /* Fit npts points (n[i], s[i], y[i]); s may be NULL except for FIT_FULL. Returns 0, or -1
  * when the fit is impossible (too few points, non-positive n or s, y not finite, no start
@@ -79,7 +86,7 @@ int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const
  * replacement, and takes all their points). A resample with fewer distinct (n, s) than free
  * parameters is drawn again. Replicate b's parameters go to samples[b * FIT_MAXP + i]
  * (NaN when that fit failed). Each replicate starts at full->p. Returns the number of
- * replicates that fitted. */
+ * replicates that fitted, or -1 on out-of-memory (samples then unwritten). */
 int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
                   const double *s, const double *y, const int *cluster, int npts, int B,
                   unsigned long long seed);

@@ -14,6 +14,7 @@ typedef struct {
     int rows, cols;    /* 28 x 28 for Fashion-MNIST */
     uint8_t *pixels;   /* [count, rows*cols], owned */
     uint8_t *labels;   /* [count], owned, values < 10 */
+    int nclass;        /* largest label + 1 */
 } idx_set;
 
 /* Load an image file and its label file (both .gz or plain; zlib reads either). Reads at

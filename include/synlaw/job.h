@@ -53,6 +53,9 @@ typedef struct {
     job_recipe pretrain, finetune;
 } job_spec;
 
+/* State of a cell in a results file (stored as the HDF5 enum pending/done/failed). */
+typedef enum { CELL_PENDING = 0, CELL_DONE = 1, CELL_FAILED = 2, CELL_NSTATUS } cell_status;
+
 /* One grid point. Scratch cells have size 0, complexity 0 and task -1. */
 typedef struct {
     int index;       /* position in the canonical cell order, 0..ncell-1 */
@@ -76,15 +79,42 @@ char *job_read_file(const char *path, char *err, size_t errlen);
 
 /* Number of cells of the grid. */
 int job_cell_count(const job_spec *spec);
+/* The same, split into pre-trained cells and scratch baselines (either may be NULL). */
+void job_cell_counts(const job_spec *spec, long *pretrained, long *scratch);
+/* Evaluations of a recipe: every eval_every steps and at the last step. job_eval_steps
+ * writes their 1-based step numbers to steps[job_eval_count(r)]. */
+int job_eval_count(const job_recipe *r);
+void job_eval_steps(const job_recipe *r, int *steps);
 /* Fill cells[0..job_cell_count-1] in canonical order. */
 void job_cells(const job_spec *spec, job_cell *cells);
+/* Every random stream of a sweep is seeded here, from the job seed and coordinates only.
+ * The salts keep the streams apart; their values are fixed (changing one changes every
+ * result), so they are listed once, here. */
+enum job_salt {
+    JOB_SALT_PRETRAIN_ORDER = 0x9e7,   /* batch order of pre-training, from the cell seed */
+    JOB_SALT_FINETUNE_ORDER = 0xf7,    /* batch order of fine-tuning: (s, repeat) */
+    JOB_SALT_SUBSET = 0xf17e,          /* real fine-tuning subset: (repeat) */
+    JOB_SALT_INIT = 0x1417,            /* backbone initialisation: (model, repeat) */
+    JOB_SALT_DATA = 0xda7a,            /* synthetic data set: (complexity, repeat) */
+};
 /* Seed of a cell: a function of the job seed and the cell's coordinates only. */
 uint64_t job_cell_seed(const job_spec *spec, const job_cell *cell);
 /* Seed of the synthetic data set of (complexity, repeat): shared by every n, so the set of
  * size n is a prefix of the set of size 4n, as subsampling a pool would give. */
 uint64_t job_data_seed(const job_spec *spec, int complexity, int repeat);
+/* Initial weights of (model, repeat): scratch and pre-trained cells of a repeat start from
+ * the same weights, which pairs the comparison. */
+uint64_t job_init_seed(const job_spec *spec, int model, int repeat);
+/* Permutation of the real training pool whose first s items are the fine-tuning subset of
+ * a repeat (the same for every n and s, so subsets are nested). */
+uint64_t job_subset_seed(const job_spec *spec, int repeat);
+/* Batch order of fine-tuning on s images in a repeat. */
+uint64_t job_finetune_order_seed(const job_spec *spec, long ftsize, int repeat);
+/* Batch order of pre-training, from the cell seed. */
+uint64_t job_pretrain_order_seed(uint64_t cell_seed);
 
 const char *job_task_name(int task);        /* "multilabel", "segment", "none" for -1 */
+const char *job_status_name(int status);    /* "pending", "done", "failed" */
 const char *job_optimizer_name(job_optimizer o);
 /* Short human description of a cell, e.g. "n=4000 mlp-s c3 multilabel s=500 r0". */
 void job_cell_describe(const job_spec *spec, const job_cell *cell, char *buf, size_t len);

@@ -1,36 +1,63 @@
 /* Joining shard files and summarising progress.
  *
- * merge: every input must hold the same job (job_hash) and the same split (shard_count).
- * Each cell is taken from the file that finished it (done or failed); a cell finished in
- * more than one file is reported as a duplicate (with whether the copies are bitwise
- * identical; the first is kept). Cells finished nowhere are listed as missing, with the
- * shard indices to resubmit. The output has the layout of an mpirun sweep (with
- * shard_count 0 and merged_from = number of inputs); it is written to OUT.partial and renamed
- * when complete.
- *
- * status: done / failed / pending cells and the time spent, per file and in total; for
- * several shard files (or a directory of them) the same report as merge, without writing. */
+ * merge_gather reads results or shard files (or directories of shard files): every input
+ * must hold the same job (job_hash) and the same split (shard_count). Each cell is taken
+ * from the file that finished it (done or failed); a cell finished in more than one file is
+ * counted as a duplicate (with whether the copies are bitwise identical; the first file's
+ * is kept). Cells finished nowhere are missing, with the shard indices to resubmit (not
+ * those still running: a run holds its file's lock). merge_write writes the result with the
+ * layout of an mpirun sweep (shard_count 0, merged_from = number of inputs) to a path. */
 #ifndef SYNLAW_MERGE_H
 #define SYNLAW_MERGE_H
 
+#include "synlaw/job.h"
+#include "synlaw/store.h"
+
 #include <stddef.h>
-#include <stdio.h>
+
+/* One input file. */
+typedef struct {
+    char *path;             /* owned */
+    int shard_index;        /* of shard_count (0 for whole-grid files) */
+    int cells;              /* cells of its shard (the grid for whole-grid files) */
+    int count[CELL_NSTATUS];/* of those: pending, done, failed in this file */
+    double seconds;         /* cell time of its finished cells */
+    int running;            /* 1: a synlaw run holds the file's lock */
+    int duplicate_index;    /* 1: another input has the same shard index */
+} merge_file;
 
 typedef struct {
-    const char *out_path;
-    const char *csv_path;   /* NULL: OUT with .h5 replaced by -fits.csv */
-    int allow_partial;      /* write even when cells are missing */
-    int force;              /* replace an existing output */
-    int no_fit;
-} merge_options;
+    char job_name[64], job_hash[24];
+    job_spec spec;          /* parsed from the stored job text (grid only) */
+    int ncell, nshard;      /* nshard: the split (0: whole-grid files) */
+    int nfile;
+    merge_file *files;      /* [nfile] */
+    int count[CELL_NSTATUS];/* over the grid, each cell from the file that finished it */
+    int missing;            /* cells finished nowhere */
+    int *missing_cells;     /* [missing], ascending */
+    double time[6];         /* cell time and its split: total, generate, pre-train, fine-tune,
+                               evaluate, write (seconds) */
+    int ndup, ndiff;        /* cells finished in more than one file; of which differing */
+    int *failed_cells;      /* [count[CELL_FAILED]], ascending */
+    int nabsent;            /* shards with no file */
+    int *absent_shards;     /* [nabsent] */
+    int *absent_cells;      /* [nabsent] cells of each */
+    int nresubmit;          /* shards with missing cells, not running */
+    int *resubmit;          /* [nresubmit], ascending */
+    int nrunning;           /* shards still running */
+} merge_summary;
 
-/* Inputs are shard files or directories (every *-shard-*-of-*.h5 in them). Returns the exit
- * status: 0 merged (complete, or partial with allow_partial), 1 incomplete or I/O failure,
- * 2 bad input (mixed jobs or splits, unreadable files, existing output). */
-int merge_run(const merge_options *opt, char **inputs, int ninput, FILE *out);
+typedef struct merge_state merge_state;
 
-/* Summarise one results/shard file, or several, or a directory. Exit status as merge_run,
- * with 1 when cells are missing or pending. */
-int status_run(char **inputs, int ninput, FILE *out);
+/* Read and check the inputs. Returns 0 with *out set, or SL_EINPUT (missing or foreign
+ * files, mixed jobs or splits) / SL_EFAIL (memory) with err. */
+int merge_gather(merge_state **out, char **inputs, int ninput, char *err, size_t errlen);
+/* The summary of what was gathered (owned by the state). */
+const merge_summary *merge_summary_of(const merge_state *g);
+/* The stored row of a finished cell (NULL if missing): for its failure reason. */
+const store_cell_row *merge_cell_row(const merge_state *g, int cell);
+/* Write every finished cell to a new results file at path (serial). 0 or -1 with err. */
+int merge_write(const merge_state *g, const char *path, char *err, size_t errlen);
+void merge_free(merge_state *g);
 
 #endif

@@ -11,12 +11,20 @@
 #ifndef SYNLAW_NN_H
 #define SYNLAW_NN_H
 
-#include "synlaw/job.h"
-
 #include <stddef.h>
 #include <stdint.h>
 
-enum { NN_MAX_LAYER = 16 };
+enum { NN_MAX_LAYER = 16, NN_NAME_LEN = 32 };
+
+/* Optimiser settings of one training phase (a view of a job recipe; nn knows no jobs). */
+typedef enum { NN_SGD = 0, NN_ADAM = 1 } nn_optimizer;
+
+typedef struct {
+    nn_optimizer kind;
+    float lr;           /* learning rate */
+    float momentum;     /* SGD momentum; Adam beta1 */
+    float weight_decay; /* L2 on weights (decoupled for Adam) */
+} nn_optim;
 
 typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2, NN_FLAT } nn_kind;
 
@@ -29,7 +37,7 @@ typedef struct {
 
 /* Architecture: shapes and offsets only, no weights. */
 typedef struct {
-    char name[JOB_NAME_LEN];
+    char name[NN_NAME_LEN];
     int nlayer;
     nn_layer layer[NN_MAX_LAYER]; /* layer[nlayer-1] is the linear head */
     size_t nparam;                /* whole block */
@@ -65,6 +73,9 @@ void nn_model_list(char *buf, size_t len);      /* "mlp-s, mlp-m, ..." */
 /* Build the architecture of zoo model `name` with a head of `out_size` outputs; 0 or -1. */
 int nn_arch_build(nn_arch *arch, const char *name, int out_size);
 
+/* The layers as text, e.g. "conv3x3-8 pool2 conv3x3-16 pool2 fc64 fc10". */
+void nn_arch_describe(const nn_arch *arch, char *buf, size_t len);
+
 /* Allocate a network; NULL on out-of-memory. The caller frees with nn_free (NULL is fine). */
 nn_net *nn_create(const nn_arch *arch, int batch_cap);
 void nn_free(nn_net *net);
@@ -84,8 +95,8 @@ float *nn_dout(nn_net *net);
 void nn_backward(nn_net *net, int B);
 /* Parameters of the convolution layers: a prefix of the block (0 for an MLP). */
 size_t nn_conv_params(const nn_arch *arch);
-/* One optimiser step with the recipe's optimiser, learning rate, momentum and decay. */
-void nn_step(nn_net *net, const job_recipe *recipe);
+/* One optimiser step with o's optimiser, learning rate, momentum and decay. */
+void nn_step(nn_net *net, const nn_optim *o);
 
 /* Losses. Both return the mean loss over the batch, write d(loss)/d(logits) into dlogits
  * (which may be NULL) and add the number of wrong decisions to *nwrong (may be NULL).

@@ -1,42 +1,37 @@
-/* Work distribution over MPI ranks.
+/* Work distribution: pure functions of the job, testable without MPI.
  *
- * Every rank computes; none is a pure dispatcher. The cells are put in one order, most
- * expensive first by a cost model (a pure function of the job), and ranks claim the next
- * position of that order from a shared counter on rank 0 (MPI one-sided MPI_Fetch_and_op):
- * dynamic balance, largest first, with no idle master. Which rank runs a cell does not change
- * what the cell computes. */
+ * The cells are put in one order, most expensive first by the nominal cost model
+ * (cost.h), and the ranks of a sweep claim the next position of that order from a shared
+ * counter (sweep.c): dynamic balance, largest first, no idle master. A Slurm array splits
+ * the grid into shards with the same greedy rule. Which rank or shard runs a cell never
+ * changes what the cell computes. */
 #ifndef SYNLAW_SCHED_H
 #define SYNLAW_SCHED_H
 
 #include "synlaw/job.h"
 
-#include <mpi.h>
+#include <stdint.h>
 
-/* Predicted cost of a cell in floating-point operations (training, evaluation and a
- * per-image rendering charge). Used for ordering and ETA, not for results. */
-double sched_cell_cost(const job_spec *spec, const job_cell *cell);
-/* order[0..ncell-1]: cell indices by decreasing cost, ties by index. */
-void sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order);
+/* order[0..ncell-1]: cell indices by decreasing nominal cost, ties by index. Returns 0, or
+ * -1 on out-of-memory. */
+int sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order);
 
-/* Deterministic cost-balanced split of the grid into nshard shards: cells in sched_order,
- * each given to the shard with the least predicted cost so far (ties: lowest shard index).
- * owner[cell index] = shard in 0..nshard-1. The same on every task and every machine. */
-void sched_shards(const job_spec *spec, const job_cell *cells, int ncell, int nshard, int *owner);
+/* Greedy list scheduling: items taken in `order`, each given to the bin with the least load
+ * so far (ties: the lowest bin index); cost[item] is its load. bin_of[item] receives the
+ * bin (bin_of may be NULL), load[nbin] the final loads. Returns the largest load (the
+ * makespan), or -1 on out-of-memory. O(n log nbin). */
+double sched_greedy(const double *cost, const int *order, int n, int nbin, int *bin_of, double *load);
 
-typedef struct {
-    MPI_Win win;
-    long *counter;   /* rank 0's window memory */
-    MPI_Comm comm;
-    int ncell;
-} sched_counter;
+/* Deterministic cost-balanced split of the grid into nshard shards (sched_greedy over the
+ * nominal costs in sched_order): owner[cell index] = shard in 0..nshard-1, the same on every
+ * task and every machine. Returns 0, or -1 on out-of-memory. */
+int sched_shards(const job_spec *spec, const job_cell *cells, int ncell, int nshard, int *owner);
 
-/* Collective: create the shared counter. */
-int sched_counter_create(sched_counter *c, MPI_Comm comm, int ncell);
-/* Next position in the order to run, or -1 when all are claimed. */
-int sched_counter_next(sched_counter *c);
-/* Let MPI progress one-sided requests aimed at this rank (cheap; call between steps). */
-void sched_counter_poll(void *c);
-/* Collective: free the counter. */
-void sched_counter_free(sched_counter *c);
+/* The cells a run still has to do: the positions of `order` that belong to shard
+ * `shard_index` (owner may be NULL: the whole grid) and are pending in status[]. todo[]
+ * receives them in order; *nmine (may be NULL) the number of cells of the shard. Returns the
+ * number of cells to do. */
+int sched_todo(const int *order, int ncell, const int *owner, int shard_index,
+               const int8_t *status, int *todo, int *nmine);
 
 #endif

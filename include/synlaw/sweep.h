@@ -1,33 +1,80 @@
-/* The `run` command: parse on rank 0, broadcast, run every cell (or one shard's cells)
- * across all ranks with dynamic largest-first balancing, stream results into the HDF5 file,
- * and fit at the end. With resume, cells already done or failed in the file are skipped and
- * cells that were in flight are run again. Rank 0 holds an exclusive flock on the output
- * while the run lasts, so a second run on the same file stops with an error (unless
- * HDF5_USE_FILE_LOCKING=FALSE, for file systems without locks). */
+/* A sweep under MPI: parse on rank 0, broadcast, run every cell (or one shard's cells)
+ * across all ranks with dynamic largest-first balancing, and stream results into the HDF5
+ * file. With resume, cells already done or failed in the file are skipped and cells that
+ * were in flight are run again. Rank 0 holds an exclusive flock on the output while the run
+ * lasts, so a second run on the same file stops with an error (unless
+ * HDF5_USE_FILE_LOCKING=FALSE, for file systems without locks).
+ *
+ * The library reports progress through an observer (called on rank 0 only) and returns a
+ * status; it prints nothing and never aborts. MPI calls run on a duplicate of the caller's
+ * communicator with MPI_ERRORS_RETURN, and each failure comes back as a message naming the
+ * call and what it was doing. */
 #ifndef SYNLAW_SWEEP_H
 #define SYNLAW_SWEEP_H
 
+#include "synlaw/job.h"
+
 #include <mpi.h>
+#include <stddef.h>
 
 typedef struct {
     const char *job_path;
-    const char *out_path;
-    const char *csv_path;   /* NULL: OUT with .h5 replaced by -fits.csv */
+    const char *out_path;   /* a file; with shards, a directory (or the shard file) */
     int force;              /* overwrite an existing results file */
-    int quiet;              /* no per-cell progress lines */
-    int no_fit;             /* skip the fit at the end */
     int resume;             /* continue an existing output file (or start it if missing) */
     int shard_index, shard_count; /* run shard I of N (count 0: the whole grid) */
 } sweep_options;
 
-/* The file name of shard I of N in a directory: DIR/JOBNAME-shard-III-of-NNN.h5, with the
- * indices zero-padded to the width of N. */
-void sweep_shard_path(char *buf, size_t len, const char *dir, const char *job_name, int index,
-                      int count);
+/* The start of the run, after the output is set up. */
+typedef struct {
+    const job_spec *spec;
+    const char *path;       /* the results file being written */
+    int resume;             /* 1: an existing file is continued */
+    int ncell;              /* cells of the grid */
+    int nmine;              /* cells of this run's part (the shard, or the grid) */
+    int ntodo;              /* of which still to run */
+    int ranks;
+    int shard_index, shard_count;
+} sweep_start;
 
-/* Collective over comm. Returns the process exit status: 0 success, 1 runtime failure,
- * 2 bad input (job file, options); the same on every rank. Messages go to stderr (errors)
- * and stdout (progress, fit table) from rank 0. */
-int sweep_run(const sweep_options *opt, MPI_Comm comm);
+/* A finished cell (done or failed). */
+typedef struct {
+    const job_spec *spec;
+    const job_cell *cell;
+    int status;             /* CELL_DONE or CELL_FAILED */
+    double final_error;     /* last fine-tuning error (NaN when failed) */
+    double seconds;         /* wall time of the cell */
+    int rank;               /* that ran it */
+    int done, total;        /* cells finished in this run so far, of total */
+    double eta;             /* predicted seconds left, from the cost model */
+    const char *reason;     /* why it failed ("" when done) */
+} sweep_event;
+
+/* Called on rank 0 only, between training steps of rank 0's own cells; either may be NULL. */
+typedef struct {
+    void (*start)(void *user, const sweep_start *s);
+    void (*cell)(void *user, const sweep_event *e);
+    void *user;
+} sweep_observer;
+
+typedef struct {
+    char *path;             /* the results file (owned; free with sweep_summary_free) */
+    int ncell_run;          /* cells run by this invocation */
+    double seconds;         /* wall time of the run */
+    int ranks;
+    int local_failure;      /* 1: this rank failed while the others went on; they cannot
+                               finish, so the caller must MPI_Abort */
+} sweep_summary;
+
+/* The file name of shard I of N in a directory: DIR/JOBNAME-shard-III-of-NNN.h5, with the
+ * indices zero-padded to the width of N. Returns a malloc'ed string, NULL on out-of-memory. */
+char *sweep_shard_path(const char *dir, const char *job_name, int index, int count);
+
+/* Collective over comm. Returns SL_OK, SL_EINPUT (job file, options, data, an output of
+ * another job) or SL_EFAIL (I/O, memory, MPI), the same on every rank, with the message in
+ * err on every rank; except when summary->local_failure is set (see above). obs may be NULL. */
+int sweep_run(const sweep_options *opt, MPI_Comm comm, const sweep_observer *obs,
+              sweep_summary *summary, char *err, size_t errlen);
+void sweep_summary_free(sweep_summary *s);
 
 #endif

@@ -10,12 +10,14 @@
 
 #include "synlaw/idx.h"
 #include "synlaw/job.h"
+#include "synlaw/synth.h"
 
 /* Fashion-MNIST statistics used to standardise real and synthetic inputs alike. */
 #define TRAIN_PIXEL_MEAN 0.2860f
 #define TRAIN_PIXEL_STD 0.3530f
 
-typedef enum { CELL_PENDING = 0, CELL_DONE = 1, CELL_FAILED = 2 } cell_status;
+/* Classes of the real task (Fashion-MNIST): the fine-tuning head's outputs. */
+#define TRAIN_CLASSES 10
 
 /* Pre-training sets of at most this many images are kept once rendered (about 26 MB for a
  * multi-label set, 51 MB for a segmentation set at the limit); larger ones are rendered on
@@ -54,12 +56,9 @@ typedef struct {
     char reason[160];   /* why a cell failed */
 } train_result;
 
-/* Steps at which a recipe evaluates: every eval_every steps and at the last step. Writes
- * up to train_eval_count(r) step numbers (1-based) to steps if non-NULL. */
-int train_eval_count(const job_recipe *r);
-void train_eval_steps(const job_recipe *r, int *steps);
-
-/* Load the real data of a job (train split and the first finetune.eval_size test images). */
+/* Load the real data of a job (train split and the first finetune.eval_size test images).
+ * Images must be SYNTH_SIDE x SYNTH_SIDE; labels below TRAIN_CLASSES. Errors name the
+ * file; every failure is bad input except out-of-memory (-1 either way). */
 int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errlen);
 void train_data_free(train_data *d);
 
@@ -72,10 +71,13 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
                train_poll_fn poll, void *poll_user, char *err, size_t errlen);
 void train_result_free(train_result *res);
 
-/* Monotonic clock in seconds, for the time split of cells and for benchmarks. */
-double train_clock(void);
-
 /* Output size of a pre-training head. */
 int train_task_outputs(int task);
+
+/* Render synthetic image `index` of the set `seed` at `complexity` into x[SYNTH_PIXELS],
+ * standardised as the network sees it, and its target of `task` into
+ * target[train_task_outputs(task)] (target may be NULL). s is scratch space. */
+void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
+                  int complexity, int task);
 
 #endif

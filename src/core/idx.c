@@ -119,6 +119,10 @@ int idx_load(idx_set *set, const char *images_path, const char *labels_path, int
                      labels_path, lab[i], i);
             goto fail;
         }
+    set->nclass = 0;
+    for (uint32_t i = 0; i < ldims[0]; i++)
+        if (lab[i] + 1 > set->nclass)
+            set->nclass = lab[i] + 1;
     set->count = (int)idims[0];
     if (max_count > 0 && max_count < set->count)
         set->count = max_count;

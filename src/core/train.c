@@ -4,28 +4,12 @@
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
 #include "synlaw/synth.h"
+#include "synlaw/util.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-double train_clock(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-int train_eval_count(const job_recipe *r) { return (r->steps + r->eval_every - 1) / r->eval_every; }
-
-void train_eval_steps(const job_recipe *r, int *steps)
-{
-    int n = train_eval_count(r);
-    for (int i = 0; i < n; i++)
-        steps[i] = (i + 1) * r->eval_every < r->steps ? (i + 1) * r->eval_every : r->steps;
-}
 
 int train_task_outputs(int task) { return task == TASK_SEGMENT ? SYNTH_PIXELS : SYNTH_NCLASS; }
 
@@ -38,6 +22,17 @@ int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errle
         idx_free(&d->train);
         return -1;
     }
+    const idx_set *sets[2] = {&d->train, &d->test};
+    const char *split[2] = {"train", "t10k"};
+    for (int i = 0; i < 2; i++)
+        if (sets[i]->rows != SYNTH_SIDE || sets[i]->cols != SYNTH_SIDE || sets[i]->nclass > TRAIN_CLASSES) {
+            snprintf(err, errlen, "%s/%s-images-idx3-ubyte.gz: %dx%d images with labels up to %d; "
+                     "synlaw expects %dx%d images of %d classes (Fashion-MNIST)", spec->data_dir,
+                     split[i], sets[i]->rows, sets[i]->cols, sets[i]->nclass - 1, SYNTH_SIDE,
+                     SYNTH_SIDE, TRAIN_CLASSES);
+            train_data_free(d);
+            return -1;
+        }
     if (d->train.count <= TRAIN_VALIDATION) {
         snprintf(err, errlen, "%s: %d training images, more than the %d of the validation split "
                  "needed", spec->data_dir, d->train.count, TRAIN_VALIDATION);
@@ -86,14 +81,25 @@ static void copy_real(float *dst, const idx_set *set, int item)
         dst[p] = standardise((float)src[p] * (1.0f / 255.0f));
 }
 
-static void copy_synth(float *x, float *target, const synth_sample *s, int task)
+void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
+                  int complexity, int task)
 {
+    synth_render(s, seed, index, complexity);
     for (int p = 0; p < SYNTH_PIXELS; p++)
         x[p] = standardise(s->image[p]);
+    if (!target)
+        return;
     if (task == TASK_SEGMENT)
         memcpy(target, s->mask, sizeof s->mask);
     else
         memcpy(target, s->present, sizeof s->present);
+}
+
+/* The optimiser of a recipe, with its learning rate or another (scratch cells). */
+static nn_optim optim_of(const job_recipe *r, double lr)
+{
+    return (nn_optim){.kind = r->optimizer == OPT_ADAM ? NN_ADAM : NN_SGD, .lr = (float)lr,
+                      .momentum = (float)r->momentum, .weight_decay = (float)r->weight_decay};
 }
 
 /* Fine-tuning subset: the first s items of a permutation of the training set that depends
@@ -105,9 +111,8 @@ static int *real_subset(const job_spec *spec, int repeat, int total)
         return NULL;
     for (int i = 0; i < total; i++)
         perm[i] = i;
-    uint64_t w[2] = {0xf17e, (uint64_t)repeat};
     rng_t r;
-    rng_seed(&r, rng_hash(spec->seed, w, 2));
+    rng_seed(&r, job_subset_seed(spec, repeat));
     for (int i = total - 1; i > 0; i--) {
         int j = (int)rng_below(&r, (uint64_t)i + 1);
         int t = perm[i];
@@ -117,7 +122,7 @@ static int *real_subset(const job_spec *spec, int repeat, int total)
     return perm;
 }
 
-/* Test error of net (10-way head) on the test set, in batches of batch_cap. */
+/* Error of net (TRAIN_CLASSES-way head) on a labelled set, in batches of batch_cap. */
 static double real_error(nn_net *net, const idx_set *test)
 {
     long wrong = 0;
@@ -127,14 +132,14 @@ static double real_error(nn_net *net, const idx_set *test)
         for (int i = 0; i < B; i++)
             copy_real(x + (size_t)i * SYNTH_PIXELS, test, start + i);
         const float *out = nn_forward(net, B);
-        nn_softmax_xent(NULL, &wrong, out, test->labels + start, B, 10);
+        nn_softmax_xent(NULL, &wrong, out, test->labels + start, B, TRAIN_CLASSES);
     }
     return (double)wrong / test->count;
 }
 
 /* After the forward pass and the loss: a non-finite loss marks the cell failed (the sweep
  * goes on); otherwise back-propagate and update. Returns -1 when the cell diverged. */
-static int backward_and_step(train_result *res, nn_net *net, const job_recipe *rc, int B,
+static int backward_and_step(train_result *res, nn_net *net, const nn_optim *opt, int B,
                              double loss, int step, const char *phase)
 {
     if (!isfinite(loss)) {
@@ -144,7 +149,7 @@ static int backward_and_step(train_result *res, nn_net *net, const job_recipe *r
         return -1;
     }
     nn_backward(net, B);
-    nn_step(net, rc);
+    nn_step(net, opt);
     return 0;
 }
 
@@ -163,14 +168,14 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         free(hx), free(ht), free(target), free(s);
         return -1;
     }
-    double t0 = train_clock();
+    double t0 = util_clock();
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
     for (int i = 0; i < E; i++) {
-        synth_render(s, data_seed, heldout_base + (uint64_t)i, cell->complexity);
-        copy_synth(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, cell->task);
+        train_render(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, data_seed,
+                     heldout_base + (uint64_t)i, cell->complexity, cell->task);
     }
-    res->times.generate += train_clock() - t0;
+    res->times.generate += util_clock() - t0;
 
     /* A small synthetic set is drawn many times over (steps x batch draws of n images):
      * keep each image once it is rendered. Larger sets are rendered on the fly, so memory
@@ -190,13 +195,13 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         }
     }
     rng_t r;
-    uint64_t w = 0x9e7;
-    rng_seed(&r, rng_hash(cell_seed, &w, 1));
+    rng_seed(&r, job_pretrain_order_seed(cell_seed));
+    const nn_optim opt = optim_of(rc, rc->lr);
     int ev = 0;
     double loss_sum = 0.0;
     int loss_n = 0;
     for (int step = 1; step <= rc->steps; step++) {
-        double tg = train_clock();
+        double tg = util_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             uint64_t item = rng_below(&r, (uint64_t)cell->size);
@@ -206,27 +211,26 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
                 memcpy(ti, ct + item * K, (size_t)K * sizeof(float));
                 continue;
             }
-            synth_render(s, data_seed, item, cell->complexity);
-            copy_synth(xi, ti, s, cell->task);
+            train_render(xi, ti, s, data_seed, item, cell->complexity, cell->task);
             if (have) {
                 memcpy(cx + item * SYNTH_PIXELS, xi, SYNTH_PIXELS * sizeof(float));
                 memcpy(ct + item * K, ti, (size_t)K * sizeof(float));
                 have[item] = 1;
             }
         }
-        double tt = train_clock();
+        double tt = util_clock();
         res->times.generate += tt - tg;
         const float *out = nn_forward(net, B);
         double loss = nn_sigmoid_bce(nn_dout(net), NULL, out, target, B, K);
-        if (backward_and_step(res, net, rc, B, loss, step, "pre-training") != 0)
+        if (backward_and_step(res, net, &opt, B, loss, step, "pre-training") != 0)
             break;
         loss_sum += loss;
         loss_n++;
-        res->times.pretrain += train_clock() - tt;
+        res->times.pretrain += util_clock() - tt;
         if (poll)
             poll(poll_user);
         if (step % rc->eval_every == 0 || step == rc->steps) {
-            double te = train_clock();
+            double te = util_clock();
             long wrong = 0;
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
@@ -240,7 +244,7 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
             ev++;
             loss_sum = 0.0;
             loss_n = 0;
-            res->times.evaluate += train_clock() - te;
+            res->times.evaluate += util_clock() - te;
         }
     }
     free(hx), free(ht), free(target), free(s), free(cx), free(ct), free(have);
@@ -251,9 +255,8 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
                     const train_data *d, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
     const job_recipe *rc = &spec->finetune;
-    job_recipe ft_rc = *rc; /* scratch cells may have their own learning rate */
-    if (cell->size == 0 && rc->scratch_lr > 0)
-        ft_rc.lr = rc->scratch_lr;
+    /* scratch cells may have their own learning rate */
+    const nn_optim opt = optim_of(rc, cell->size == 0 && rc->scratch_lr > 0 ? rc->scratch_lr : rc->lr);
     int B = rc->batch;
     int *subset = real_subset(spec, cell->repeat, d->pool);
     uint8_t *labels = malloc((size_t)B);
@@ -263,11 +266,10 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
         return -1;
     }
     rng_t r;
-    uint64_t w[3] = {0xf7, (uint64_t)cell->ftsize, (uint64_t)cell->repeat};
-    rng_seed(&r, rng_hash(spec->seed, w, 3));
+    rng_seed(&r, job_finetune_order_seed(spec, cell->ftsize, cell->repeat));
     int ev = 0;
     for (int step = 1; step <= rc->steps; step++) {
-        double tt = train_clock();
+        double tt = util_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             int item = subset[rng_below(&r, (uint64_t)cell->ftsize)];
@@ -275,16 +277,16 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
             labels[i] = d->train.labels[item];
         }
         const float *out = nn_forward(net, B);
-        double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, 10);
-        if (backward_and_step(res, net, &ft_rc, B, loss, step, "fine-tuning") != 0)
+        double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, TRAIN_CLASSES);
+        if (backward_and_step(res, net, &opt, B, loss, step, "fine-tuning") != 0)
             break;
-        res->times.finetune += train_clock() - tt;
+        res->times.finetune += util_clock() - tt;
         if (poll)
             poll(poll_user);
         if (step % rc->eval_every == 0 || step == rc->steps) {
-            double te = train_clock();
+            double te = util_clock();
             res->ft_error[ev++] = (float)real_error(net, rc->eval_validation ? &d->validation : &d->test);
-            res->times.evaluate += train_clock() - te;
+            res->times.evaluate += util_clock() - te;
         }
     }
     if (res->status != CELL_FAILED)
@@ -297,12 +299,12 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
 int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
                train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
-    double t0 = train_clock();
+    double t0 = util_clock();
     memset(res, 0, sizeof *res);
     res->status = CELL_DONE;
     res->final_error = NAN;
-    res->n_pre = cell->size > 0 ? train_eval_count(&spec->pretrain) : 0;
-    res->n_ft = train_eval_count(&spec->finetune);
+    res->n_pre = cell->size > 0 ? job_eval_count(&spec->pretrain) : 0;
+    res->n_ft = job_eval_count(&spec->finetune);
     res->pre_loss = malloc(((size_t)res->n_pre + 1) * sizeof(float));
     res->pre_error = malloc(((size_t)res->n_pre + 1) * sizeof(float));
     res->ft_error = malloc((size_t)res->n_ft * sizeof(float));
@@ -322,7 +324,7 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
      * batch, larger evaluation batches would only cost memory (im2col buffers). */
     int cap = spec->pretrain.batch > spec->finetune.batch ? spec->pretrain.batch : spec->finetune.batch;
     nn_arch ft_arch;
-    if (nn_arch_build(&ft_arch, model, 10) != 0) {
+    if (nn_arch_build(&ft_arch, model, TRAIN_CLASSES) != 0) {
         snprintf(err, errlen, "unknown model '%s'", model);
         goto out;
     }
@@ -331,16 +333,16 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
         snprintf(err, errlen, "out of memory for model %s", model);
         goto out;
     }
-    /* Backbone initialisation depends on (model, repeat) only: scratch and pre-trained cells
-     * of a repeat start from the same weights, which pairs the comparison. */
-    uint64_t iw[3] = {0x1417, rng_hash_str(0, model), (uint64_t)cell->repeat};
-    uint64_t init_seed = rng_hash(spec->seed, iw, 3);
+    uint64_t init_seed = job_init_seed(spec, cell->model, cell->repeat);
     nn_init(ft, init_seed);
     uint64_t cell_seed = job_cell_seed(spec, cell);
 
     if (cell->size > 0) {
         nn_arch pre_arch;
-        nn_arch_build(&pre_arch, model, train_task_outputs(cell->task));
+        if (nn_arch_build(&pre_arch, model, train_task_outputs(cell->task)) != 0) {
+            snprintf(err, errlen, "unknown model '%s'", model);
+            goto out;
+        }
         pre = nn_create(&pre_arch, cap);
         if (!pre) {
             snprintf(err, errlen, "out of memory for model %s", model);
@@ -358,7 +360,7 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
 out:
     nn_free(pre);
     nn_free(ft);
-    res->seconds = train_clock() - t0;
+    res->seconds = util_clock() - t0;
     if (rc != 0)
         train_result_free(res);
     return rc;

@@ -16,11 +16,44 @@
 static const char *const names[3][FIT_MAXP] = {
     {"D", "alpha", "C", NULL}, {"D", "alpha", NULL, NULL}, {"delta", "gamma", "alpha", "beta"}};
 
+static const char *const law_names[3] = {[FIT_SIMPLE] = "simple", [FIT_POWER] = "power",
+                                         [FIT_FULL] = "full"};
+static const char *const loss_names[3] = {[FIT_LOSS_LINEAR] = "linear", [FIT_LOSS_HUBER] = "huber",
+                                          [FIT_LOSS_SOFT_L1] = "soft-l1"};
+
 int fit_param_count(fit_law law) { return law == FIT_SIMPLE ? 3 : law == FIT_POWER ? 2 : 4; }
 const char *fit_param_name(fit_law law, int i) { return names[law][i]; }
-const char *fit_law_name(fit_law law)
+
+int fit_param_index(fit_law law, const char *name)
 {
-    return law == FIT_SIMPLE ? "simple" : law == FIT_POWER ? "power" : "full";
+    for (int i = 0; i < fit_param_count(law); i++)
+        if (strcmp(names[law][i], name) == 0)
+            return i;
+    return -1;
+}
+
+const char *fit_law_name(fit_law law) { return law_names[law]; }
+
+int fit_law_parse(const char *name, fit_law *law)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(law_names[i], name) == 0) {
+            *law = (fit_law)i;
+            return 0;
+        }
+    return -1;
+}
+
+const char *fit_loss_name(fit_loss loss) { return loss_names[loss]; }
+
+int fit_loss_parse(const char *name, fit_loss *loss)
+{
+    for (int i = 0; i < 3; i++)
+        if (strcmp(loss_names[i], name) == 0) {
+            *loss = (fit_loss)i;
+            return 0;
+        }
+    return -1;
 }
 
 fit_options fit_default_options(fit_law law)
@@ -323,11 +356,12 @@ static void solve_from(solver *sv, fit_result *res, const double *th, double *be
 
 /* The grid of starting points: alpha over its range (and beta for the full law), the
  * linear parameters by least squares at each. */
-static void solve_grid(solver *sv, fit_result *res, double *best_th, double *best_cost)
+static void solve_grid(solver *sv, fit_result *res, double *best_th, double *best_cost,
+                       double *xbuf, double *ybuf)
 {
     const problem *pb = &sv->pb;
     const fit_options *opt = pb->opt;
-    int m = pb->m, ia = opt->law == FIT_FULL ? 2 : 1;
+    int ia = opt->law == FIT_FULL ? 2 : 1;
     double alphas[6], betas[3] = {0.1, 0.4, 1.0};
     int na = 6, nb = opt->law == FIT_FULL ? 3 : 1;
     double alo = isfinite(opt->lo[ia]) ? opt->lo[ia] : 0.01, ahi = isfinite(opt->hi[ia]) ? opt->hi[ia] : 3;
@@ -340,7 +374,6 @@ static void solve_grid(solver *sv, fit_result *res, double *best_th, double *bes
         betas[0] = opt->value[3];
         nb = 1;
     }
-    double xbuf[m > 0 ? m : 1], ybuf[m > 0 ? m : 1];
     for (int ai = 0; ai < na; ai++)
         for (int bi = 0; bi < nb; bi++) {
             double th[FIT_MAXP];
@@ -350,13 +383,14 @@ static void solve_grid(solver *sv, fit_result *res, double *best_th, double *bes
 }
 
 /* Iteratively reweighted least squares for a robust loss, from the least-squares optimum
- * in best_th; sqw[m] receives the square roots of the final weights. */
-static void solve_robust(solver *sv, fit_result *res, double *best_th, double *best_cost, double *sqw)
+ * in best_th; sqw[m] receives the square roots of the final weights; r and a are scratch
+ * arrays of m. */
+static void solve_robust(solver *sv, fit_result *res, double *best_th, double *best_cost, double *sqw,
+                         double *r, double *a)
 {
     problem *pb = &sv->pb;
     const fit_options *opt = pb->opt;
     int m = pb->m;
-    double r[m], a[m];
     for (int k = 0; k < m; k++) {
         r[k] = residual(opt, best_th, pb->n[k], pb->s ? pb->s[k] : 1.0, pb->y[k]);
         a[k] = r[k];
@@ -433,9 +467,10 @@ int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const
     sv.u0 = gsl_vector_alloc((size_t)pb->nfree);
     gsl_matrix *J = gsl_matrix_alloc((size_t)m, (size_t)pb->nfree);
     gsl_matrix *cov = gsl_matrix_alloc((size_t)pb->nfree, (size_t)pb->nfree);
-    double sqw[m > 0 ? m : 1];
+    /* scratch: robust weights, and two arrays of m for the starts and the robust loss */
+    double *sqw = malloc(sizeof *sqw * 3 * (size_t)m);
     int rc = -1;
-    if (!sv.w || !sv.u0 || !J || !cov)
+    if (!sv.w || !sv.u0 || !J || !cov || !sqw)
         goto out;
 
     double best_cost = INFINITY, best_th[FIT_MAXP] = {0};
@@ -446,11 +481,11 @@ int fit_run_from(fit_result *res, const fit_options *opt, const double *n, const
         solve_from(&sv, res, th, best_th, &best_cost);
     }
     if (!isfinite(best_cost))
-        solve_grid(&sv, res, best_th, &best_cost);
+        solve_grid(&sv, res, best_th, &best_cost, sqw + m, sqw + 2 * (size_t)m);
     if (!isfinite(best_cost))
         goto out;
     if (opt->loss != FIT_LOSS_LINEAR)
-        solve_robust(&sv, res, best_th, &best_cost, sqw);
+        solve_robust(&sv, res, best_th, &best_cost, sqw, sqw + m, sqw + 2 * (size_t)m);
 
     /* Statistics at the best point, in the physical parameters. */
     for (int i = 0; i < pb->np; i++)
@@ -501,6 +536,7 @@ out:
     gsl_vector_free(sv.u0);
     gsl_matrix_free(J);
     gsl_matrix_free(cov);
+    free(sqw);
     return rc;
 }
 
@@ -510,52 +546,126 @@ int fit_run(fit_result *res, const fit_options *opt, const double *n, const doub
     return fit_run_from(res, opt, n, s, y, m, NULL);
 }
 
+typedef struct {
+    double n, s;
+} pair;
+
+static int by_pair(const void *a, const void *b)
+{
+    const pair *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n < y->n ? -1 : 1;
+    return (x->s > y->s) - (x->s < y->s);
+}
+
 int fit_distinct_points(const double *n, const double *s, int m)
 {
+    pair *p = malloc(sizeof *p * (size_t)(m > 0 ? m : 1));
+    if (!p)
+        return -1;
+    for (int k = 0; k < m; k++)
+        p[k] = (pair){n[k], s ? s[k] : 1.0};
+    qsort(p, (size_t)m, sizeof *p, by_pair);
     int d = 0;
-    for (int k = 0; k < m; k++) {
-        int seen = 0;
-        for (int j = 0; j < k && !seen; j++)
-            seen = n[j] == n[k] && (!s || s[j] == s[k]);
-        d += !seen;
-    }
+    for (int k = 0; k < m; k++)
+        d += k == 0 || by_pair(&p[k], &p[k - 1]) != 0;
+    free(p);
     return d;
+}
+
+/* Whether m points have at least `need` distinct (n, s): stops as soon as they do, so a
+ * bootstrap replicate costs O(m * need), not a sort. */
+static int has_distinct(const double *n, const double *s, int m, int need)
+{
+    double seen_n[FIT_MAXP + 1], seen_s[FIT_MAXP + 1];
+    int d = 0;
+    if (need > FIT_MAXP + 1)
+        return fit_distinct_points(n, s, m) >= need;
+    for (int k = 0; k < m && d < need; k++) {
+        int seen = 0;
+        for (int j = 0; j < d && !seen; j++)
+            seen = seen_n[j] == n[k] && (!s || seen_s[j] == s[k]);
+        if (!seen) {
+            seen_n[d] = n[k];
+            seen_s[d] = s ? s[k] : 1.0;
+            d++;
+        }
+    }
+    return d >= need;
+}
+
+static const int *sort_cluster; /* qsort has no context argument */
+
+static int by_cluster(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    if (sort_cluster[i] != sort_cluster[j])
+        return sort_cluster[i] < sort_cluster[j] ? -1 : 1;
+    return i - j;
 }
 
 int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
                   const double *s, const double *y, const int *cluster, int m, int B,
                   unsigned long long seed)
 {
-    int np = fit_param_count(opt->law), nfree = 0, ok = 0;
+    int np = fit_param_count(opt->law), nfree = 0, ok = 0, nclu = 0, rc = -1;
     for (int i = 0; i < np; i++)
         nfree += !opt->fixed[i];
-    /* Clusters: ids in first-appearance order, members listed per cluster. */
-    int nclu = 0, cid[m > 0 ? m : 1], first[m > 0 ? m : 1];
-    for (int k = 0; k < m; k++) {
-        cid[k] = -1;
-        for (int c = 0; c < nclu && cluster; c++)
-            if (cluster[first[c]] == cluster[k])
-                cid[k] = c;
-        if (cid[k] < 0) {
-            first[nclu] = k;
-            cid[k] = nclu++;
+    size_t mm = (size_t)(m > 0 ? m : 1);
+    /* Clusters: ids in first-appearance order, members of each listed in point order
+     * (start[c] .. start[c + 1] in member[]). Without ids every point is its own cluster.
+     * Sorting makes this O(m log m) and a replicate O(m), whatever the cluster sizes. */
+    int *cid = malloc(sizeof(int) * mm), *ord = malloc(sizeof(int) * mm);
+    int *start = malloc(sizeof(int) * (mm + 1)), *member = malloc(sizeof(int) * mm);
+    int *first = malloc(sizeof(int) * mm);
+    double *bn = NULL, *bs = NULL, *by = NULL;
+    if (!cid || !ord || !start || !member || !first)
+        goto out;
+    if (cluster) {
+        for (int k = 0; k < m; k++)
+            ord[k] = k;
+        sort_cluster = cluster;
+        qsort(ord, (size_t)m, sizeof *ord, by_cluster);
+        sort_cluster = NULL;
+        /* runs of equal ids; a run's first element is its first appearance */
+        int nrun = 0;
+        for (int k = 0; k < m; k++) {
+            if (k == 0 || cluster[ord[k]] != cluster[ord[k - 1]])
+                first[nrun++] = ord[k];
+            cid[ord[k]] = nrun - 1;
         }
+        /* renumber runs by first appearance */
+        for (int c = 0; c < nrun; c++)
+            start[c] = -1;
+        for (int k = 0; k < m; k++)
+            if (start[cid[k]] < 0)
+                start[cid[k]] = nclu++;
+        for (int k = 0; k < m; k++)
+            cid[k] = start[cid[k]];
+    } else {
+        for (int k = 0; k < m; k++)
+            cid[k] = k;
+        nclu = m;
     }
-    /* A replicate has at most nclu * (largest cluster) points. */
+    for (int c = 0; c <= nclu; c++)
+        start[c] = 0;
+    for (int k = 0; k < m; k++)
+        start[cid[k] + 1]++;
+    for (int c = 0; c < nclu; c++)
+        start[c + 1] += start[c];
     int big = 0;
     for (int c = 0; c < nclu; c++) {
-        int sz = 0;
-        for (int k = 0; k < m; k++)
-            sz += cid[k] == c;
-        big = sz > big ? sz : big;
+        first[c] = start[c]; /* fill position */
+        big = start[c + 1] - start[c] > big ? start[c + 1] - start[c] : big;
     }
+    for (int k = 0; k < m; k++)
+        member[first[cid[k]]++] = k;
+    /* A replicate has at most nclu * (largest cluster) points. */
     size_t cap = (size_t)nclu * (size_t)(big > 0 ? big : 1);
-    double *bn = malloc(sizeof(double) * cap), *bs = malloc(sizeof(double) * cap);
-    double *by = malloc(sizeof(double) * cap);
-    if (!bn || !bs || !by) {
-        free(bn), free(bs), free(by);
-        return -1;
-    }
+    bn = malloc(sizeof(double) * cap), bs = malloc(sizeof(double) * cap);
+    by = malloc(sizeof(double) * cap);
+    if (!bn || !bs || !by)
+        goto out;
     uint64_t words[1] = {0x626f6f74}; /* "boot" */
     rng_t r;
     rng_seed(&r, rng_hash(seed, words, 1));
@@ -565,13 +675,13 @@ int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *ful
             mb = 0;
             for (int d = 0; d < nclu; d++) {
                 int c = (int)rng_below(&r, (uint64_t)nclu);
-                for (int k = 0; k < m; k++)
-                    if (cid[k] == c) {
-                        bn[mb] = n[k], bs[mb] = s ? s[k] : 1.0, by[mb] = y[k];
-                        mb++;
-                    }
+                for (int j = start[c]; j < start[c + 1]; j++) {
+                    int k = member[j];
+                    bn[mb] = n[k], bs[mb] = s ? s[k] : 1.0, by[mb] = y[k];
+                    mb++;
+                }
             }
-            if (fit_distinct_points(bn, s ? bs : NULL, mb) >= nfree)
+            if (has_distinct(bn, s ? bs : NULL, mb, nfree))
                 break;
         }
         fit_result fr;
@@ -584,6 +694,9 @@ int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *ful
             ok++;
         }
     }
+    rc = ok;
+out:
+    free(cid), free(ord), free(start), free(member), free(first);
     free(bn), free(bs), free(by);
-    return ok;
+    return rc;
 }

@@ -6,6 +6,7 @@
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
 #include "synlaw/synth.h"
+#include "synlaw/util.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -101,7 +102,9 @@ static int walk_map(parse_ctx *c, yaml_node_t *map, const char *where, const cha
     int nkeys = 0;
     while (keys[nkeys])
         nkeys++;
-    int seen[32] = {0};
+    int seen[64] = {0};
+    if (nkeys > 64)
+        return fail(c, map, "%s: internal error: too many keys", where);
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
@@ -214,8 +217,10 @@ static int elem_task(parse_ctx *c, yaml_node_t *n, const char *what, int i, void
 }
 static int same_task(const void *a, int i, int j) { return ((const job_task *)a)[i] == ((const job_task *)a)[j]; }
 
-static const char *const axes_keys[] = {"pretrain_size", "model", "complexity", "pretrain_task",
-                                        "finetune_size", "repeats", NULL};
+enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_REPEATS, AX_COUNT };
+static const char *const axes_keys[AX_COUNT + 1] = {
+    [AX_SIZE] = "pretrain_size", [AX_MODEL] = "model", [AX_COMPLEXITY] = "complexity",
+    [AX_TASK] = "pretrain_task", [AX_FTSIZE] = "finetune_size", [AX_REPEATS] = "repeats"};
 typedef struct {
     job_spec *spec;
     int seen_size, seen_model;
@@ -228,12 +233,12 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
     job_spec *s = st->spec;
     long r;
     switch (key) {
-    case 0: st->seen_size = 1; return walk_list(c, v, "axes.pretrain_size", &s->n_size, elem_size, same_long, s->size);
-    case 1: st->seen_model = 1; return walk_list(c, v, "axes.model", &s->n_model, elem_model, same_str, s->model);
-    case 2: return walk_list(c, v, "axes.complexity", &s->n_complexity, elem_complexity, same_int, s->complexity);
-    case 3: return walk_list(c, v, "axes.pretrain_task", &s->n_task, elem_task, same_task, s->task);
-    case 4: return walk_list(c, v, "axes.finetune_size", &s->n_ftsize, elem_ftsize, same_long, s->ftsize);
-    case 5:
+    case AX_SIZE: st->seen_size = 1; return walk_list(c, v, "axes.pretrain_size", &s->n_size, elem_size, same_long, s->size);
+    case AX_MODEL: st->seen_model = 1; return walk_list(c, v, "axes.model", &s->n_model, elem_model, same_str, s->model);
+    case AX_COMPLEXITY: return walk_list(c, v, "axes.complexity", &s->n_complexity, elem_complexity, same_int, s->complexity);
+    case AX_TASK: return walk_list(c, v, "axes.pretrain_task", &s->n_task, elem_task, same_task, s->task);
+    case AX_FTSIZE: return walk_list(c, v, "axes.finetune_size", &s->n_ftsize, elem_ftsize, same_long, s->ftsize);
+    case AX_REPEATS:
         if (get_int(c, v, "axes.repeats", 1, 1000, &r) != 0)
             return -1;
         s->repeats = (int)r;
@@ -242,9 +247,13 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
     return -1;
 }
 
-static const char *const recipe_keys[] = {"steps", "batch", "optimizer", "lr", "momentum",
-                                          "weight_decay", "eval_every", "eval_size",
-                                          "eval_split", "scratch_lr", "transfer", NULL};
+enum { RK_STEPS, RK_BATCH, RK_OPTIMIZER, RK_LR, RK_MOMENTUM, RK_WEIGHT_DECAY, RK_EVAL_EVERY,
+       RK_EVAL_SIZE, RK_EVAL_SPLIT, RK_SCRATCH_LR, RK_TRANSFER, RK_COUNT };
+static const char *const recipe_keys[RK_COUNT + 1] = {
+    [RK_STEPS] = "steps", [RK_BATCH] = "batch", [RK_OPTIMIZER] = "optimizer", [RK_LR] = "lr",
+    [RK_MOMENTUM] = "momentum", [RK_WEIGHT_DECAY] = "weight_decay", [RK_EVAL_EVERY] = "eval_every",
+    [RK_EVAL_SIZE] = "eval_size", [RK_EVAL_SPLIT] = "eval_split", [RK_SCRATCH_LR] = "scratch_lr",
+    [RK_TRANSFER] = "transfer"};
 typedef struct {
     job_recipe *r;
     const char *where;
@@ -260,9 +269,9 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
     long iv;
     snprintf(what, sizeof what, "%s.%s", st->where, recipe_keys[key]);
     switch (key) {
-    case 0: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->steps = (int)iv; return 0;
-    case 1: if (get_int(c, v, what, 1, 4096, &iv)) return -1; r->batch = (int)iv; return 0;
-    case 2:
+    case RK_STEPS: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->steps = (int)iv; return 0;
+    case RK_BATCH: if (get_int(c, v, what, 1, 4096, &iv)) return -1; r->batch = (int)iv; return 0;
+    case RK_OPTIMIZER:
         if (get_string(c, v, what, name, sizeof name))
             return -1;
         if (strcmp(name, "sgd") == 0)
@@ -272,16 +281,16 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
         else
             return fail(c, v, "%s: unknown optimizer '%s' (expected sgd or adam)", what, name);
         return 0;
-    case 3: return get_double(c, v, what, 0, 10, 1, &r->lr);
-    case 4: if (get_double(c, v, what, 0, 0.9999, 0, &r->momentum)) return -1; return 0;
-    case 5: return get_double(c, v, what, 0, 1, 0, &r->weight_decay);
-    case 6:
+    case RK_LR: return get_double(c, v, what, 0, 10, 1, &r->lr);
+    case RK_MOMENTUM: return get_double(c, v, what, 0, 0.9999, 0, &r->momentum);
+    case RK_WEIGHT_DECAY: return get_double(c, v, what, 0, 1, 0, &r->weight_decay);
+    case RK_EVAL_EVERY:
         st->eval_every_node = v;
         if (get_int(c, v, what, 1, 10000000L, &iv)) return -1;
         r->eval_every = (int)iv;
         return 0;
-    case 7: if (get_int(c, v, what, 1, st->max_eval, &iv)) return -1; r->eval_size = (int)iv; return 0;
-    case 10:
+    case RK_EVAL_SIZE: if (get_int(c, v, what, 1, st->max_eval, &iv)) return -1; r->eval_size = (int)iv; return 0;
+    case RK_TRANSFER:
         if (strcmp(st->where, "pretrain") != 0)
             return fail(c, k, "%s: only pre-training has transfer", what);
         if (get_string(c, v, what, name, sizeof name))
@@ -293,11 +302,11 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
         else
             return fail(c, v, "%s: unknown value '%s' (expected backbone or conv)", what, name);
         return 0;
-    case 8:
-    case 9:
+    case RK_EVAL_SPLIT:
+    case RK_SCRATCH_LR:
         if (strcmp(st->where, "finetune") != 0)
             return fail(c, k, "%s: only fine-tuning has %s", what, recipe_keys[key]);
-        if (key == 9)
+        if (key == RK_SCRATCH_LR)
             return get_double(c, v, what, 0, 10, 1, &r->scratch_lr);
         if (get_string(c, v, what, name, sizeof name))
             return -1;
@@ -312,7 +321,10 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
     return -1;
 }
 
-static const char *const top_keys[] = {"name", "seed", "data_dir", "axes", "pretrain", "finetune", NULL};
+enum { TK_NAME, TK_SEED, TK_DATA_DIR, TK_AXES, TK_PRETRAIN, TK_FINETUNE, TK_COUNT };
+static const char *const top_keys[TK_COUNT + 1] = {
+    [TK_NAME] = "name", [TK_SEED] = "seed", [TK_DATA_DIR] = "data_dir", [TK_AXES] = "axes",
+    [TK_PRETRAIN] = "pretrain", [TK_FINETUNE] = "finetune"};
 typedef struct {
     job_spec *spec;
     yaml_node_t *axes, *data_dir_node;
@@ -336,16 +348,22 @@ static int top_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, 
     job_spec *s = st->spec;
     long iv;
     switch (key) {
-    case 0: return get_string(c, v, "name", s->name, sizeof s->name);
-    case 1:
+    case TK_NAME:
+        if (get_string(c, v, "name", s->name, sizeof s->name) != 0)
+            return -1;
+        if (!util_safe_name(s->name))
+            return fail(c, v, "name: '%s' cannot name files (expected printable characters without "
+                        "'/', not '.' or '..')", s->name);
+        return 0;
+    case TK_SEED:
         if (get_int(c, v, "seed", 0, LONG_MAX, &iv) != 0)
             return -1;
         s->seed = (uint64_t)iv;
         return 0;
-    case 2: st->data_dir_node = v; return get_string(c, v, "data_dir", s->data_dir, sizeof s->data_dir);
-    case 3: st->axes = v; return 0; /* parsed after the recipes are known */
-    case 4: return parse_recipe(c, v, &s->pretrain, "pretrain", 100000);
-    case 5: return parse_recipe(c, v, &s->finetune, "finetune", 10000);
+    case TK_DATA_DIR: st->data_dir_node = v; return get_string(c, v, "data_dir", s->data_dir, sizeof s->data_dir);
+    case TK_AXES: st->axes = v; return 0; /* parsed after the recipes are known */
+    case TK_PRETRAIN: return parse_recipe(c, v, &s->pretrain, "pretrain", 100000);
+    case TK_FINETUNE: return parse_recipe(c, v, &s->finetune, "finetune", 10000);
     }
     return -1;
 }
@@ -486,14 +504,32 @@ char *job_read_file(const char *path, char *err, size_t errlen)
     return buf;
 }
 
-int job_cell_count(const job_spec *s)
+void job_cell_counts(const job_spec *s, long *pretrained, long *scratch)
 {
-    int nscratch = 0;
+    long nscratch = 0;
     for (int i = 0; i < s->n_size; i++)
         nscratch += s->size[i] == 0;
     long per = (long)s->n_model * s->n_ftsize * s->repeats;
-    long total = per * (nscratch + (long)(s->n_size - nscratch) * s->n_complexity * s->n_task);
-    return total > INT_MAX ? INT_MAX : (int)total;
+    if (pretrained)
+        *pretrained = per * (s->n_size - nscratch) * s->n_complexity * s->n_task;
+    if (scratch)
+        *scratch = per * nscratch;
+}
+
+int job_cell_count(const job_spec *s)
+{
+    long pre, scr;
+    job_cell_counts(s, &pre, &scr);
+    return pre + scr > INT_MAX ? INT_MAX : (int)(pre + scr);
+}
+
+int job_eval_count(const job_recipe *r) { return (r->steps + r->eval_every - 1) / r->eval_every; }
+
+void job_eval_steps(const job_recipe *r, int *steps)
+{
+    int n = job_eval_count(r);
+    for (int i = 0; i < n; i++)
+        steps[i] = (i + 1) * r->eval_every < r->steps ? (i + 1) * r->eval_every : r->steps;
 }
 
 /* Canonical order: model, finetune size, repeat, then pretrain size, complexity, task. */
@@ -525,8 +561,32 @@ uint64_t job_cell_seed(const job_spec *s, const job_cell *c)
 
 uint64_t job_data_seed(const job_spec *s, int complexity, int repeat)
 {
-    uint64_t w[3] = {0xda7a, (uint64_t)complexity, (uint64_t)repeat};
+    uint64_t w[3] = {JOB_SALT_DATA, (uint64_t)complexity, (uint64_t)repeat};
     return rng_hash(s->seed, w, 3);
+}
+
+uint64_t job_init_seed(const job_spec *s, int model, int repeat)
+{
+    uint64_t w[3] = {JOB_SALT_INIT, rng_hash_str(0, s->model[model]), (uint64_t)repeat};
+    return rng_hash(s->seed, w, 3);
+}
+
+uint64_t job_subset_seed(const job_spec *s, int repeat)
+{
+    uint64_t w[2] = {JOB_SALT_SUBSET, (uint64_t)repeat};
+    return rng_hash(s->seed, w, 2);
+}
+
+uint64_t job_finetune_order_seed(const job_spec *s, long ftsize, int repeat)
+{
+    uint64_t w[3] = {JOB_SALT_FINETUNE_ORDER, (uint64_t)ftsize, (uint64_t)repeat};
+    return rng_hash(s->seed, w, 3);
+}
+
+uint64_t job_pretrain_order_seed(uint64_t cell_seed)
+{
+    uint64_t w = JOB_SALT_PRETRAIN_ORDER;
+    return rng_hash(cell_seed, &w, 1);
 }
 
 const char *job_task_name(int task)
@@ -536,6 +596,13 @@ const char *job_task_name(int task)
     case TASK_SEGMENT: return "segment";
     default: return "none";
     }
+}
+
+const char *job_status_name(int status)
+{
+    static const char *const names[CELL_NSTATUS] = {
+        [CELL_PENDING] = "pending", [CELL_DONE] = "done", [CELL_FAILED] = "failed"};
+    return status >= 0 && status < CELL_NSTATUS ? names[status] : "?";
 }
 
 const char *job_optimizer_name(job_optimizer o) { return o == OPT_ADAM ? "adam" : "sgd"; }

@@ -3,6 +3,7 @@
  * file's name instead. */
 #include "synlaw/store.h"
 
+#include "synlaw/util.h"
 #include "synlaw/version.h"
 
 #include <hdf5.h>
@@ -18,7 +19,7 @@ struct store {
     hid_t cells, ft_err, pre_loss, pre_err;
     hid_t cell_type;
     int n_ft, n_pre;
-    char path[JOB_PATH_LEN];
+    char *path;   /* owned */
 };
 
 #define FAIL(...)                                                                               \
@@ -41,9 +42,8 @@ static hid_t status_type(void)
 {
     hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
     int8_t v;
-    const char *names[3] = {"pending", "done", "failed"};
-    for (v = 0; v < 3 && t >= 0; v++)
-        if (H5Tenum_insert(t, names[v], &v) < 0) {
+    for (v = 0; v < CELL_NSTATUS && t >= 0; v++)
+        if (H5Tenum_insert(t, job_status_name(v), &v) < 0) {
             H5Tclose(t);
             return H5I_INVALID_HID;
         }
@@ -84,14 +84,34 @@ static hid_t cell_row_type(void)
     return t;
 }
 
+/* Whether /cells (ds) has the status enum of this synlaw (names and values): a file with
+ * another enum would be misread (or crash HDF5's conversion), so readers refuse it. */
+static int cells_type_ok(hid_t ds)
+{
+    hid_t ft = H5Dget_type(ds), mt = H5I_INVALID_HID, want = status_type();
+    int ok = 0;
+    if (ft >= 0 && want >= 0 && H5Tget_class(ft) == H5T_COMPOUND) {
+        int idx = H5Tget_member_index(ft, "status");
+        if (idx >= 0)
+            mt = H5Tget_member_type(ft, (unsigned)idx);
+        ok = mt >= 0 && H5Tget_class(mt) == H5T_ENUM && H5Tget_nmembers(mt) == CELL_NSTATUS &&
+             H5Tequal(mt, want) > 0;
+    }
+    if (mt >= 0) H5Tclose(mt);
+    if (ft >= 0) H5Tclose(ft);
+    if (want >= 0) H5Tclose(want);
+    return ok;
+}
+
 static hid_t fit_row_type(void)
 {
-    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_fit_row));
-    hid_t s128 = str_type(128), s32 = str_type(JOB_NAME_LEN), s16 = str_type(16);
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(analysis_row));
+    hid_t s128 = str_type(ANALYSIS_GROUP_LEN), s32 = str_type(ANALYSIS_NAME_LEN),
+          s16 = str_type(ANALYSIS_WORD_LEN);
     hsize_t four = 4;
     hid_t a4 = H5Tarray_create2(H5T_NATIVE_DOUBLE, 1, &four);
     int ok = t >= 0 && s128 >= 0 && s32 >= 0 && s16 >= 0 && a4 >= 0;
-#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_fit_row, field), type) >= 0
+#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(analysis_row, field), type) >= 0
     F("group", group, s128);
     F("model", model, s32);
     F("complexity", complexity, H5T_NATIVE_INT32);
@@ -170,9 +190,8 @@ static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, con
     hid_t ds = H5I_INVALID_HID;
     if (sp >= 0 && dcpl >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0) {
         float nan = NAN;
-        if (H5Tequal(type, H5T_NATIVE_FLOAT) > 0)
-            H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan);
-        ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        if (H5Tequal(type, H5T_NATIVE_FLOAT) <= 0 || H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan) >= 0)
+            ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     }
     if (ds >= 0 && ((units && attr_str(ds, "units", units) < 0) ||
                     (description && attr_str(ds, "description", description) < 0))) {
@@ -195,15 +214,14 @@ static hid_t make_scale(hid_t loc, const char *name, const int *values, hsize_t 
         H5Dclose(ds);
         return H5I_INVALID_HID;
     }
-    hid_t fs = H5Dget_space(ds);
-    if (rank != 0 || n == 0)
-        H5Sselect_none(fs);
-    hid_t ms = H5Screate_simple(1, &n, NULL);
-    if (rank != 0 || n == 0)
-        H5Sselect_none(ms);
-    herr_t w = H5Dwrite(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, values);
-    H5Sclose(fs);
-    H5Sclose(ms);
+    hsize_t one = 1;
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, n ? &n : &one, NULL);
+    herr_t w = -1;
+    int mine = rank == 0 && n > 0; /* rank 0 writes, the others take part with nothing */
+    if (fs >= 0 && ms >= 0 && (mine || (H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0)))
+        w = H5Dwrite(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, values);
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
     if (w < 0) {
         H5Dclose(ds);
         return H5I_INVALID_HID;
@@ -211,8 +229,7 @@ static hid_t make_scale(hid_t loc, const char *name, const int *values, hsize_t 
     return ds;
 }
 
-void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *cell,
-                    const train_result *res, int rank)
+void store_cell_row_init(store_cell_row *row, const job_spec *spec, const job_cell *cell)
 {
     memset(row, 0, sizeof *row);
     row->index = cell->index;
@@ -228,17 +245,6 @@ void store_fill_row(store_cell_row *row, const job_spec *spec, const job_cell *c
     row->final_error = row->wall_time = NAN;
     row->time_generate = row->time_pretrain = row->time_finetune = row->time_evaluate = NAN;
     row->time_write = NAN;
-    if (res) {
-        row->status = (int8_t)res->status;
-        row->rank = rank;
-        row->final_error = res->final_error;
-        row->wall_time = res->seconds;
-        row->time_generate = res->times.generate;
-        row->time_pretrain = res->times.pretrain;
-        row->time_finetune = res->times.finetune;
-        row->time_evaluate = res->times.evaluate;
-        snprintf(row->reason, sizeof row->reason, "%s", res->reason);
-    }
 }
 
 /* A store for path with every handle invalid and the curve lengths of spec, and in *fapl
@@ -254,14 +260,20 @@ static store *store_new(const char *path, const job_spec *spec, MPI_Comm comm, h
         return NULL;
     }
     st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
-    snprintf(st->path, sizeof st->path, "%s", path);
-    st->n_ft = train_eval_count(&spec->finetune);
-    st->n_pre = train_eval_count(&spec->pretrain);
+    st->path = util_strdup(path);
+    if (!st->path) {
+        snprintf(err, errlen, "out of memory");
+        free(st);
+        return NULL;
+    }
+    st->n_ft = job_eval_count(&spec->finetune);
+    st->n_pre = job_eval_count(&spec->pretrain);
     *fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (*fapl < 0 || H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "%s: cannot set up MPI-IO file access", path);
         if (*fapl >= 0)
             H5Pclose(*fapl);
+        free(st->path);
         free(st);
         return NULL;
     }
@@ -344,9 +356,9 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     for (int i = 0; i < ncell; i++)
         steps[i] = i;
     cellscale = make_scale(st->file, "cell", steps, nc, "cell", rank);
-    train_eval_steps(&spec->finetune, steps);
+    job_eval_steps(&spec->finetune, steps);
     ftscale = make_scale(grp, "finetune_step", steps, (hsize_t)st->n_ft, "finetune step", rank);
-    train_eval_steps(&spec->pretrain, steps);
+    job_eval_steps(&spec->pretrain, steps);
     prescale = make_scale(grp, "pretrain_step", steps, (hsize_t)st->n_pre, "pretrain step", rank);
     if (cellscale < 0 || ftscale < 0 || prescale < 0)
         FAIL("%s: cannot create the dimension scales", path);
@@ -359,15 +371,15 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     /* Pending rows, written once by rank 0. */
     job_cells(spec, cells);
     for (int i = 0; i < ncell; i++)
-        store_fill_row(&rows[i], spec, &cells[i], NULL, -1);
-    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &nc, NULL);
-    if (rank != 0) {
-        H5Sselect_none(fs);
-        H5Sselect_none(ms);
-    }
-    herr_t w = H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, rows);
-    H5Sclose(fs);
-    H5Sclose(ms);
+        store_cell_row_init(&rows[i], spec, &cells[i]);
+    hsize_t one = 1;
+    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, nc ? &nc : &one, NULL);
+    herr_t w = -1;
+    int mine = rank == 0 && nc > 0;
+    if (fs >= 0 && ms >= 0 && (mine || (H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0)))
+        w = H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, rows);
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
     if (w < 0)
         FAIL("%s: cannot write the cell table", path);
     if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
@@ -404,11 +416,11 @@ static int write_row(hid_t ds, int row, int n, const float *data)
     return rc;
 }
 
-int store_write_row(store *st, const store_cell_row *in, const float *ft, const float *pl,
-                    const float *pe, char *err, size_t errlen)
+int store_write_cell(store *st, const store_cell_row *in, const float *ft, const float *pl,
+                     const float *pe, char *err, size_t errlen)
 {
     store_cell_row copy = *in, *row = &copy;
-    double t0 = train_clock();
+    double t0 = util_clock();
     if ((ft && write_row(st->ft_err, row->index, st->n_ft, ft) != 0) ||
         (pl && write_row(st->pre_loss, row->index, st->n_pre, pl) != 0) ||
         (pe && write_row(st->pre_err, row->index, st->n_pre, pe) != 0)) {
@@ -416,7 +428,7 @@ int store_write_row(store *st, const store_cell_row *in, const float *ft, const 
         return -1;
     }
     if (isnan(row->time_write) && row->status != CELL_PENDING)
-        row->time_write = train_clock() - t0; /* a merged row keeps the time of its first write */
+        row->time_write = util_clock() - t0; /* a merged row keeps the time of its first write */
     hsize_t start = (hsize_t)row->index, one = 1;
     hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
     int rc = -1;
@@ -430,18 +442,6 @@ int store_write_row(store *st, const store_cell_row *in, const float *ft, const 
     return rc;
 }
 
-int store_write_cell(store *st, const job_spec *spec, const job_cell *cell, const train_result *res,
-                     int rank, char *err, size_t errlen)
-{
-    if (res->n_ft != st->n_ft || (res->n_pre != 0 && res->n_pre != st->n_pre)) {
-        snprintf(err, errlen, "%s: curve length does not match the file layout", st->path);
-        return -1;
-    }
-    store_cell_row row;
-    store_fill_row(&row, spec, cell, res, rank);
-    return store_write_row(st, &row, res->ft_error, res->n_pre ? res->pre_loss : NULL,
-                           res->n_pre ? res->pre_error : NULL, err, errlen);
-}
 
 static int read_attr_str(hid_t loc, const char *name, char **out);
 
@@ -491,6 +491,8 @@ int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spe
     st->cell_type = cell_row_type();
     if (st->cells < 0 || st->ft_err < 0 || st->pre_loss < 0 || st->pre_err < 0 || st->cell_type < 0)
         FAIL("%s: incomplete layout (missing /cells or /curves); cannot resume it", path);
+    if (!cells_type_ok(st->cells))
+        FAIL("%s: /cells has another status type than pending/done/failed; cannot resume it", path);
     hid_t sp = H5Dget_space(st->cells);
     hsize_t n = 0;
     if (sp >= 0)
@@ -505,6 +507,9 @@ int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spe
     if (t < 0 || st_t < 0 || H5Tinsert(t, "status", 0, st_t) < 0 ||
         (ncell && H5Dread(st->cells, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) < 0))
         FAIL("%s: cannot read the cell statuses", path);
+    for (int i = 0; i < ncell; i++)
+        if (status[i] < 0 || status[i] >= CELL_NSTATUS)
+            FAIL("%s: /cells row %d has a damaged status (%d); cannot resume it", path, i, status[i]);
     H5Tclose(t), H5Tclose(st_t), H5Pclose(fapl);
     free(fmt), free(hash);
     *out = st;
@@ -531,6 +536,7 @@ int store_close(store *st)
         H5Tclose(st->cell_type);
     if (st->file >= 0 && H5Fclose(st->file) < 0)
         rc = -1;
+    free(st->path);
     free(st);
     return rc;
 }
@@ -620,6 +626,9 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
     hsize_t n = 0;
     if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &n, NULL) < 0)
         FAIL("%s: /cells is not a 1-D table", path);
+    if (!cells_type_ok(ds))
+        FAIL("%s: /cells has another status type than pending/done/failed (not written by this "
+             "synlaw)", path);
     out->ncell = (int)n;
     out->rows = calloc(n ? n : 1, sizeof *out->rows);
     t = cell_row_type();
@@ -627,6 +636,10 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
         FAIL("out of memory");
     if (n && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->rows) < 0)
         FAIL("%s: cannot read /cells (layout differs from this synlaw's)", path);
+    for (hsize_t i = 0; i < n; i++)
+        if (out->rows[i].status < 0 || out->rows[i].status >= CELL_NSTATUS || out->rows[i].index != (int)i)
+            FAIL("%s: /cells row %llu is damaged (status %d, index %d)", path, (unsigned long long)i,
+                 out->rows[i].status, out->rows[i].index);
     char *hash = NULL;
     if (read_attr_str(f, "job_hash", &hash) == 0) {
         snprintf(out->job_hash, sizeof out->job_hash, "%s", hash);
@@ -664,7 +677,7 @@ void store_results_free(store_results *r)
     memset(r, 0, sizeof *r);
 }
 
-int store_write_fits(const char *path, int create, const store_fit_row *rows, int n,
+int store_write_fits(const char *path, int create, const analysis_row *rows, int n,
                      const char *group_columns, const char *source, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);

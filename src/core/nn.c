@@ -104,6 +104,25 @@ int nn_arch_build(nn_arch *a, const char *name, int out_size)
     return 0;
 }
 
+void nn_arch_describe(const nn_arch *a, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int l = 0; l < a->nlayer && used < len; l++) {
+        const nn_layer *y = &a->layer[l];
+        const char *sep = used ? " " : "";
+        int w = 0;
+        switch (y->kind) {
+        case NN_LINEAR: w = snprintf(buf + used, len - used, "%sfc%d", sep, y->K); break;
+        case NN_CONV3: w = snprintf(buf + used, len - used, "%sconv3x3-%d", sep, y->K); break;
+        case NN_POOL2: w = snprintf(buf + used, len - used, "%spool2", sep); break;
+        case NN_RELU:
+        case NN_FLAT: break;
+        }
+        used += w > 0 ? (size_t)w : 0;
+    }
+}
+
 /* ---- allocation ---------------------------------------------------------------------- */
 
 static size_t out_count(const nn_layer *l) { return (size_t)l->K * l->P * l->Q; }
@@ -605,12 +624,12 @@ HOT static void adam_update(float *restrict p, const float *restrict g, float *r
     }
 }
 
-void nn_step(nn_net *n, const job_recipe *r)
+void nn_step(nn_net *n, const nn_optim *o)
 {
     size_t P = n->arch.nparam;
-    float lr = (float)r->lr, mu = (float)r->momentum, wd = (float)r->weight_decay;
+    float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     n->opt_t++;
-    if (r->optimizer == OPT_SGD) {
+    if (o->kind == NN_SGD) {
         sgd_update(n->param, n->grad, n->opt_m, P, lr, mu, wd);
         return;
     }

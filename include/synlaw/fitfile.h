@@ -1,0 +1,41 @@
+/* Fitting a results file: groups its finished cells, fits the laws, writes /fits and a CSV.
+ *
+ * Groups are (model, complexity, pretrain_task, finetune_size); each fits the simple law
+ * L(n) = D n^-alpha + C to the final fine-tuning error of every done cell with n > 0, all
+ * repeats as separate points (the repeat is the bootstrap cluster), with D >= 0, alpha in
+ * [0.01, 3], C in [0, 1]. The scratch cells (n = 0) of (model, finetune_size) are the
+ * reference of every group: their mean error is reported beside the fit. When the job has
+ * two or more fine-tuning sizes, the full law L(n, s) = delta (gamma + n^-alpha) s^-beta is
+ * also fitted per (model, complexity, task). */
+#ifndef SYNLAW_FITFILE_H
+#define SYNLAW_FITFILE_H
+
+#include "synlaw/analysis.h"
+
+#include <stddef.h>
+
+/* Names of the tab-separated fields of each row's group. */
+#define FITFILE_GROUP_COLUMNS "model\tcplx\ttask\ts"
+
+typedef struct {
+    analysis_row *rows;   /* [nrows], owned */
+    int nrows;
+    int failed;           /* failed cells, skipped by the fit */
+    char job_name[64];
+} fitfile_result;
+
+/* The default options of a results-file fit (the simple law, 1000 bootstrap replicates). */
+analysis_options fitfile_default_options(void);
+
+/* Fit path's results with o (whose fit part is for the simple law), replace /fits in the
+ * file and write the rows to csv_path (NULL: no CSV). Returns 0, or SL_EINPUT (unreadable
+ * or foreign file) / SL_EFAIL (writing, memory) with err. The caller frees out. */
+int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o,
+                const char *csv_path, char *err, size_t errlen);
+void fitfile_result_free(fitfile_result *r);
+
+/* The CSV a run or merge writes beside OUT.h5: OUT with .h5 replaced by -fits.csv (or
+ * -fits.csv appended). Returns a malloc'ed string, NULL on out-of-memory. */
+char *fitfile_default_csv(const char *path);
+
+#endif

@@ -1,0 +1,205 @@
+/* Helpers shared by the commands: usage errors, number parsing, durations, MPI start-up,
+ * and a small JSON writer for --json output. */
+#include "cli.h"
+
+#include "synlaw/util.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("synlaw: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n\n%s", usage);
+    return EXIT_USAGE;
+}
+
+int cli_error(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("synlaw: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return code;
+}
+
+int cli_exit_status(int sl_status)
+{
+    return sl_status == SL_OK ? EXIT_OK : sl_status == SL_EINPUT ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+int cli_parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v) || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_help_only(int argc, char **argv, const char *usage, const char *cmd)
+{
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        if (c == 'h') {
+            fputs(usage, stdout);
+            return EXIT_OK;
+        }
+        return cli_usage_error(usage, "%s: unknown option", cmd);
+    }
+    return -1;
+}
+
+void cli_duration(char *buf, size_t len, double s)
+{
+    if (!isfinite(s) || s < 0)
+        snprintf(buf, len, "?");
+    else if (s < 60)
+        snprintf(buf, len, "%.0fs", s);
+    else if (s < 3600)
+        snprintf(buf, len, "%dm%02ds", (int)s / 60, (int)s % 60);
+    else
+        snprintf(buf, len, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
+}
+
+/* ---- MPI ---- */
+
+static const char *mpi_command = "synlaw";
+
+static void mpi_fatal(MPI_Comm *comm, int *code, ...)
+{
+    char msg[MPI_MAX_ERROR_STRING] = "";
+    int len = 0, rank = -1;
+    MPI_Error_string(*code, msg, &len);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    fprintf(stderr, "synlaw: %s: rank %d: MPI error outside the sweep's own checks: %s\n", mpi_command,
+            rank, msg);
+    fflush(stderr);
+    MPI_Abort(*comm, EXIT_RUNTIME);
+}
+
+void cli_mpi_init(const char *command)
+{
+    mpi_command = command;
+    MPI_Init(NULL, NULL);
+    MPI_Errhandler h;
+    if (MPI_Comm_create_errhandler(mpi_fatal, &h) == MPI_SUCCESS) {
+        MPI_Comm_set_errhandler(MPI_COMM_WORLD, h);
+        MPI_Errhandler_free(&h);
+    }
+}
+
+/* ---- JSON ---- */
+
+static void json_sep(cli_json *j)
+{
+    if (j->key) {
+        j->key = 0;
+        return;
+    }
+    if (j->depth > 0 && j->count[j->depth]++ > 0)
+        fputc(',', j->f);
+}
+
+static void json_quoted(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", f);
+        else if (*p == '\t')
+            fputs("\\t", f);
+        else if (*p < 0x20)
+            fprintf(f, "\\u%04x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void json_begin(cli_json *j, FILE *f)
+{
+    memset(j, 0, sizeof *j);
+    j->f = f;
+}
+
+void json_end(cli_json *j) { fputc('\n', j->f); }
+
+static void json_open(cli_json *j, int c)
+{
+    json_sep(j);
+    fputc(c, j->f);
+    if (j->depth + 1 < (int)(sizeof j->count / sizeof j->count[0]))
+        j->depth++;
+    j->count[j->depth] = 0;
+}
+
+static void json_close(cli_json *j, int c)
+{
+    fputc(c, j->f);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void json_object(cli_json *j) { json_open(j, '{'); }
+void json_object_end(cli_json *j) { json_close(j, '}'); }
+void json_array(cli_json *j) { json_open(j, '['); }
+void json_array_end(cli_json *j) { json_close(j, ']'); }
+
+void json_key(cli_json *j, const char *key)
+{
+    json_sep(j);
+    json_quoted(j->f, key);
+    fputc(':', j->f);
+    j->key = 1;
+}
+
+void json_string(cli_json *j, const char *s)
+{
+    json_sep(j);
+    json_quoted(j->f, s);
+}
+
+void json_number(cli_json *j, double v)
+{
+    json_sep(j);
+    if (isfinite(v))
+        fprintf(j->f, "%.17g", v);
+    else
+        fputs("null", j->f);
+}
+
+void json_int(cli_json *j, long long v)
+{
+    json_sep(j);
+    fprintf(j->f, "%lld", v);
+}
+
+void json_bool(cli_json *j, int v)
+{
+    json_sep(j);
+    fputs(v ? "true" : "false", j->f);
+}

@@ -1,0 +1,118 @@
+/* synlaw command line: the command table and dispatch. Each command lives in its own file
+ * (cmd_*.c); the library below never prints, exits or aborts. */
+#include "cli.h"
+
+#include "synlaw/version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const cli_usage_main =
+    "usage: synlaw COMMAND [OPTIONS]\n"
+    "\n"
+    "Measure how much synthetic pre-training data is worth: run a grid of (pre-training size,\n"
+    "model, synthetic complexity, task, fine-tuning size, repeat) cells, record learning curves\n"
+    "in HDF5 and fit L(n) = D*n^-alpha + C.\n"
+    "\n"
+    "commands:\n"
+    "  run JOB.yaml -o OUT.h5   run a sweep (under mpirun: all ranks compute)\n"
+    "  check JOB.yaml           validate a job file and print the expanded grid\n"
+    "  fit RESULTS.h5           (re)fit the scaling law of a results file\n"
+    "  merge -o OUT.h5 SHARDS   join shard files (or a directory of them) into one results file\n"
+    "  status FILE.h5|DIR       done / failed / missing cells and time spent\n"
+    "  render -o SHEET.png      draw synthetic images as a PNG contact sheet\n"
+    "  bench                    training speed per model against the sgemm rate, memory\n"
+    "  plan JOB.yaml --ranks P  predict a job's wall time and parallel efficiency on P ranks\n"
+    "  models                   list the model zoo with sizes and costs\n"
+    "\n"
+    "options:\n"
+    "  -h, --help               show this help (synlaw COMMAND --help for a command)\n"
+    "  -V, --version            show versions of synlaw and its libraries\n"
+    "\n"
+    "exit status: 0 success, 1 runtime failure, 2 bad input or usage\n";
+
+const cli_command cli_commands[] = {
+    {"run", cmd_run, "run a sweep under MPI", &usage_run},
+    {"check", cmd_check, "validate a job file and show its grid", &usage_check},
+    {"fit", cmd_fit, "fit the scaling law of a results file or CSV curves", &usage_fit},
+    {"merge", cmd_merge, "join shard files into one results file", &usage_merge},
+    {"status", cmd_status, "summarise results or shard files", &usage_status},
+    {"render", cmd_render, "draw synthetic images as a PNG contact sheet", &usage_render},
+    {"bench", cmd_bench, "training, rendering and memory benchmarks", &usage_bench},
+    {"plan", cmd_plan, "predict a job's wall time on P ranks", &usage_plan},
+    {"models", cmd_models, "list the model zoo", &usage_models},
+    {NULL, NULL, NULL, NULL}};
+
+static int cmd_version(void)
+{
+    char h5[64], mpi[256];
+    version_hdf5(h5, sizeof h5);
+    version_mpi(mpi, sizeof mpi);
+    printf("synlaw %s\nHDF5 %s\nMPI: %s\nOpenBLAS: %s\nGSL %s\n", version_synlaw(), h5, mpi,
+           version_openblas(), version_gsl());
+    return EXIT_OK;
+}
+
+/* Text for a roff .nf block: backslashes doubled, a leading '.' or '\'' escaped. */
+static void roff_block(const char *text)
+{
+    puts(".nf");
+    int bol = 1;
+    for (const char *p = text; *p; p++) {
+        if (bol && (*p == '.' || *p == '\''))
+            fputs("\\&", stdout);
+        if (*p == '\\')
+            fputs("\\e", stdout);
+        else if (*p == '-')
+            fputs("\\-", stdout);
+        else
+            putchar(*p);
+        bol = *p == '\n';
+    }
+    if (!bol)
+        putchar('\n');
+    puts(".fi");
+}
+
+/* synlaw(1), from the same help texts as --help: generated at build time. */
+static int cmd_man(void)
+{
+    printf(".TH SYNLAW 1 \"\" \"synlaw %s\" \"User Commands\"\n", version_synlaw());
+    puts(".SH NAME\nsynlaw \\- measure how much synthetic pre-training data is worth");
+    puts(".SH SYNOPSIS\n.B synlaw\n.I COMMAND\n[\n.I OPTIONS\n]");
+    puts(".SH DESCRIPTION");
+    roff_block(cli_usage_main);
+    puts(".SH COMMANDS");
+    for (const cli_command *c = cli_commands; c->name; c++) {
+        printf(".SS %s \\(em %s\n", c->name, c->summary);
+        roff_block(*c->usage);
+    }
+    puts(".SH ENVIRONMENT\n.TP\n.B OPENBLAS_NUM_THREADS\nthreads per rank (default 1: ranks are "
+         "synlaw's parallelism)\n.TP\n.B HDF5_USE_FILE_LOCKING\nFALSE on file systems without "
+         "locks (then make sure only one run writes a file)");
+    puts(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input or usage.");
+    puts(".SH SEE ALSO\n.BR mpirun (1),\n.BR sbatch (1),\n.BR h5dump (1);\nthe README of the "
+         "synlaw sources for the job-file reference and the HDF5 layout.");
+    return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    version_blas_threads_default();
+    if (argc < 2)
+        return cli_usage_error(cli_usage_main, "missing command");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        fputs(cli_usage_main, stdout);
+        return EXIT_OK;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
+        return cmd_version();
+    if (!strcmp(cmd, "--man"))
+        return cmd_man();
+    /* Commands see argv[1..] so getopt reports errors against their own options. */
+    for (const cli_command *c = cli_commands; c->name; c++)
+        if (!strcmp(cmd, c->name))
+            return c->run(argc - 1, argv + 1);
+    return cli_usage_error(cli_usage_main, "unknown command '%s'", cmd);
+}

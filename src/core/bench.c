@@ -1,0 +1,180 @@
+/* Measurements: training throughput, sgemm reference, rendering, memory, calibration. */
+#include "synlaw/bench.h"
+
+#include "synlaw/job.h"
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+#include "synlaw/synth.h"
+#include "synlaw/train.h"
+#include "synlaw/util.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int wanted(const char *list, const char *name)
+{
+    if (!list)
+        return 1;
+    size_t n = strlen(name);
+    for (const char *p = list; (p = strstr(p, name)) != NULL; p += n)
+        if ((p == list || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return 1;
+    return 0;
+}
+
+double bench_sgemm_gflops(int n)
+{
+    size_t nn = (size_t)n * n;
+    float *a = malloc(nn * sizeof *a), *b = malloc(nn * sizeof *b), *c = malloc(nn * sizeof *c);
+    if (!a || !b || !c) {
+        free(a), free(b), free(c);
+        return NAN;
+    }
+    rng_t r;
+    rng_seed(&r, 1);
+    for (size_t i = 0; i < nn; i++) {
+        a[i] = (float)rng_uniform(&r) - 0.5f;
+        b[i] = (float)rng_uniform(&r) - 0.5f;
+    }
+    double best = INFINITY;
+    for (int rep = 0; rep < 4; rep++) { /* the first is a warm-up */
+        double t = util_clock();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t = util_clock() - t;
+        if (rep > 0 && t < best)
+            best = t;
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * (double)n * n / best * 1e-9;
+}
+
+typedef struct {
+    nn_net *net;
+    uint8_t *labels;
+    nn_optim optim;
+} bench_net;
+
+static int bench_net_make(bench_net *b, const char *model, int batch)
+{
+    nn_arch a;
+    memset(b, 0, sizeof *b);
+    if (nn_arch_build(&a, model, TRAIN_CLASSES) != 0 || !(b->net = nn_create(&a, batch)) ||
+        !(b->labels = malloc((size_t)batch))) {
+        nn_free(b->net);
+        return -1;
+    }
+    nn_init(b->net, 7);
+    rng_t r;
+    rng_seed(&r, 11);
+    float *x = nn_input(b->net);
+    for (size_t i = 0; i < (size_t)batch * a.in_size; i++)
+        x[i] = (float)rng_normal(&r);
+    for (int i = 0; i < batch; i++)
+        b->labels[i] = (uint8_t)rng_below(&r, TRAIN_CLASSES);
+    b->optim = (nn_optim){.kind = NN_ADAM, .lr = 1e-4f, .momentum = 0.9f, .weight_decay = 1e-4f};
+    return 0;
+}
+
+static void bench_net_free(bench_net *b)
+{
+    nn_free(b->net);
+    free(b->labels);
+}
+
+/* Seconds per training step (forward, loss, backward, Adam) of a batch, best of rounds. */
+static double step_time(bench_net *b, int batch, double seconds)
+{
+    nn_net *n = b->net;
+    for (int i = 0; i < 3; i++) { /* warm-up */
+        const float *out = nn_forward(n, batch);
+        nn_softmax_xent(nn_dout(n), NULL, out, b->labels, batch, TRAIN_CLASSES);
+        nn_backward(n, batch);
+        nn_step(n, &b->optim);
+    }
+    double best = INFINITY, t_end = util_clock() + seconds;
+    do {
+        int k = 0;
+        double t0 = util_clock();
+        do {
+            const float *out = nn_forward(n, batch);
+            nn_softmax_xent(nn_dout(n), NULL, out, b->labels, batch, TRAIN_CLASSES);
+            nn_backward(n, batch);
+            nn_step(n, &b->optim);
+            k++;
+        } while (util_clock() - t0 < 0.2);
+        double t = (util_clock() - t0) / k;
+        best = t < best ? t : best;
+    } while (util_clock() < t_end);
+    return best;
+}
+
+/* Seconds per image of a forward pass in batches of `batch`. */
+static double eval_time(bench_net *b, int batch, double seconds)
+{
+    nn_forward(b->net, batch);
+    int k = 0;
+    double t0 = util_clock();
+    do {
+        nn_forward(b->net, batch);
+        k++;
+    } while (util_clock() - t0 < seconds);
+    return (util_clock() - t0) / ((double)k * batch);
+}
+
+static volatile float sink; /* keeps the rendered pixels observable */
+
+double bench_render_seconds(int level, double seconds)
+{
+    synth_sample *s = malloc(sizeof *s);
+    if (!s)
+        return NAN;
+    float x[SYNTH_PIXELS];
+    long k = 0;
+    double t0 = util_clock();
+    do {
+        train_render(x, NULL, s, 3, (uint64_t)k, level, TASK_MULTILABEL);
+        k++;
+    } while ((k & 63) || util_clock() - t0 < seconds);
+    double t = (util_clock() - t0) / (double)k;
+    sink = x[0];
+    free(s);
+    return t;
+}
+
+int bench_model_rates(bench_model *out, const char *name, int batch, double seconds,
+                      double eval_seconds)
+{
+    bench_net b;
+    memset(out, 0, sizeof *out);
+    if (bench_net_make(&b, name, batch) != 0)
+        return -1;
+    out->nparam = b.net->arch.nparam;
+    out->flops = b.net->arch.flops;
+    out->step = step_time(&b, batch, seconds);
+    out->eval_img = eval_seconds > 0 ? eval_time(&b, batch, eval_seconds) : NAN;
+    bench_net_free(&b);
+    return 0;
+}
+
+int bench_calibrate(cost_rates *c, const char *models, int batch, double seconds)
+{
+    memset(c, 0, sizeof *c);
+    c->batch = batch;
+    for (int m = 0; m < nn_model_count() && m < COST_MAX_MODEL; m++) {
+        if (!wanted(models, nn_model_name(m)))
+            continue;
+        bench_model bm;
+        /* cells evaluate in batches of the training batch */
+        if (bench_model_rates(&bm, nn_model_name(m), batch, seconds, seconds / 4) != 0)
+            return -1;
+        c->step[m] = bm.step;
+        c->eval_img[m] = bm.eval_img;
+    }
+    for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
+        c->render[l] = bench_render_seconds(l, seconds / 4);
+    return 0;
+}
+

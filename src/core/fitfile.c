@@ -1,0 +1,151 @@
+/* Grouping and fitting of a results file (see fitfile.h). */
+#include "synlaw/fitfile.h"
+
+#include "synlaw/store.h"
+#include "synlaw/util.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+analysis_options fitfile_default_options(void)
+{
+    analysis_options o = analysis_default_options(FIT_SIMPLE);
+    o.bootstrap = 1000;
+    return o;
+}
+
+char *fitfile_default_csv(const char *path)
+{
+    size_t n = strlen(path);
+    int h5 = n > 3 && strcmp(path + n - 3, ".h5") == 0;
+    char *csv = malloc(n + 16);
+    if (csv)
+        snprintf(csv, n + 16, "%.*s-fits.csv", (int)(h5 ? n - 3 : n), path);
+    return csv;
+}
+
+/* Mean final error of the scratch cells of (model, s) (s = 0: every s). */
+static double scratch_mean(const store_results *res, const char *model, long ftsize)
+{
+    double sum = 0;
+    int k = 0;
+    for (int i = 0; i < res->ncell; i++) {
+        const store_cell_row *r = &res->rows[i];
+        if (r->status == CELL_DONE && r->pretrain_size == 0 && strcmp(r->model, model) == 0 &&
+            (ftsize == 0 || r->finetune_size == ftsize) && isfinite(r->final_error)) {
+            sum += r->final_error;
+            k++;
+        }
+    }
+    return k ? sum / k : NAN;
+}
+
+/* After each group's fit: coordinates from the label, the scratch baseline, the best mean. */
+static void fill_group(analysis_row *row, const double *n, const double *y, int m, void *user)
+{
+    const store_results *res = user;
+    char task[ANALYSIS_WORD_LEN] = "", s[32] = "";
+    int cplx = 0;
+    sscanf(row->group, "%31[^\t]\t%d\t%15[^\t]\t%31s", row->model, &cplx, task, s);
+    row->complexity = cplx;
+    snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", task);
+    row->finetune_size = strcmp(s, "all") == 0 ? 0 : atol(s);
+    row->scratch_error = scratch_mean(res, row->model, (long)row->finetune_size);
+    long best_n;
+    analysis_best_mean(n, y, m, &row->best_error, &best_n);
+    row->best_size = best_n;
+}
+
+static int usable(const store_cell_row *r)
+{
+    return r->status == CELL_DONE && r->pretrain_size > 0 && isfinite(r->final_error);
+}
+
+int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o,
+                const char *csv_path, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    store_results res;
+    if (store_read(&res, path, 0, err, errlen) != 0)
+        return SL_EINPUT;
+    snprintf(out->job_name, sizeof out->job_name, "%s", res.job_name);
+    analysis_points simple = {0}, full = {0};
+    analysis_row *srows = NULL, *frows = NULL;
+    int ns = 0, nf = 0, rc = SL_EFAIL;
+    char label[ANALYSIS_GROUP_LEN];
+    for (int i = 0; i < res.ncell; i++) {
+        const store_cell_row *r = &res.rows[i];
+        out->failed += r->status == CELL_FAILED;
+        if (!usable(r))
+            continue;
+        snprintf(label, sizeof label, "%s\t%d\t%s\t%lld", r->model, r->complexity, r->pretrain_task,
+                 (long long)r->finetune_size);
+        if (analysis_points_add(&simple, label, (double)r->pretrain_size, (double)r->finetune_size,
+                                r->final_error, r->repeat) != 0)
+            goto oom;
+    }
+    analysis_options so = *o;
+    if (!so.fit.fixed[2] && !isfinite(so.fit.hi[2]))
+        so.fit.hi[2] = 1.0; /* C: an error rate */
+    if (analysis_fit_groups(&srows, &ns, &simple, &so, 1, 1, fill_group, &res, err, errlen) != 0)
+        goto out;
+    /* Full law across fine-tuning sizes, per (model, complexity, task) with two sizes or more.
+     * The caller's options are for the simple law (bounds, fixed values); the full law takes
+     * its defaults with the caller's residual space and loss. */
+    for (int i = 0; i < res.ncell; i++) {
+        const store_cell_row *r = &res.rows[i];
+        if (!usable(r))
+            continue;
+        int sizes = 0;
+        for (int g = 0; g < ns; g++)
+            sizes += strcmp(srows[g].model, r->model) == 0 && srows[g].complexity == r->complexity &&
+                     strcmp(srows[g].pretrain_task, r->pretrain_task) == 0;
+        if (sizes < 2)
+            continue;
+        snprintf(label, sizeof label, "%s\t%d\t%s\tall", r->model, r->complexity, r->pretrain_task);
+        if (analysis_points_add(&full, label, (double)r->pretrain_size, (double)r->finetune_size,
+                                r->final_error, r->repeat) != 0)
+            goto oom;
+    }
+    analysis_options fo = *o;
+    fo.fit = fit_default_options(FIT_FULL);
+    fo.fit.log_residuals = o->fit.log_residuals;
+    fo.fit.loss = o->fit.loss;
+    fo.fit.loss_scale = o->fit.loss_scale;
+    if (analysis_fit_groups(&frows, &nf, &full, &fo, 1, 1, fill_group, &res, err, errlen) != 0)
+        goto out;
+    out->rows = malloc(sizeof *out->rows * (size_t)(ns + nf + 1));
+    if (!out->rows)
+        goto oom;
+    memcpy(out->rows, srows, sizeof *srows * (size_t)ns);
+    memcpy(out->rows + ns, frows, sizeof *frows * (size_t)nf);
+    out->nrows = ns + nf;
+    if (store_write_fits(path, 0, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, NULL, err, errlen) != 0)
+        goto out;
+    if (csv_path &&
+        analysis_write_csv(csv_path, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, err, errlen) != 0)
+        goto out;
+    rc = 0;
+    goto out;
+oom:
+    util_fail(err, errlen, SL_EFAIL, "out of memory while fitting %s", path);
+out:
+    analysis_points_free(&simple);
+    analysis_points_free(&full);
+    free(srows), free(frows);
+    store_results_free(&res);
+    if (rc)
+        fitfile_result_free(out);
+    return rc;
+}
+
+void fitfile_result_free(fitfile_result *r)
+{
+    if (!r)
+        return;
+    free(r->rows);
+    r->rows = NULL;
+    r->nrows = 0;
+}

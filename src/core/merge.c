@@ -1,0 +1,320 @@
+/* Shard files: gather, check, summarise, merge (see merge.h). */
+#include "synlaw/merge.h"
+
+#include "synlaw/sched.h"
+#include "synlaw/util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct merge_state {
+    merge_summary sum;
+    store_results *res;    /* [nfile] */
+    job_cell *cells;       /* [ncell] */
+    int *src;              /* [ncell] file that finished the cell, -1: none */
+    int *owner;            /* [ncell] shard of the cell (nshard > 0) */
+    int pathcap;
+};
+
+void merge_free(merge_state *g)
+{
+    if (!g)
+        return;
+    merge_summary *m = &g->sum;
+    for (int i = 0; i < m->nfile; i++) {
+        free(m->files[i].path);
+        if (g->res)
+            store_results_free(&g->res[i]);
+    }
+    free(m->files), free(m->missing_cells), free(m->failed_cells), free(m->absent_shards);
+    free(m->absent_cells), free(m->resubmit);
+    free(g->res), free(g->cells), free(g->src), free(g->owner);
+    free(g);
+}
+
+static int add_path(merge_state *g, char *p) /* takes ownership of p */
+{
+    merge_summary *m = &g->sum;
+    if (!p)
+        return -1;
+    if (m->nfile == g->pathcap) {
+        int cap = g->pathcap ? 2 * g->pathcap : 16;
+        merge_file *nf = realloc(m->files, sizeof *nf * (size_t)cap);
+        if (!nf) {
+            free(p);
+            return -1;
+        }
+        m->files = nf;
+        g->pathcap = cap;
+    }
+    memset(&m->files[m->nfile], 0, sizeof m->files[0]);
+    m->files[m->nfile++].path = p;
+    return 0;
+}
+
+static int is_shard_name(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return strstr(d->d_name, "-shard-") && strstr(d->d_name, "-of-") && n > 3 &&
+           strcmp(d->d_name + n - 3, ".h5") == 0;
+}
+
+/* Files and directories (their shard files, sorted by name) into the file list. */
+static int expand(merge_state *g, char **inputs, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        struct stat sb;
+        if (stat(inputs[i], &sb) != 0)
+            return util_fail(err, errlen, SL_EINPUT, "%s: no such file or directory", inputs[i]);
+        if (!S_ISDIR(sb.st_mode)) {
+            if (add_path(g, util_strdup(inputs[i])) != 0)
+                goto oom;
+            continue;
+        }
+        struct dirent **list;
+        int k = scandir(inputs[i], &list, is_shard_name, alphasort);
+        if (k < 0)
+            return util_fail(err, errlen, SL_EINPUT, "%s: cannot list the directory: %s", inputs[i],
+                             strerror(errno));
+        int bad = 0;
+        for (int j = 0; j < k; j++) {
+            if (!bad && add_path(g, util_join_path(inputs[i], list[j]->d_name)) != 0)
+                bad = 1;
+            free(list[j]);
+        }
+        free(list);
+        if (bad)
+            goto oom;
+        if (k == 0)
+            return util_fail(err, errlen, SL_EINPUT, "%s: no shard files (*-shard-*-of-*.h5) in the directory",
+                             inputs[i]);
+    }
+    return 0;
+oom:
+    return util_fail(err, errlen, SL_EFAIL, "out of memory");
+}
+
+/* Whether a run holds the file's exclusive lock (see sweep.c); 0 when that cannot be told. */
+static int is_locked(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    int locked = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd); /* releases the shared lock if it was taken */
+    return locked;
+}
+
+static int same_bits(const float *a, const float *b, int n)
+{
+    return n == 0 || memcmp(a, b, sizeof(float) * (size_t)n) == 0;
+}
+
+/* Counts, times, missing and failed cells, resubmission. */
+static int summarise(merge_state *g)
+{
+    merge_summary *m = &g->sum;
+    int nshard = m->nshard;
+    int *seen = calloc((size_t)(nshard > 0 ? nshard : 1), sizeof *seen);
+    int *resub = calloc((size_t)(nshard > 0 ? nshard : 1), sizeof *resub);
+    m->missing_cells = malloc(sizeof(int) * (size_t)(m->ncell + 1));
+    m->failed_cells = malloc(sizeof(int) * (size_t)(m->ncell + 1));
+    m->absent_shards = malloc(sizeof(int) * (size_t)(nshard + 1));
+    m->absent_cells = calloc((size_t)(nshard + 1), sizeof(int));
+    m->resubmit = malloc(sizeof(int) * (size_t)(nshard + 1));
+    if (!seen || !resub || !m->missing_cells || !m->failed_cells || !m->absent_shards ||
+        !m->absent_cells || !m->resubmit) {
+        free(seen), free(resub);
+        return -1;
+    }
+    for (int f = 0; f < m->nfile; f++) {
+        merge_file *mf = &m->files[f];
+        const store_results *r = &g->res[f];
+        mf->shard_index = r->shard.index;
+        for (int c = 0; c < m->ncell; c++) {
+            if (nshard > 0 && g->owner[c] != r->shard.index)
+                continue;
+            mf->cells++;
+            int st = r->rows[c].status;
+            mf->count[st]++;
+            if (st != CELL_PENDING && isfinite(r->rows[c].wall_time))
+                mf->seconds += r->rows[c].wall_time;
+        }
+        if (nshard > 0) {
+            mf->duplicate_index = seen[r->shard.index];
+            seen[r->shard.index] = 1;
+            if (mf->running)
+                resub[r->shard.index] = -1; /* a running shard is not to be resubmitted */
+        }
+    }
+    for (int s = 0; s < nshard; s++)
+        if (!seen[s]) {
+            for (int c = 0; c < m->ncell; c++)
+                m->absent_cells[m->nabsent] += g->owner[c] == s;
+            m->absent_shards[m->nabsent++] = s;
+        }
+    for (int c = 0; c < m->ncell; c++) {
+        if (g->src[c] < 0) {
+            m->missing_cells[m->missing++] = c;
+            if (nshard > 0 && resub[g->owner[c]] == 0)
+                resub[g->owner[c]] = 1;
+            continue;
+        }
+        const store_cell_row *row = &g->res[g->src[c]].rows[c];
+        m->count[row->status]++;
+        if (row->status == CELL_FAILED)
+            m->failed_cells[m->count[CELL_FAILED] - 1] = c;
+        const double v[6] = {row->wall_time, row->time_generate, row->time_pretrain, row->time_finetune,
+                             row->time_evaluate, row->time_write};
+        for (int k = 0; k < 6; k++)
+            m->time[k] += isfinite(v[k]) ? v[k] : 0;
+    }
+    for (int s = 0; s < nshard; s++) {
+        if (resub[s] == 1)
+            m->resubmit[m->nresubmit++] = s;
+        m->nrunning += resub[s] == -1;
+    }
+    free(seen), free(resub);
+    return 0;
+}
+
+int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errlen)
+{
+    *out = NULL;
+    merge_state *g = calloc(1, sizeof *g);
+    if (!g)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    merge_summary *m = &g->sum;
+    int rc = expand(g, inputs, n, err, errlen);
+    if (rc)
+        goto fail;
+    rc = SL_EFAIL;
+    g->res = calloc((size_t)m->nfile, sizeof *g->res);
+    if (!g->res)
+        goto oom;
+    for (int i = 0; i < m->nfile; i++) {
+        const char *path = m->files[i].path;
+        m->files[i].running = is_locked(path);
+        if (store_read(&g->res[i], path, 1, err, errlen) != 0) {
+            rc = SL_EINPUT;
+            goto fail;
+        }
+        const store_results *a = &g->res[0], *b = &g->res[i];
+        rc = SL_EINPUT;
+        if (strcmp(a->job_hash, b->job_hash) != 0) {
+            util_fail(err, errlen, rc, "%s holds job '%s' (job_hash %s) but %s holds job '%s' (job_hash %s): "
+                      "files of different jobs cannot be merged", path, b->job_name, b->job_hash,
+                      m->files[0].path, a->job_name, a->job_hash);
+            goto fail;
+        }
+        if (a->shard.count != b->shard.count) {
+            util_fail(err, errlen, rc, "%s is split %d ways but %s %d ways: shards of different splits "
+                      "cannot be merged", path, b->shard.count, m->files[0].path, a->shard.count);
+            goto fail;
+        }
+        if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell) {
+            util_fail(err, errlen, rc, "%s: layout differs from %s", path, m->files[0].path);
+            goto fail;
+        }
+    }
+    snprintf(m->job_name, sizeof m->job_name, "%s", g->res[0].job_name);
+    snprintf(m->job_hash, sizeof m->job_hash, "%s", g->res[0].job_hash);
+    if (job_parse_grid(&m->spec, g->res[0].job_text, m->files[0].path, 0, err, errlen) != 0) {
+        rc = SL_EINPUT;
+        goto fail;
+    }
+    m->ncell = job_cell_count(&m->spec);
+    m->nshard = g->res[0].shard.count;
+    if (m->ncell != g->res[0].ncell) {
+        rc = util_fail(err, errlen, SL_EINPUT, "%s: %d cells in the file, %d in its job", m->files[0].path,
+                       g->res[0].ncell, m->ncell);
+        goto fail;
+    }
+    for (int i = 0; i < m->nfile; i++)
+        if (g->res[i].shard.count > 0 &&
+            (g->res[i].shard.index < 0 || g->res[i].shard.index >= g->res[i].shard.count)) {
+            rc = util_fail(err, errlen, SL_EINPUT, "%s: shard index %d outside 0..%d", m->files[i].path,
+                           g->res[i].shard.index, g->res[i].shard.count - 1);
+            goto fail;
+        }
+    rc = SL_EFAIL;
+    g->cells = malloc(sizeof *g->cells * (size_t)(m->ncell + 1));
+    g->src = malloc(sizeof *g->src * (size_t)(m->ncell + 1));
+    g->owner = calloc((size_t)(m->ncell + 1), sizeof *g->owner);
+    if (!g->cells || !g->src || !g->owner)
+        goto oom;
+    job_cells(&m->spec, g->cells);
+    if (m->nshard > 0 && sched_shards(&m->spec, g->cells, m->ncell, m->nshard, g->owner) != 0)
+        goto oom;
+    int nft = g->res[0].n_ft, npre = g->res[0].n_pre;
+    for (int c = 0; c < m->ncell; c++) {
+        g->src[c] = -1;
+        for (int f = 0; f < m->nfile; f++) {
+            const store_results *r = &g->res[f];
+            if (r->rows[c].status == CELL_PENDING)
+                continue;
+            if (g->src[c] < 0) {
+                g->src[c] = f;
+                continue;
+            }
+            const store_results *k = &g->res[g->src[c]];
+            int same = memcmp(&k->rows[c].final_error, &r->rows[c].final_error, sizeof(double)) == 0 &&
+                       k->rows[c].status == r->rows[c].status &&
+                       same_bits(k->ft_error + (size_t)c * nft, r->ft_error + (size_t)c * nft, nft) &&
+                       same_bits(k->pre_loss + (size_t)c * npre, r->pre_loss + (size_t)c * npre, npre);
+            m->ndup++;
+            m->ndiff += !same;
+        }
+    }
+    if (summarise(g) != 0)
+        goto oom;
+    *out = g;
+    return 0;
+oom:
+    rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
+fail:
+    merge_free(g);
+    return rc;
+}
+
+const merge_summary *merge_summary_of(const merge_state *g) { return &g->sum; }
+
+const store_cell_row *merge_cell_row(const merge_state *g, int cell)
+{
+    if (cell < 0 || cell >= g->sum.ncell || g->src[cell] < 0)
+        return NULL;
+    return &g->res[g->src[cell]].rows[cell];
+}
+
+int merge_write(const merge_state *g, const char *path, char *err, size_t errlen)
+{
+    const merge_summary *m = &g->sum;
+    store *st = NULL;
+    store_shard sh = {0, 0, m->nfile};
+    char jf[64];
+    snprintf(jf, sizeof jf, "(merged from %d file%s)", m->nfile, m->nfile == 1 ? "" : "s");
+    if (store_create(&st, path, MPI_COMM_SELF, &m->spec, g->res[0].job_text, jf, &sh, err, errlen) != 0)
+        return -1;
+    int nft = g->res[0].n_ft, npre = g->res[0].n_pre;
+    for (int c = 0; c < m->ncell; c++) {
+        if (g->src[c] < 0)
+            continue;
+        const store_results *r = &g->res[g->src[c]];
+        if (store_write_cell(st, &r->rows[c], r->ft_error + (size_t)c * nft, r->pre_loss + (size_t)c * npre,
+                             r->pre_error + (size_t)c * npre, err, errlen) != 0) {
+            store_close(st);
+            return -1;
+        }
+    }
+    if (store_close(st) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot close", path);
+    return 0;
+}
