@@ -12,7 +12,8 @@ export OPENBLAS_NUM_THREADS=1
 if [ "$(id -u)" = 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 max=${ranks[-1]}
-"$synlaw" plan "$job" --ranks "$max" | tee "$tmp/plan.txt"
+"$synlaw" plan "$job" --ranks "$max"
+"$synlaw" plan "$job" --ranks "$max" --json >"$tmp/plan.json"
 declare -A wall
 for p in "${ranks[@]}"; do
   start=$(date +%s.%N)
@@ -22,6 +23,8 @@ done
 echo
 printf "%6s %12s %12s %9s\n" ranks "measured s" "predicted s" speedup
 for p in "${ranks[@]}"; do
-  pred=$(awk -v p="$p" '$1 == p && NF == 4 {print $2}' "$tmp/plan.txt")
+  pred=$(python3 -c 'import json, sys
+points = {q["ranks"]: q["seconds"] for q in json.load(open(sys.argv[1]))["points"]}
+print("%.1f" % points[int(sys.argv[2])] if int(sys.argv[2]) in points else "-")' "$tmp/plan.json" "$p")
   printf "%6s %12.1f %12s %8.2fx\n" "$p" "${wall[$p]}" "$pred" "$(echo "${wall[${ranks[0]}]} / ${wall[$p]}" | bc -l)"
 done

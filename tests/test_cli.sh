@@ -32,6 +32,21 @@ expect 2 "render: --complexity '7'" -- "$synlaw" render --complexity 7 -o "$tmp/
 expect 0 "cells: 52 \(48 pre-trained, 4 scratch baselines\)" -- "$synlaw" check "$dir/tiny.yaml"
 expect 0 "model +\(2\): mlp-s cnn-s" -- "$synlaw" check "$dir/tiny.yaml"
 expect 0 "mlp-s +[0-9]+ +[0-9.]+ +fc128 fc128 fc10" -- "$synlaw" models
+for c in merge status bench plan models; do
+  expect 0 "usage: .*synlaw $c" -- "$synlaw" "$c" --help
+done
+# Machine-readable output: one JSON object with the documented keys.
+json_has() { /usr/bin/python3 -c 'import json, sys
+d = json.load(sys.stdin)
+for path in sys.argv[1:]:
+    v = d
+    for k in path.split("."):
+        v = v[int(k)] if isinstance(v, list) else v[k]
+print(" ".join(str(d[p]) if "." not in p else "ok" for p in sys.argv[1:]))' "$@"; }
+out=$("$synlaw" check --json "$dir/tiny.yaml" | json_has cells pretrained_cells scratch_cells axes.model pretrain.steps finetune.eval_split) &&
+  [ "${out%% *}" = 52 ] && ok || bad "check --json: $out"
+out=$("$synlaw" plan --json --ranks 4 --seconds 0.05 "$dir/tiny.yaml" | json_has cells points.0.ranks points.2.efficiency calibration.models) &&
+  [ "${out%% *}" = 52 ] && ok || bad "plan --json: $out"
 
 sed 's/model: \[mlp-s, cnn-s\]/model: [mlp-s, vgg]/' "$dir/tiny.yaml" >"$tmp/badmodel.yaml"
 expect 2 "badmodel.yaml:7:18: axes.model: unknown model 'vgg' \(expected one of: mlp-s" -- "$synlaw" check "$tmp/badmodel.yaml"
@@ -76,6 +91,8 @@ expect 2 "files of different jobs cannot be merged" -- "$synlaw" merge -o "$tmp/
 expect 2 "nope.h5: no such file" -- "$synlaw" status "$tmp/nope.h5"
 expect 2 "no shard files" -- "$synlaw" status "$tmp"
 expect 0 "cells: 52 done, 0 failed, 0 missing of 52" -- "$synlaw" status "$tmp/r.h5"
+out=$("$synlaw" status --json "$tmp/r.h5" | json_has done failed missing files.0.path cell_seconds.total) &&
+  [ "${out%% *}" = 52 ] && ok || bad "status --json: $out"
 expect 2 "r.h5: already exists \(--force replaces it\)" -- "$synlaw" merge -o "$tmp/r.h5" "$tmp/r.h5"
 
 csv="$dir/../data/cg-transfer/results_finetune.csv"
