@@ -58,7 +58,7 @@ expect 2 "neg.yaml:13:10: pretrain.steps: -4 is out of range" -- "$synlaw" check
 sed 's/^  steps: 30$/  steps: 30\n  transfer: conv/' "$dir/tiny.yaml" >"$tmp/tr.yaml"   # pretrain and finetune both
 expect 2 "tr.yaml:2[0-9]:3: finetune.transfer: only pre-training has transfer" -- "$synlaw" check "$tmp/tr.yaml"
 sed '/^finetune:/a\  eval_split: train' "$dir/tiny.yaml" >"$tmp/split.yaml"
-expect 2 "split.yaml:[0-9]+:[0-9]+: finetune.eval_split: unknown split 'train' \(expected test or validation\)" -- "$synlaw" check "$tmp/split.yaml"
+expect 2 "split.yaml:[0-9]+:[0-9]+: finetune.eval_split: unknown split 'train' \(expected test, validation or both\)" -- "$synlaw" check "$tmp/split.yaml"
 sed '/^pretrain:/a\  scratch_lr: 0.1' "$dir/tiny.yaml" >"$tmp/slr.yaml"
 expect 2 "pretrain.scratch_lr: only fine-tuning has scratch_lr" -- "$synlaw" check "$tmp/slr.yaml"
 

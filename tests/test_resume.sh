@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Faults: a sweep killed with SIGKILL at random moments (one rank process, or the whole
 # mpirun with its ranks) and resumed each time ends bitwise identical to an uninterrupted
-# run, with every cell done exactly once; the same for a shard; a second run on a file in
-# use stops with an error; resume refuses a file of another job.
+# run, with every cell and backbone done exactly once; the same for a shard; a second run on
+# a file in use stops with an error; resume refuses a file of another job. Kills land in
+# pre-training and in fine-tuning: each kill reports the backbones done and those whose
+# cells were left half done (a kill during the fine-tuning of a task), and at least one
+# kill must have landed in a task's fine-tuning.
 # usage: test_resume.sh SYNLAW TESTS_DIR MPIEXEC PYTHON
 set -uo pipefail
 synlaw=$1 dir=$2 mpiexec=$3 py=$4
@@ -73,13 +76,24 @@ run_killed() {
   fi
   wait "$mp" 2>/dev/null
   wait_gone "$mp" $ranks
-  local now
+  local now stages
   now=$(done_cells "$file")
-  echo "  killed ($mode) at >= $target cells + ${ms} ms: cells done $before -> $now of $total"
+  stages=$("$py" - "$file" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r", locking=False) as f:
+    c, b = f["cells"][:], f["backbones"][:]
+    done = b["status"] == 1
+    half = sum(1 for i in np.flatnonzero(done) if (c["status"][c["backbone"] == i] == 0).any())
+    print(f"{done.sum()} {half}")
+PY
+)
+  echo "  killed ($mode) at >= $target cells + ${ms} ms: cells done $before -> $now of $total; backbones done, with cells pending: $stages"
+  [ "${stages#* }" -gt 0 ] && halfdone=$((halfdone + 1))
   [ "$now" -lt "$total" ] || fail "the run had finished before the kill: no fault injected"
 }
 
 # Whole grid: two kills of a rank, two of everything, then run to the end.
+halfdone=0
 out="$tmp/killed.h5"
 for mode in rank all rank all; do run_killed "$out" "$out" 52 "$mode"; done
 "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q >"$tmp/final.log" 2>&1 || { cat "$tmp/final.log"; fail "final resume"; }
@@ -87,10 +101,13 @@ grep -E "resuming|sweep done" "$tmp/final.log" | head -2
 "$py" "$dir/compare_results.py" "$tmp/ref.h5" "$out" || fail "resumed run differs from the uninterrupted one"
 "$py" - "$out" <<'PY' || fail "cells lost or left pending"
 import sys, h5py, numpy as np
-c = h5py.File(sys.argv[1])["cells"][:]
+f = h5py.File(sys.argv[1])
+c, b = f["cells"][:], f["backbones"][:]
 assert (c["status"] == 1).all(), f"{(c['status'] != 1).sum()} cells not done"
-assert len(set(c["index"])) == len(c) == 52
+assert (b["status"] == 1).all(), f"{(b['status'] != 1).sum()} backbones not done"
+assert len(set(c["index"])) == len(c) == 52 and len(b) == 24
 PY
+[ "$halfdone" -gt 0 ] || fail "no kill landed in the fine-tuning of a task (rerun with another SYNLAW_TEST_SEED)"
 
 # A shard: killed twice, resumed, merged with the other shards = the reference.
 mkdir -p "$tmp/shards"

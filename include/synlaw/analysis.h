@@ -35,6 +35,8 @@ typedef struct {
     int32_t complexity;             /* -1, "", -1 */
     char pretrain_task[ANALYSIS_WORD_LEN];
     int64_t finetune_size;          /* 0 for the full law across fine-tuning sizes */
+    double finetune_lr;             /* the fine-tuning setting (results files; NaN from a CSV) */
+    int32_t finetune_steps;         /* (0 from a CSV) */
     char law[ANALYSIS_WORD_LEN];    /* simple, power, full */
     char loss[ANALYSIS_WORD_LEN];   /* linear, huber, soft-l1 (with "+log" for log residuals) */
     int32_t n_points, n_sizes;      /* points fitted; distinct n among them */

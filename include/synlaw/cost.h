@@ -1,10 +1,7 @@
-/* The one cost model of a cell: how many seconds it takes, given the rates of training,
- * evaluation and rendering.
+/* The one cost model of the stages: how many seconds a backbone or a cell takes, given the
+ * rates of training, evaluation and rendering.
  *
- * A cell costs its fine-tuning (steps x the step time of its model, plus the evaluation
- * passes) and, when n > 0, its pre-training (steps x (the step time scaled by the wider
- * pre-training head, plus rendering a batch), evaluation passes, and rendering the held-out
- * images). The rates come either from cost_nominal (a fixed machine of 1 GFLOP/s derived from
+ * Work is backbones (pre-training) and cells (fine-tuning), costed apart. The rates come either from cost_nominal (a fixed machine of 1 GFLOP/s derived from
  * each model's FLOPs: the same numbers on every machine, which is what ordering and shard
  * splits need, since every task must compute the same split) or from a calibration measured
  * on the machine at hand (bench_calibrate, used by `synlaw plan`). */
@@ -27,12 +24,16 @@ typedef struct {
  * evaluation, 2e-4 s per rendered image (4e-4 s at level 4). */
 void cost_nominal(cost_rates *r, int batch);
 
-/* Seconds of one cell with rates pre (at the pre-training batch) and ft (at the fine-tuning
- * batch); 0 for a model outside the zoo. */
-double cost_cell(const job_spec *spec, const job_cell *cell, const cost_rates *pre,
-                 const cost_rates *ft);
-
-/* cost_cell with the nominal rates of the job's batch sizes. */
-double cost_cell_nominal(const job_spec *spec, const job_cell *cell);
+/* Seconds of a backbone's pre-training (rates at the pre-training batch): steps x (the step
+ * time scaled by the wider pre-training head, plus rendering a batch), the evaluation
+ * passes, and rendering the held-out images. 0 for a model outside the zoo. */
+double cost_backbone(const job_spec *spec, const job_backbone *bb, const cost_rates *pre);
+/* Seconds of a cell's fine-tuning (rates at the fine-tuning batch): steps x the step time,
+ * plus the evaluation passes on each evaluated split. */
+double cost_finetune(const job_spec *spec, const job_cell *cell, const cost_rates *ft);
+/* Seconds of a cell computed on its own, with its own pre-training (when n > 0): what one
+ * cell at a time would cost, without sharing backbones. */
+double cost_cell_alone(const job_spec *spec, const job_cell *cell, const cost_rates *pre,
+                       const cost_rates *ft);
 
 #endif

@@ -1,12 +1,15 @@
 /* Fitting a results file: groups its finished cells, fits the laws, writes /fits and a CSV.
  *
- * Groups are (model, complexity, pretrain_task, finetune_size); each fits the simple law
+ * Groups are (model, complexity, pretrain_task, finetune_size, finetune_lr, finetune_steps);
+ * each fits the simple law
  * L(n) = D n^-alpha + C to the final fine-tuning error of every done cell with n > 0, all
  * repeats as separate points (the repeat is the bootstrap cluster), with D >= 0, alpha in
  * [0.01, 3], C in [0, 1]. The scratch cells (n = 0) of (model, finetune_size) are the
- * reference of every group: their mean error is reported beside the fit. When the job has
- * two or more fine-tuning sizes, the full law L(n, s) = delta (gamma + n^-alpha) s^-beta is
- * also fitted per (model, complexity, task). */
+ * reference of every group (with the same fine-tuning setting): their mean error is reported
+ * beside the fit. The error is each cell's final_error: test when the job evaluates the test
+ * set, validation otherwise. When the job has two or more fine-tuning sizes, the full law
+ * L(n, s) = delta (gamma + n^-alpha) s^-beta is also fitted per (model, complexity, task,
+ * learning rate, steps). */
 #ifndef SYNLAW_FITFILE_H
 #define SYNLAW_FITFILE_H
 
@@ -15,7 +18,7 @@
 #include <stddef.h>
 
 /* Names of the tab-separated fields of each row's group. */
-#define FITFILE_GROUP_COLUMNS "model\tcplx\ttask\ts"
+#define FITFILE_GROUP_COLUMNS "model\tcplx\ttask\ts\tlr\tsteps"
 
 typedef struct {
     analysis_row *rows;   /* [nrows], owned */

@@ -29,14 +29,15 @@ typedef struct {
 typedef struct {
     char job_name[64], job_hash[24];
     job_spec spec;          /* parsed from the stored job text (grid only) */
-    int ncell, nshard;      /* nshard: the split (0: whole-grid files) */
+    int ncell, nbackbone, nshard; /* nshard: the split (0: whole-grid files) */
     int nfile;
     merge_file *files;      /* [nfile] */
     int count[CELL_NSTATUS];/* over the grid, each cell from the file that finished it */
+    int bb_count[CELL_NSTATUS]; /* the same for backbones (pending: finished nowhere) */
     int missing;            /* cells finished nowhere */
     int *missing_cells;     /* [missing], ascending */
-    double time[6];         /* cell time and its split: total, generate, pre-train, fine-tune,
-                               evaluate, write (seconds) */
+    double time[6];         /* time of the finished cells and backbones, and its split: total,
+                               generate, pre-train, fine-tune, evaluate, write (seconds) */
     int ndup, ndiff;        /* cells finished in more than one file; of which differing */
     int *failed_cells;      /* [count[CELL_FAILED]], ascending */
     int nabsent;            /* shards with no file */

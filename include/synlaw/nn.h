@@ -84,6 +84,9 @@ void nn_init(nn_net *net, uint64_t seed);
 /* Copy the backbone weights of src into dst (same model, any heads); with conv_only, only
  * the convolution layers (an MLP then transfers nothing). */
 void nn_copy_backbone(nn_net *dst, const nn_net *src, int conv_only);
+/* The same from a stored backbone: params holds arch.nparam_backbone values of the same
+ * model (a prefix of the parameter block). */
+void nn_load_backbone(nn_net *dst, const float *params, int conv_only);
 
 /* Input buffer [B, in_size] to fill before nn_forward. */
 float *nn_input(nn_net *net);

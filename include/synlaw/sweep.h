@@ -5,6 +5,10 @@
  * lasts, so a second run on the same file stops with an error (unless
  * HDF5_USE_FILE_LOCKING=FALSE, for file systems without locks).
  *
+ * The unit of work is a task (sched.h): a backbone pre-trained once and fine-tuned for every
+ * setting on the same rank, or a scratch cell. Backbones whose weights are already in the
+ * output (resume) or in the file of pretrain.from (same key) are read instead of pre-trained.
+ *
  * The library reports progress through an observer (called on rank 0 only) and returns a
  * status; it prints nothing and never aborts. MPI calls run on a duplicate of the caller's
  * communicator with MPI_ERRORS_RETURN, and each failure comes back as a message naming the
@@ -31,35 +35,52 @@ typedef struct {
     const char *path;       /* the results file being written */
     int resume;             /* 1: an existing file is continued */
     int ncell;              /* cells of the grid */
+    int nbackbone;          /* backbones of the grid */
     int nmine;              /* cells of this run's part (the shard, or the grid) */
     int ntodo;              /* of which still to run */
+    int ntask;              /* tasks with work left (a backbone and its cells, or a scratch cell) */
+    int nfrom;              /* backbones available in the file of pretrain.from */
     int ranks;
     int shard_index, shard_count;
 } sweep_start;
 
-/* A finished cell (done or failed). */
+/* Where a backbone a task needed came from. */
+typedef enum {
+    SWEEP_PRETRAINED = 0,   /* pre-trained by this run */
+    SWEEP_RESUMED = 1,      /* read from the output file (pre-trained by an earlier run) */
+    SWEEP_FROM_FILE = 2,    /* copied from the file of pretrain.from */
+} sweep_source;
+
+typedef enum { SWEEP_EVENT_CELL = 0, SWEEP_EVENT_BACKBONE = 1 } sweep_event_kind;
+
+/* A finished stage: a cell (done or failed), or a backbone made available to its cells. */
 typedef struct {
+    sweep_event_kind kind;
     const job_spec *spec;
-    const job_cell *cell;
+    const job_cell *cell;         /* kind CELL */
+    const job_backbone *backbone; /* kind BACKBONE */
+    sweep_source source;          /* kind BACKBONE */
     int status;             /* CELL_DONE or CELL_FAILED */
-    double final_error;     /* last fine-tuning error (NaN when failed) */
-    double seconds;         /* wall time of the cell */
+    double final_error;     /* cell: last fine-tuning error on the fit's split; backbone: last
+                               held-out synthetic error (NaN when failed) */
+    double seconds;         /* wall time of the stage */
     int rank;               /* that ran it */
     int done, total;        /* cells finished in this run so far, of total */
     double eta;             /* predicted seconds left, from the cost model */
     const char *reason;     /* why it failed ("" when done) */
 } sweep_event;
 
-/* Called on rank 0 only, between training steps of rank 0's own cells; either may be NULL. */
+/* Called on rank 0 only, between training steps of rank 0's own stages; either may be NULL. */
 typedef struct {
     void (*start)(void *user, const sweep_start *s);
-    void (*cell)(void *user, const sweep_event *e);
+    void (*event)(void *user, const sweep_event *e);
     void *user;
 } sweep_observer;
 
 typedef struct {
     char *path;             /* the results file (owned; free with sweep_summary_free) */
-    int ncell_run;          /* cells run by this invocation */
+    int ncell_run;          /* cells run by this invocation (all ranks) */
+    int backbones[3];       /* backbones by sweep_source: pre-trained, read back, copied (all ranks) */
     double seconds;         /* wall time of the run */
     int ranks;
     int local_failure;      /* 1: this rank failed while the others went on; they cannot

@@ -1,10 +1,12 @@
-/* One cell of the grid: pre-train on n synthetic images, fine-tune on s real images, and
- * record the learning curves.
+/* The two stages of the pipeline: pre-train a backbone on n synthetic images, and fine-tune
+ * a backbone (or fresh weights: scratch) on s real images with a fresh head, recording the
+ * learning curves of each.
  *
- * Everything a cell computes is a function of the job spec and the cell's coordinates: the
- * backbone initialisation of (model, repeat), the synthetic set of (complexity, repeat), the
- * real subset of (repeat), the batch order of the cell seed. So a cell gives the same bits
- * on any rank, in any order. */
+ * Everything a stage computes is a function of the job spec and its coordinates: the
+ * initial weights of (model, repeat), the synthetic set of (complexity, repeat), the
+ * pre-training batch order of the backbone seed, the real subset of (repeat), the
+ * fine-tuning batch order of (s, repeat). So a stage gives the same bits on any rank, in any
+ * order, and a backbone is the same whichever cell it is fine-tuned for. */
 #ifndef SYNLAW_TRAIN_H
 #define SYNLAW_TRAIN_H
 
@@ -37,23 +39,38 @@ typedef struct {
     int pool;             /* images fine-tuning subsets are drawn from: train.count - validation */
 } train_data;
 
-/* Time spent in each phase of a cell, seconds. */
+/* Time spent in each phase of a stage, seconds. */
 typedef struct {
     double generate, pretrain, finetune, evaluate;
 } train_times;
 
-/* Result of one cell. Curves are owned: train_result_free releases them. */
+/* A pre-trained backbone. Owned arrays: train_backbone_free releases them. */
 typedef struct {
-    int n_pre;          /* pre-training evaluations (0 when n = 0) */
-    float *pre_loss;    /* [n_pre] mean training loss since the previous evaluation */
-    float *pre_error;   /* [n_pre] held-out synthetic error (per output) */
-    int n_ft;           /* fine-tuning evaluations */
-    float *ft_error;    /* [n_ft] real test error */
-    double final_error; /* ft_error[n_ft-1] */
-    double seconds;     /* wall time of the cell */
+    int steps;          /* optimiser steps (the budget of n) */
+    int n_pre;          /* evaluations */
+    float *loss;        /* [n_pre] mean training loss since the previous evaluation */
+    float *error;       /* [n_pre] held-out synthetic error (per output) */
+    size_t nparam;      /* parameters of the backbone */
+    float *params;      /* [nparam] the backbone: the prefix of the model's parameter block
+                           before the head (nn.h) */
+    double seconds;     /* wall time */
     train_times times;
-    cell_status status;
-    char reason[160];   /* why a cell failed */
+    cell_status status; /* CELL_DONE or CELL_FAILED (diverged) */
+    char reason[160];   /* why it failed */
+} train_backbone;
+
+/* A fine-tuned cell. Owned arrays: train_result_free releases them. */
+typedef struct {
+    int n_ft;               /* evaluations */
+    float *val_error;       /* [n_ft] validation error (NaN when the split is not evaluated) */
+    float *test_error;      /* [n_ft] test error (NaN when the split is not evaluated) */
+    double final_val_error; /* last evaluations (NaN when not evaluated) */
+    double final_test_error;
+    double final_error;     /* the fit's error: test when evaluated, else validation */
+    double seconds;         /* wall time */
+    train_times times;
+    cell_status status;     /* CELL_DONE or CELL_FAILED (diverged) */
+    char reason[160];       /* why it failed */
 } train_result;
 
 /* Load the real data of a job (train split and the first finetune.eval_size test images).
@@ -65,8 +82,25 @@ void train_data_free(train_data *d);
 /* Called between training steps; lets the MPI scheduler make progress. May be NULL. */
 typedef void (*train_poll_fn)(void *user);
 
-/* Run one cell. Returns 0 with res->status CELL_DONE or CELL_FAILED (divergence), or -1 on
- * an internal error (out of memory) with err set. The caller frees res with train_result_free. */
+/* Parameters of the backbone of a job model (the same for every head). */
+size_t train_backbone_params(const job_spec *spec, int model);
+
+/* Pre-train backbone bb. Returns 0 with out->status CELL_DONE or CELL_FAILED (divergence), or
+ * -1 on an internal error (out of memory) with err set. The caller frees out with
+ * train_backbone_free either way. */
+int train_pretrain(train_backbone *out, const job_spec *spec, const job_backbone *bb,
+                   train_poll_fn poll, void *poll_user, char *err, size_t errlen);
+void train_backbone_free(train_backbone *b);
+
+/* Fine-tune cell from backbone (its train_backbone_params(spec, cell->model) parameters; NULL
+ * for a scratch cell). Returns 0 with res->status CELL_DONE or CELL_FAILED, or -1 with err
+ * set; the caller frees res with train_result_free either way. */
+int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell,
+                   const float *backbone, const train_data *d, train_poll_fn poll, void *poll_user,
+                   char *err, size_t errlen);
+
+/* One cell on its own: its backbone pre-trained (n > 0), then fine-tuned (benchmarks). A
+ * diverged pre-training fails the cell with the backbone's reason. */
 int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
                train_poll_fn poll, void *poll_user, char *err, size_t errlen);
 void train_result_free(train_result *res);

@@ -5,6 +5,7 @@
 #include "synlaw/job.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 
 const char *const usage_check =
@@ -20,45 +21,103 @@ static const char *split_name(const job_recipe *r, int pretrain)
 {
     if (pretrain)
         return "held-out synthetic images";
-    return r->eval_validation ? "validation images (not the test set)" : "test images";
+    return r->eval_split == EVAL_VALIDATION ? "validation images (not the test set)"
+           : r->eval_split == EVAL_BOTH     ? "validation and test images each"
+                                            : "test images";
 }
 
-static void print_text(const char *path, const job_spec *s, double work)
+/* Nominal seconds (GFLOP-equivalents) of the shared stages and of one cell at a time. */
+static int predicted_work(const job_spec *s, double *shared, double *alone)
+{
+    int ncell = job_cell_count(s), nbb = job_backbone_count(s);
+    job_cell *cells = malloc(sizeof *cells * (size_t)(ncell + 1));
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb + 1));
+    if (!cells || !bb) {
+        free(cells), free(bb);
+        return -1;
+    }
+    job_cells(s, cells);
+    job_backbones(s, bb);
+    cost_rates pre, ft;
+    cost_nominal(&pre, s->pretrain.batch);
+    cost_nominal(&ft, s->finetune.batch);
+    *shared = *alone = 0;
+    for (int b = 0; b < nbb; b++)
+        *shared += cost_backbone(s, &bb[b], &pre);
+    for (int i = 0; i < ncell; i++) {
+        *shared += cost_finetune(s, &cells[i], &ft);
+        *alone += cost_cell_alone(s, &cells[i], &pre, &ft);
+    }
+    free(cells), free(bb);
+    return 0;
+}
+
+static void print_text(const char *path, const job_spec *s, double work, double alone)
 {
     long pre, scr;
     job_cell_counts(s, &pre, &scr);
+    int nbb = job_backbone_count(s);
     printf("%s: job '%s', seed %llu, data %s\n", path, s->name, (unsigned long long)s->seed, s->data_dir);
-    printf("cells: %d (%ld pre-trained, %ld scratch baselines)\n", job_cell_count(s), pre, scr);
-    printf("  pretrain_size (%d):", s->n_size);
+    printf("cells: %d (%ld pre-trained, %ld scratch baselines); backbones: %d, each pre-trained once and "
+           "fine-tuned for %ld cell%s\n", job_cell_count(s), pre, scr, nbb, nbb ? pre / nbb : 0,
+           nbb && pre / nbb == 1 ? "" : "s");
+    printf("  %-14s (%d):", "pretrain_size", s->n_size);
     for (int i = 0; i < s->n_size; i++)
         printf(" %ld%s", s->size[i], s->size[i] == 0 ? "(scratch)" : "");
-    printf("\n  model         (%d):", s->n_model);
+    printf("\n  %-14s (%d):", "model", s->n_model);
     for (int i = 0; i < s->n_model; i++)
         printf(" %s", s->model[i]);
-    printf("\n  complexity    (%d):", s->n_complexity);
+    printf("\n  %-14s (%d):", "complexity", s->n_complexity);
     for (int i = 0; i < s->n_complexity; i++)
         printf(" %d", s->complexity[i]);
-    printf("\n  pretrain_task (%d):", s->n_task);
+    printf("\n  %-14s (%d):", "pretrain_task", s->n_task);
     for (int i = 0; i < s->n_task; i++)
         printf(" %s", job_task_name(s->task[i]));
-    printf("\n  finetune_size (%d):", s->n_ftsize);
+    printf("\n  %-14s (%d):", "finetune_size", s->n_ftsize);
     for (int i = 0; i < s->n_ftsize; i++)
         printf(" %ld", s->ftsize[i]);
-    printf("\n  repeats       (%d)\n", s->repeats);
+    printf("\n  %-14s (%d):", "finetune_lr", s->n_ftlr);
+    for (int i = 0; i < s->n_ftlr; i++)
+        printf(" %g", s->ftlr[i]);
+    printf("\n  %-14s (%d):", "finetune_steps", s->n_ftsteps);
+    for (int i = 0; i < s->n_ftsteps; i++)
+        printf(" %d", s->ftsteps[i]);
+    printf("\n  %-14s (%d)\n", "repeats", s->repeats);
     const job_recipe *r[2] = {&s->pretrain, &s->finetune};
     const char *nm[2] = {"pretrain", "finetune"};
     for (int i = 0; i < 2; i++) {
-        printf("%s: %d steps, batch %d, %s lr %g momentum %g weight_decay %g, eval every %d on %d %s",
-               nm[i], r[i]->steps, r[i]->batch, job_optimizer_name(r[i]->optimizer), r[i]->lr,
-               r[i]->momentum, r[i]->weight_decay, r[i]->eval_every, r[i]->eval_size,
-               split_name(r[i], i == 0));
+        printf("%s: ", nm[i]);
+        if (i == 0 && r[i]->epochs > 0)
+            printf("%g epochs of n within [%d, %d] steps", r[i]->epochs, r[i]->min_steps, r[i]->max_steps);
+        else if (i == 0)
+            printf("%d steps whatever n", r[i]->steps);
+        else if (s->n_ftsteps == 1)
+            printf("%d steps", s->ftsteps[0]);
+        else
+            printf("steps per cell (axis)");
+        printf(", batch %d, %s", r[i]->batch, job_optimizer_name(r[i]->optimizer));
+        if (i == 0 || s->n_ftlr == 1)
+            printf(" lr %g", i == 0 ? r[i]->lr : s->ftlr[0]);
+        printf(" momentum %g weight_decay %g, eval every %d on %d %s", r[i]->momentum, r[i]->weight_decay,
+               r[i]->eval_every, r[i]->eval_size, split_name(r[i], i == 0));
         if (i == 1 && r[i]->scratch_lr > 0)
             printf(", scratch cells lr %g", r[i]->scratch_lr);
         if (i == 0)
-            printf(", transfers the %s", r[i]->transfer_conv ? "convolution layers" : "backbone");
+            printf(", transfers the %s%s", r[i]->transfer_conv ? "convolution layers" : "backbone",
+                   r[i]->keep ? "" : ", weights not kept in the results file");
         putchar('\n');
     }
-    printf("predicted work: %.3g GFLOP-equivalents\n", work);
+    if (s->pretrain.epochs > 0) {
+        printf("pre-training budget (steps per n):");
+        for (int i = 0; i < s->n_size; i++)
+            if (s->size[i] > 0)
+                printf(" %ld:%d", s->size[i], job_pretrain_steps(s, s->size[i]));
+        putchar('\n');
+    }
+    if (s->pretrain_from[0])
+        printf("pretrain.from: %s (backbones with the same key are read from it, not pre-trained)\n",
+               s->pretrain_from);
+    printf("predicted work: %.3g GFLOP-equivalents (%.3g one cell at a time)\n", work, alone);
 }
 
 static void json_recipe(cli_json *j, const job_recipe *r, int pretrain)
@@ -72,17 +131,20 @@ static void json_recipe(cli_json *j, const job_recipe *r, int pretrain)
     json_key(j, "weight_decay"), json_number(j, r->weight_decay);
     json_key(j, "eval_every"), json_int(j, r->eval_every);
     json_key(j, "eval_size"), json_int(j, r->eval_size);
-    json_key(j, "evaluations"), json_int(j, job_eval_count(r));
     if (pretrain) {
+        json_key(j, "epochs"), json_number(j, r->epochs);
+        json_key(j, "min_steps"), json_int(j, r->min_steps);
+        json_key(j, "max_steps"), json_int(j, r->max_steps);
         json_key(j, "transfer"), json_string(j, r->transfer_conv ? "conv" : "backbone");
+        json_key(j, "keep"), json_bool(j, r->keep);
     } else {
-        json_key(j, "eval_split"), json_string(j, r->eval_validation ? "validation" : "test");
-        json_key(j, "scratch_lr"), json_number(j, r->scratch_lr > 0 ? r->scratch_lr : r->lr);
+        json_key(j, "eval_split"), json_string(j, job_eval_split_name(r->eval_split));
+        json_key(j, "scratch_lr"), json_number(j, r->scratch_lr > 0 ? r->scratch_lr : NAN);
     }
     json_object_end(j);
 }
 
-static void print_json(const char *path, const job_spec *s, double work)
+static void print_json(const char *path, const job_spec *s, double work, double alone)
 {
     long pre, scr;
     job_cell_counts(s, &pre, &scr);
@@ -96,6 +158,8 @@ static void print_json(const char *path, const job_spec *s, double work)
     json_key(&j, "cells"), json_int(&j, job_cell_count(s));
     json_key(&j, "pretrained_cells"), json_int(&j, pre);
     json_key(&j, "scratch_cells"), json_int(&j, scr);
+    json_key(&j, "backbones"), json_int(&j, job_backbone_count(s));
+    json_key(&j, "pretrain_from"), json_string(&j, s->pretrain_from);
     json_key(&j, "axes"), json_object(&j);
     json_key(&j, "pretrain_size"), json_array(&j);
     for (int i = 0; i < s->n_size; i++)
@@ -117,11 +181,28 @@ static void print_json(const char *path, const job_spec *s, double work)
     for (int i = 0; i < s->n_ftsize; i++)
         json_int(&j, s->ftsize[i]);
     json_array_end(&j);
+    json_key(&j, "finetune_lr"), json_array(&j);
+    for (int i = 0; i < s->n_ftlr; i++)
+        json_number(&j, s->ftlr[i]);
+    json_array_end(&j);
+    json_key(&j, "finetune_steps"), json_array(&j);
+    for (int i = 0; i < s->n_ftsteps; i++)
+        json_int(&j, s->ftsteps[i]);
+    json_array_end(&j);
     json_key(&j, "repeats"), json_int(&j, s->repeats);
     json_object_end(&j);
     json_key(&j, "pretrain"), json_recipe(&j, &s->pretrain, 1);
     json_key(&j, "finetune"), json_recipe(&j, &s->finetune, 0);
+    json_key(&j, "pretrain_steps"), json_object(&j);
+    for (int i = 0; i < s->n_size; i++)
+        if (s->size[i] > 0) {
+            char k[32];
+            snprintf(k, sizeof k, "%ld", s->size[i]);
+            json_key(&j, k), json_int(&j, job_pretrain_steps(s, s->size[i]));
+        }
+    json_object_end(&j);
     json_key(&j, "predicted_gflop"), json_number(&j, work);
+    json_key(&j, "predicted_gflop_one_cell_at_a_time"), json_number(&j, alone);
     json_object_end(&j);
     json_end(&j);
 }
@@ -154,21 +235,12 @@ int cmd_check(int argc, char **argv)
         return cli_error(EXIT_USAGE, "%s", err);
     }
     free(text);
-    int ncell = job_cell_count(&s);
-    job_cell *cells = malloc(sizeof *cells * (size_t)(ncell + 1));
-    if (!cells)
-        return cli_error(EXIT_RUNTIME, "check: out of memory for %d cells", ncell);
-    job_cells(&s, cells);
-    cost_rates pre, ft;
-    cost_nominal(&pre, s.pretrain.batch);
-    cost_nominal(&ft, s.finetune.batch);
-    double total = 0; /* nominal seconds at 1 GFLOP/s = GFLOP-equivalents */
-    for (int i = 0; i < ncell; i++)
-        total += cost_cell(&s, &cells[i], &pre, &ft);
-    free(cells);
+    double total, alone; /* nominal seconds at 1 GFLOP/s = GFLOP-equivalents */
+    if (predicted_work(&s, &total, &alone) != 0)
+        return cli_error(EXIT_RUNTIME, "check: out of memory for %d cells", job_cell_count(&s));
     if (json)
-        print_json(path, &s, total);
+        print_json(path, &s, total, alone);
     else
-        print_text(path, &s, total);
+        print_text(path, &s, total, alone);
     return EXIT_OK;
 }

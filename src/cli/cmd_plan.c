@@ -32,9 +32,12 @@ static void print_text(const char *path, const job_spec *spec, const plan_result
     printf("  rendering:");
     for (int l = 1; l <= SYNTH_MAX_COMPLEXITY; l++)
         printf(" level %d %.1f us/image%s", l, 1e6 * p->pre.render[l], l < SYNTH_MAX_COMPLEXITY ? "," : "\n");
-    printf("predicted cell time: total %.0f s, longest cell %.1f s, mean %.1f s\n", p->total, p->longest,
-           p->total / (p->ncell > 0 ? p->ncell : 1));
-    printf("%8s %12s %12s %11s\n", "ranks", "seconds", "wall time", "efficiency");
+    printf("%d cells and %d backbones in %d tasks (a backbone with its cells, or a scratch cell)\n", p->ncell,
+           p->nbackbone, p->ntask);
+    printf("predicted time: total %.0f s (pre-training %.0f s, fine-tuning %.0f s), longest task %.1f s; "
+           "one cell at a time %.0f s: the stages save %.1f%%\n", p->total, p->pretrain, p->finetune,
+           p->longest, p->total_alone, p->total_alone > 0 ? 100.0 * (1.0 - p->total / p->total_alone) : 0.0);
+    printf("%8s %12s %12s %11s %16s\n", "ranks", "seconds", "wall time", "efficiency", "cell at a time");
     for (int k = 0; k < p->npoint; k++) {
         char dur[32];
         double s = p->point[k].makespan;
@@ -42,10 +45,13 @@ static void print_text(const char *path, const job_spec *spec, const plan_result
             snprintf(dur, sizeof dur, "%.1f s", s);
         else
             cli_duration(dur, sizeof dur, s);
-        printf("%8d %12.1f %12s %10.1f%%\n", p->point[k].ranks, s, dur, 100.0 * p->point[k].efficiency);
+        char dura[32];
+        cli_duration(dura, sizeof dura, p->point[k].makespan_alone);
+        printf("%8d %12.1f %12s %10.1f%% %16s\n", p->point[k].ranks, s, dur, 100.0 * p->point[k].efficiency,
+               dura);
     }
     if (p->longest > p->total / ranks)
-        printf("note: the longest cell (%.1f s) exceeds the work per rank at %d ranks (%.1f s): "
+        printf("note: the longest task (%.1f s) exceeds the work per rank at %d ranks (%.1f s): "
                "more ranks than that cannot help\n", p->longest, ranks, p->total / ranks);
 }
 
@@ -56,7 +62,12 @@ static void print_json(const char *path, const job_spec *spec, const plan_result
     json_object(&j);
     json_key(&j, "file"), json_string(&j, path);
     json_key(&j, "cells"), json_int(&j, p->ncell);
+    json_key(&j, "backbones"), json_int(&j, p->nbackbone);
+    json_key(&j, "tasks"), json_int(&j, p->ntask);
     json_key(&j, "total_seconds"), json_number(&j, p->total);
+    json_key(&j, "pretrain_seconds"), json_number(&j, p->pretrain);
+    json_key(&j, "finetune_seconds"), json_number(&j, p->finetune);
+    json_key(&j, "one_cell_at_a_time_seconds"), json_number(&j, p->total_alone);
     json_key(&j, "longest_seconds"), json_number(&j, p->longest);
     json_key(&j, "calibration"), json_object(&j);
     json_key(&j, "batch"), json_int(&j, spec->pretrain.batch);
@@ -80,6 +91,7 @@ static void print_json(const char *path, const job_spec *spec, const plan_result
         json_key(&j, "ranks"), json_int(&j, p->point[k].ranks);
         json_key(&j, "seconds"), json_number(&j, p->point[k].makespan);
         json_key(&j, "efficiency"), json_number(&j, p->point[k].efficiency);
+        json_key(&j, "seconds_one_cell_at_a_time"), json_number(&j, p->point[k].makespan_alone);
         json_object_end(&j);
     }
     json_array_end(&j);

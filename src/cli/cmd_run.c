@@ -41,22 +41,46 @@ static void on_start(void *user, const sweep_start *s)
     v->width = s->ntodo > 0 ? (int)log10(s->ntodo) + 1 : 1;
     if (v->quiet)
         return;
-    char part[64] = "";
+    char part[64] = "", from[96] = "";
     if (s->shard_count > 0)
         snprintf(part, sizeof part, " (shard %d/%d of %d)", s->shard_index, s->shard_count, s->ncell);
+    if (s->nfrom > 0)
+        snprintf(from, sizeof from, "; %d backbone%s from pretrain.from", s->nfrom, s->nfrom == 1 ? "" : "s");
     if (s->resume)
-        printf("synlaw %s: resuming %s: %d of %d cells%s already finished, %d to run on %d rank%s\n",
-               s->spec->name, s->path, s->nmine - s->ntodo, s->nmine, part, s->ntodo, s->ranks,
-               s->ranks == 1 ? "" : "s");
+        printf("synlaw %s: resuming %s: %d of %d cells%s already finished, %d to run in %d task%s on %d "
+               "rank%s%s\n", s->spec->name, s->path, s->nmine - s->ntodo, s->nmine, part, s->ntodo, s->ntask,
+               s->ntask == 1 ? "" : "s", s->ranks, s->ranks == 1 ? "" : "s", from);
     else
-        printf("synlaw %s: %d cells%s on %d rank%s -> %s\n", s->spec->name, s->nmine, part, s->ranks,
-               s->ranks == 1 ? "" : "s", s->path);
+        printf("synlaw %s: %d cells%s, %d backbones, in %d task%s on %d rank%s -> %s%s\n", s->spec->name,
+               s->nmine, part, s->nbackbone, s->ntask, s->ntask == 1 ? "" : "s", s->ranks,
+               s->ranks == 1 ? "" : "s", s->path, from);
     fflush(stdout);
 }
 
-static void on_cell(void *user, const sweep_event *e)
+static void on_backbone(progress_view *v, const sweep_event *e)
+{
+    char desc[128];
+    job_backbone_describe(e->spec, e->backbone, desc, sizeof desc);
+    if (e->status == CELL_FAILED) /* its cells fail too; the sweep goes on */
+        fprintf(stderr, "synlaw: backbone %d (%s) failed: %s\n", e->backbone->index, desc, e->reason);
+    if (v->quiet)
+        return;
+    static const char *const how[3] = {"pre-trained", "read back", "copied (pretrain.from)"};
+    if (e->status == CELL_DONE)
+        printf("  backbone %-32s %-22s synthetic error %.4f  %6.1fs  rank %d\n", desc, how[e->source],
+               e->final_error, e->seconds, e->rank);
+    else
+        printf("  backbone %-32s FAILED (see /backbones reason)  %6.1fs  rank %d\n", desc, e->seconds, e->rank);
+    fflush(stdout);
+}
+
+static void on_event(void *user, const sweep_event *e)
 {
     progress_view *v = user;
+    if (e->kind == SWEEP_EVENT_BACKBONE) {
+        on_backbone(v, e);
+        return;
+    }
     char desc[128], eta[32];
     job_cell_describe(e->spec, e->cell, desc, sizeof desc);
     if (e->status == CELL_FAILED) /* a diverged cell: the sweep goes on, the reason is kept */
@@ -115,7 +139,7 @@ int cmd_run(int argc, char **argv)
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     progress_view view = {quiet, 1};
-    sweep_observer obs = {on_start, on_cell, &view};
+    sweep_observer obs = {on_start, on_event, &view};
     sweep_summary sum;
     char err[2048] = "";
     int rc = sweep_run(&o, MPI_COMM_WORLD, &obs, &sum, err, sizeof err);
@@ -132,8 +156,9 @@ int cmd_run(int argc, char **argv)
         } else {
             char dur[32];
             cli_duration(dur, sizeof dur, sum.seconds);
-            printf("sweep done: %d cells in %s (%.1f s) on %d rank%s\n", sum.ncell_run, dur, sum.seconds,
-                   sum.ranks, sum.ranks == 1 ? "" : "s");
+            printf("sweep done: %d cells in %s (%.1f s) on %d rank%s; backbones: %d pre-trained, %d read "
+                   "back, %d copied\n", sum.ncell_run, dur, sum.seconds, sum.ranks, sum.ranks == 1 ? "" : "s",
+                   sum.backbones[SWEEP_PRETRAINED], sum.backbones[SWEEP_RESUMED], sum.backbones[SWEEP_FROM_FILE]);
             if (o.shard_count > 0)
                 printf("shard %d/%d written to %s; join the shards with synlaw merge\n", o.shard_index,
                        o.shard_count, sum.path);

@@ -70,13 +70,17 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
                 "directory or all shard files for the whole grid)\n");
     const double *t = m->time;
     hours(h, sizeof h, t[0]);
-    fprintf(out, "cells: %d done, %d failed, %d missing of %d; %s of cell time", m->count[CELL_DONE],
+    fprintf(out, "cells: %d done, %d failed, %d missing of %d; %s of cell and backbone time", m->count[CELL_DONE],
             m->count[CELL_FAILED], m->missing, m->ncell, h);
     if (t[0] > 0)
         fprintf(out, " (generate %.1f%%, pre-train %.1f%%, fine-tune %.1f%%, evaluate %.1f%%, "
                 "write %.2f%%, other %.1f%%)", 100 * t[1] / t[0], 100 * t[2] / t[0], 100 * t[3] / t[0],
                 100 * t[4] / t[0], 100 * t[5] / t[0], 100 * (t[0] - t[1] - t[2] - t[3] - t[4]) / t[0]);
     fputc('\n', out);
+    if (m->nbackbone)
+        fprintf(out, "backbones: %d done, %d failed, %d pending of %d\n", m->bb_count[CELL_DONE],
+                m->bb_count[CELL_FAILED], m->nbackbone - m->bb_count[CELL_DONE] - m->bb_count[CELL_FAILED],
+                m->nbackbone);
     if (m->ndup)
         fprintf(out, "duplicates: %d cell%s finished in more than one file (%d differ; the first "
                 "file's copy is kept)\n", m->ndup, m->ndup == 1 ? "" : "s", m->ndiff);
@@ -134,6 +138,11 @@ static void print_json(const merge_state *g)
     json_key(&j, "done"), json_int(&j, m->count[CELL_DONE]);
     json_key(&j, "failed"), json_int(&j, m->count[CELL_FAILED]);
     json_key(&j, "missing"), json_int(&j, m->missing);
+    json_key(&j, "backbones"), json_object(&j);
+    json_key(&j, "total"), json_int(&j, m->nbackbone);
+    json_key(&j, "done"), json_int(&j, m->bb_count[CELL_DONE]);
+    json_key(&j, "failed"), json_int(&j, m->bb_count[CELL_FAILED]);
+    json_object_end(&j);
     json_key(&j, "cell_seconds"), json_object(&j);
     for (int k = 0; k < 6; k++)
         json_key(&j, phase[k]), json_number(&j, m->time[k]);

@@ -325,6 +325,7 @@ int analysis_fit_groups(analysis_row **rows_out, int *nrows, const analysis_poin
         snprintf(row->group, sizeof row->group, "%s", pts->label[runs[g].first]);
         row->complexity = -1;
         row->finetune_size = -1;
+        row->finetune_lr = NAN;
         row->scratch_error = row->best_error = NAN;
         if (analysis_group(row, o, gn, has_s ? gs : NULL, gy, has_cluster ? gc : NULL, cnt, err,
                            errlen) < 0)

@@ -25,28 +25,52 @@ void cost_nominal(cost_rates *r, int batch)
         r->render[l] = NOMINAL_RENDER_SECONDS * (l >= SYNTH_MAX_COMPLEXITY ? 2.0 : 1.0);
 }
 
-double cost_cell(const job_spec *spec, const job_cell *c, const cost_rates *pre, const cost_rates *ft)
+/* The zoo index of a job model and the FLOP ratio of a head of `outputs` to the fine-tuning
+ * head; -1 for a model outside the zoo. */
+static int model_of(const job_spec *spec, int model, int outputs, double *head)
 {
-    int m = nn_model_find(spec->model[c->model]);
+    int m = nn_model_find(spec->model[model]);
     nn_arch a10, ah;
-    if (m < 0 || m >= COST_MAX_MODEL || nn_arch_build(&a10, spec->model[c->model], TRAIN_CLASSES) != 0)
-        return 0.0;
-    const job_recipe *p = &spec->pretrain, *f = &spec->finetune;
-    double t = f->steps * ft->step[m] + (double)job_eval_count(f) * f->eval_size * ft->eval_img[m];
-    if (c->size > 0 && c->complexity >= 1 && c->complexity <= SYNTH_MAX_COMPLEXITY &&
-        nn_arch_build(&ah, spec->model[c->model], train_task_outputs(c->task)) == 0) {
-        double head = ah.flops / a10.flops; /* a wider pre-training head costs more */
-        double r = pre->render[c->complexity];
-        t += p->steps * (pre->step[m] * head + p->batch * r) +
-             (double)job_eval_count(p) * p->eval_size * pre->eval_img[m] * head + p->eval_size * r;
-    }
-    return t;
+    if (m < 0 || m >= COST_MAX_MODEL || nn_arch_build(&a10, spec->model[model], TRAIN_CLASSES) != 0 ||
+        nn_arch_build(&ah, spec->model[model], outputs) != 0)
+        return -1;
+    *head = ah.flops / a10.flops;
+    return m;
 }
 
-double cost_cell_nominal(const job_spec *spec, const job_cell *cell)
+double cost_backbone(const job_spec *spec, const job_backbone *b, const cost_rates *pre)
 {
-    cost_rates pre, ft;
-    cost_nominal(&pre, spec->pretrain.batch);
-    cost_nominal(&ft, spec->finetune.batch);
-    return cost_cell(spec, cell, &pre, &ft);
+    double head;
+    int m = model_of(spec, b->model, train_task_outputs(b->task), &head);
+    if (m < 0 || b->complexity < 1 || b->complexity > SYNTH_MAX_COMPLEXITY)
+        return 0.0;
+    const job_recipe *p = &spec->pretrain;
+    double r = pre->render[b->complexity]; /* a wider pre-training head costs more */
+    return b->steps * (pre->step[m] * head + p->batch * r) +
+           (double)job_eval_count(b->steps, p->eval_every) * p->eval_size * pre->eval_img[m] * head +
+           p->eval_size * r;
+}
+
+double cost_finetune(const job_spec *spec, const job_cell *c, const cost_rates *ft)
+{
+    double head;
+    int m = model_of(spec, c->model, TRAIN_CLASSES, &head);
+    if (m < 0)
+        return 0.0;
+    const job_recipe *f = &spec->finetune;
+    int steps = spec->ftsteps[c->ftsteps], splits = f->eval_split == EVAL_BOTH ? 2 : 1;
+    return steps * ft->step[m] +
+           (double)job_eval_count(steps, f->eval_every) * splits * f->eval_size * ft->eval_img[m];
+}
+
+double cost_cell_alone(const job_spec *spec, const job_cell *c, const cost_rates *pre, const cost_rates *ft)
+{
+    double t = cost_finetune(spec, c, ft);
+    if (c->size > 0) {
+        job_backbone b = {.size = c->size, .model = c->model, .complexity = c->complexity,
+                          .task = c->task, .repeat = c->repeat,
+                          .steps = job_pretrain_steps(spec, c->size)};
+        t += cost_backbone(spec, &b, pre);
+    }
+    return t;
 }

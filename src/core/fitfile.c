@@ -26,15 +26,17 @@ char *fitfile_default_csv(const char *path)
     return csv;
 }
 
-/* Mean final error of the scratch cells of (model, s) (s = 0: every s). */
-static double scratch_mean(const store_results *res, const char *model, long ftsize)
+/* Mean final error of the scratch cells of (model, s, lr, steps) (s = 0: every s). */
+static double scratch_mean(const store_results *res, const analysis_row *g)
 {
     double sum = 0;
     int k = 0;
     for (int i = 0; i < res->ncell; i++) {
         const store_cell_row *r = &res->rows[i];
-        if (r->status == CELL_DONE && r->pretrain_size == 0 && strcmp(r->model, model) == 0 &&
-            (ftsize == 0 || r->finetune_size == ftsize) && isfinite(r->final_error)) {
+        if (r->status == CELL_DONE && r->pretrain_size == 0 && strcmp(r->model, g->model) == 0 &&
+            (g->finetune_size == 0 || r->finetune_size == g->finetune_size) &&
+            (res->version < 2 || (r->finetune_lr == g->finetune_lr && r->finetune_steps == g->finetune_steps)) &&
+            isfinite(r->final_error)) {
             sum += r->final_error;
             k++;
         }
@@ -42,17 +44,33 @@ static double scratch_mean(const store_results *res, const char *model, long fts
     return k ? sum / k : NAN;
 }
 
+/* The group label of a cell (s as "all" for the full law). */
+static void label_of(char *buf, size_t len, const store_cell_row *r, int full)
+{
+    char s[32];
+    if (full)
+        snprintf(s, sizeof s, "all");
+    else
+        snprintf(s, sizeof s, "%lld", (long long)r->finetune_size);
+    snprintf(buf, len, "%s\t%d\t%s\t%s\t%.15g\t%d", r->model, r->complexity, r->pretrain_task, s,
+             r->finetune_lr, r->finetune_steps);
+}
+
 /* After each group's fit: coordinates from the label, the scratch baseline, the best mean. */
 static void fill_group(analysis_row *row, const double *n, const double *y, int m, void *user)
 {
     const store_results *res = user;
     char task[ANALYSIS_WORD_LEN] = "", s[32] = "";
-    int cplx = 0;
-    sscanf(row->group, "%31[^\t]\t%d\t%15[^\t]\t%31s", row->model, &cplx, task, s);
+    int cplx = 0, steps = 0;
+    double lr = NAN;
+    sscanf(row->group, "%31[^\t]\t%d\t%15[^\t]\t%31[^\t]\t%lf\t%d", row->model, &cplx, task, s, &lr,
+           &steps);
     row->complexity = cplx;
     snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", task);
     row->finetune_size = strcmp(s, "all") == 0 ? 0 : atol(s);
-    row->scratch_error = scratch_mean(res, row->model, (long)row->finetune_size);
+    row->finetune_lr = lr;
+    row->finetune_steps = steps;
+    row->scratch_error = scratch_mean(res, row);
     long best_n;
     analysis_best_mean(n, y, m, &row->best_error, &best_n);
     row->best_size = best_n;
@@ -80,8 +98,7 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
         out->failed += r->status == CELL_FAILED;
         if (!usable(r))
             continue;
-        snprintf(label, sizeof label, "%s\t%d\t%s\t%lld", r->model, r->complexity, r->pretrain_task,
-                 (long long)r->finetune_size);
+        label_of(label, sizeof label, r, 0);
         if (analysis_points_add(&simple, label, (double)r->pretrain_size, (double)r->finetune_size,
                                 r->final_error, r->repeat) != 0)
             goto oom;
@@ -101,10 +118,12 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
         int sizes = 0;
         for (int g = 0; g < ns; g++)
             sizes += strcmp(srows[g].model, r->model) == 0 && srows[g].complexity == r->complexity &&
-                     strcmp(srows[g].pretrain_task, r->pretrain_task) == 0;
+                     strcmp(srows[g].pretrain_task, r->pretrain_task) == 0 &&
+                     (srows[g].finetune_lr == r->finetune_lr || (isnan(srows[g].finetune_lr) && isnan(r->finetune_lr))) &&
+                     srows[g].finetune_steps == r->finetune_steps;
         if (sizes < 2)
             continue;
-        snprintf(label, sizeof label, "%s\t%d\t%s\tall", r->model, r->complexity, r->pretrain_task);
+        label_of(label, sizeof label, r, 1);
         if (analysis_points_add(&full, label, (double)r->pretrain_size, (double)r->finetune_size,
                                 r->final_error, r->repeat) != 0)
             goto oom;

@@ -217,14 +217,31 @@ static int elem_task(parse_ctx *c, yaml_node_t *n, const char *what, int i, void
 }
 static int same_task(const void *a, int i, int j) { return ((const job_task *)a)[i] == ((const job_task *)a)[j]; }
 
-enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_REPEATS, AX_COUNT };
+enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_FTLR, AX_FTSTEPS, AX_REPEATS, AX_COUNT };
 static const char *const axes_keys[AX_COUNT + 1] = {
     [AX_SIZE] = "pretrain_size", [AX_MODEL] = "model", [AX_COMPLEXITY] = "complexity",
-    [AX_TASK] = "pretrain_task", [AX_FTSIZE] = "finetune_size", [AX_REPEATS] = "repeats"};
+    [AX_TASK] = "pretrain_task", [AX_FTSIZE] = "finetune_size", [AX_FTLR] = "finetune_lr",
+    [AX_FTSTEPS] = "finetune_steps", [AX_REPEATS] = "repeats"};
 typedef struct {
     job_spec *spec;
     int seen_size, seen_model;
+    const yaml_node_t *ftlr_node, *ftsteps_node;
 } axes_state;
+
+static int elem_lr(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    return get_double(c, n, what, 0, 10, 1, &((double *)axis)[i]);
+}
+static int same_double(const void *a, int i, int j) { return ((const double *)a)[i] == ((const double *)a)[j]; }
+
+static int elem_steps(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    long v;
+    if (get_int(c, n, what, 1, 10000000L, &v) != 0)
+        return -1;
+    ((int *)axis)[i] = (int)v;
+    return 0;
+}
 
 static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
 {
@@ -238,6 +255,8 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
     case AX_COMPLEXITY: return walk_list(c, v, "axes.complexity", &s->n_complexity, elem_complexity, same_int, s->complexity);
     case AX_TASK: return walk_list(c, v, "axes.pretrain_task", &s->n_task, elem_task, same_task, s->task);
     case AX_FTSIZE: return walk_list(c, v, "axes.finetune_size", &s->n_ftsize, elem_ftsize, same_long, s->ftsize);
+    case AX_FTLR: st->ftlr_node = v; return walk_list(c, v, "axes.finetune_lr", &s->n_ftlr, elem_lr, same_double, s->ftlr);
+    case AX_FTSTEPS: st->ftsteps_node = v; return walk_list(c, v, "axes.finetune_steps", &s->n_ftsteps, elem_steps, same_int, s->ftsteps);
     case AX_REPEATS:
         if (get_int(c, v, "axes.repeats", 1, 1000, &r) != 0)
             return -1;
@@ -248,17 +267,23 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
 }
 
 enum { RK_STEPS, RK_BATCH, RK_OPTIMIZER, RK_LR, RK_MOMENTUM, RK_WEIGHT_DECAY, RK_EVAL_EVERY,
-       RK_EVAL_SIZE, RK_EVAL_SPLIT, RK_SCRATCH_LR, RK_TRANSFER, RK_COUNT };
+       RK_EVAL_SIZE, RK_EVAL_SPLIT, RK_SCRATCH_LR, RK_TRANSFER, RK_EPOCHS, RK_MIN_STEPS,
+       RK_MAX_STEPS, RK_KEEP, RK_FROM, RK_COUNT };
 static const char *const recipe_keys[RK_COUNT + 1] = {
     [RK_STEPS] = "steps", [RK_BATCH] = "batch", [RK_OPTIMIZER] = "optimizer", [RK_LR] = "lr",
     [RK_MOMENTUM] = "momentum", [RK_WEIGHT_DECAY] = "weight_decay", [RK_EVAL_EVERY] = "eval_every",
     [RK_EVAL_SIZE] = "eval_size", [RK_EVAL_SPLIT] = "eval_split", [RK_SCRATCH_LR] = "scratch_lr",
-    [RK_TRANSFER] = "transfer"};
+    [RK_TRANSFER] = "transfer", [RK_EPOCHS] = "epochs", [RK_MIN_STEPS] = "min_steps",
+    [RK_MAX_STEPS] = "max_steps", [RK_KEEP] = "keep", [RK_FROM] = "from"};
+/* Keys of one section only. */
+static const int finetune_only[] = {RK_EVAL_SPLIT, RK_SCRATCH_LR};
+static const int pretrain_only[] = {RK_TRANSFER, RK_EPOCHS, RK_MIN_STEPS, RK_MAX_STEPS, RK_KEEP, RK_FROM};
 typedef struct {
     job_recipe *r;
+    job_spec *spec;
     const char *where;
     long max_eval;
-    const yaml_node_t *eval_every_node;
+    const yaml_node_t *node[RK_COUNT]; /* the value of each key given */
 } recipe_state;
 
 static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
@@ -268,6 +293,14 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
     char what[64], name[16];
     long iv;
     snprintf(what, sizeof what, "%s.%s", st->where, recipe_keys[key]);
+    st->node[key] = v;
+    int pre = strcmp(st->where, "pretrain") == 0;
+    for (size_t i = 0; i < sizeof finetune_only / sizeof *finetune_only; i++)
+        if (key == finetune_only[i] && pre)
+            return fail(c, k, "%s: only fine-tuning has %s", what, recipe_keys[key]);
+    for (size_t i = 0; i < sizeof pretrain_only / sizeof *pretrain_only; i++)
+        if (key == pretrain_only[i] && !pre)
+            return fail(c, k, "%s: only pre-training has %s", what, recipe_keys[key]);
     switch (key) {
     case RK_STEPS: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->steps = (int)iv; return 0;
     case RK_BATCH: if (get_int(c, v, what, 1, 4096, &iv)) return -1; r->batch = (int)iv; return 0;
@@ -285,14 +318,11 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
     case RK_MOMENTUM: return get_double(c, v, what, 0, 0.9999, 0, &r->momentum);
     case RK_WEIGHT_DECAY: return get_double(c, v, what, 0, 1, 0, &r->weight_decay);
     case RK_EVAL_EVERY:
-        st->eval_every_node = v;
         if (get_int(c, v, what, 1, 10000000L, &iv)) return -1;
         r->eval_every = (int)iv;
         return 0;
     case RK_EVAL_SIZE: if (get_int(c, v, what, 1, st->max_eval, &iv)) return -1; r->eval_size = (int)iv; return 0;
     case RK_TRANSFER:
-        if (strcmp(st->where, "pretrain") != 0)
-            return fail(c, k, "%s: only pre-training has transfer", what);
         if (get_string(c, v, what, name, sizeof name))
             return -1;
         if (strcmp(name, "backbone") == 0)
@@ -302,23 +332,61 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
         else
             return fail(c, v, "%s: unknown value '%s' (expected backbone or conv)", what, name);
         return 0;
-    case RK_EVAL_SPLIT:
-    case RK_SCRATCH_LR:
-        if (strcmp(st->where, "finetune") != 0)
-            return fail(c, k, "%s: only fine-tuning has %s", what, recipe_keys[key]);
-        if (key == RK_SCRATCH_LR)
-            return get_double(c, v, what, 0, 10, 1, &r->scratch_lr);
+    case RK_EPOCHS: return get_double(c, v, what, 0, 1e6, 1, &r->epochs);
+    case RK_MIN_STEPS: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->min_steps = (int)iv; return 0;
+    case RK_MAX_STEPS: if (get_int(c, v, what, 1, 10000000L, &iv)) return -1; r->max_steps = (int)iv; return 0;
+    case RK_KEEP:
         if (get_string(c, v, what, name, sizeof name))
             return -1;
-        if (strcmp(name, "test") == 0)
-            r->eval_validation = 0;
-        else if (strcmp(name, "validation") == 0)
-            r->eval_validation = 1;
+        if (strcmp(name, "true") == 0 || strcmp(name, "yes") == 0)
+            r->keep = 1;
+        else if (strcmp(name, "false") == 0 || strcmp(name, "no") == 0)
+            r->keep = 0;
         else
-            return fail(c, v, "%s: unknown split '%s' (expected test or validation)", what, name);
+            return fail(c, v, "%s: '%s' is not a boolean (expected true or false)", what, name);
         return 0;
+    case RK_FROM:
+        return get_string(c, v, what, st->spec->pretrain_from, sizeof st->spec->pretrain_from);
+    case RK_SCRATCH_LR: return get_double(c, v, what, 0, 10, 1, &r->scratch_lr);
+    case RK_EVAL_SPLIT:
+        if (get_string(c, v, what, name, sizeof name))
+            return -1;
+        for (int sp = EVAL_TEST; sp <= EVAL_BOTH; sp++)
+            if (strcmp(name, job_eval_split_name((job_eval_split)sp)) == 0) {
+                r->eval_split = (job_eval_split)sp;
+                return 0;
+            }
+        return fail(c, v, "%s: unknown split '%s' (expected test, validation or both)", what, name);
     }
     return -1;
+}
+
+static int parse_recipe(parse_ctx *c, yaml_node_t *v, job_spec *spec, job_recipe *r, const char *where,
+                        long max_eval, recipe_state *st)
+{
+    *st = (recipe_state){r, spec, where, max_eval, {NULL}};
+    if (walk_map(c, v, where, recipe_keys, recipe_key, st) != 0)
+        return -1;
+    const yaml_node_t *ev = st->node[RK_EVAL_EVERY] ? st->node[RK_EVAL_EVERY] : v;
+    if (r->epochs > 0) {
+        if (st->node[RK_STEPS])
+            return fail(c, st->node[RK_STEPS], "%s.steps: give steps (a fixed budget) or epochs (a "
+                        "budget that grows with n), not both", where);
+        if (r->min_steps > r->max_steps)
+            return fail(c, st->node[RK_MIN_STEPS] ? st->node[RK_MIN_STEPS] : v,
+                        "%s.min_steps: %d is more than max_steps (%d)", where, r->min_steps, r->max_steps);
+        if (r->eval_every > r->min_steps)
+            return fail(c, ev, "%s.eval_every: %d is more than min_steps (%d)", where, r->eval_every,
+                        r->min_steps);
+        return 0;
+    }
+    for (int k = RK_MIN_STEPS; k <= RK_MAX_STEPS; k++)
+        if (st->node[k])
+            return fail(c, st->node[k], "%s.%s: only with epochs (a budget that grows with n)", where,
+                        recipe_keys[k]);
+    if (r->eval_every > r->steps)
+        return fail(c, ev, "%s.eval_every: %d is more than steps (%d)", where, r->eval_every, r->steps);
+    return 0;
 }
 
 enum { TK_NAME, TK_SEED, TK_DATA_DIR, TK_AXES, TK_PRETRAIN, TK_FINETUNE, TK_COUNT };
@@ -328,18 +396,8 @@ static const char *const top_keys[TK_COUNT + 1] = {
 typedef struct {
     job_spec *spec;
     yaml_node_t *axes, *data_dir_node;
+    recipe_state pre, ft;
 } top_state;
-
-static int parse_recipe(parse_ctx *c, yaml_node_t *v, job_recipe *r, const char *where, long max_eval)
-{
-    recipe_state st = {r, where, max_eval, NULL};
-    if (walk_map(c, v, where, recipe_keys, recipe_key, &st) != 0)
-        return -1;
-    if (r->eval_every > r->steps)
-        return fail(c, st.eval_every_node ? st.eval_every_node : v,
-                    "%s.eval_every: %d is more than steps (%d)", where, r->eval_every, r->steps);
-    return 0;
-}
 
 static int top_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
 {
@@ -362,8 +420,8 @@ static int top_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, 
         return 0;
     case TK_DATA_DIR: st->data_dir_node = v; return get_string(c, v, "data_dir", s->data_dir, sizeof s->data_dir);
     case TK_AXES: st->axes = v; return 0; /* parsed after the recipes are known */
-    case TK_PRETRAIN: return parse_recipe(c, v, &s->pretrain, "pretrain", 100000);
-    case TK_FINETUNE: return parse_recipe(c, v, &s->finetune, "finetune", 10000);
+    case TK_PRETRAIN: return parse_recipe(c, v, s, &s->pretrain, "pretrain", 100000, &st->pre);
+    case TK_FINETUNE: return parse_recipe(c, v, s, &s->finetune, "finetune", 10000, &st->ft);
     }
     return -1;
 }
@@ -382,7 +440,8 @@ static void defaults(job_spec *s)
     s->repeats = 1;
     s->pretrain = (job_recipe){.steps = 1000, .batch = 64, .optimizer = OPT_ADAM, .lr = 1e-3,
                                .momentum = 0.9, .weight_decay = 1e-4, .eval_every = 100,
-                               .eval_size = 500};
+                               .eval_size = 500, .min_steps = 100, .max_steps = 100000,
+                               .keep = 1};
     s->finetune = (job_recipe){.steps = 500, .batch = 64, .optimizer = OPT_SGD, .lr = 0.02,
                                .momentum = 0.9, .weight_decay = 1e-4, .eval_every = 50,
                                .eval_size = 2000};
@@ -438,20 +497,46 @@ int job_parse_grid(job_spec *spec, const char *text, const char *file, int check
         snprintf(err, errlen, "%s:1:1: the job file is empty (expected a mapping with axes:)", file);
         goto out;
     }
-    top_state st = {spec, NULL, NULL};
+    top_state st = {spec, NULL, NULL, {0}, {0}};
     if (walk_map(&c, root, "the job file", top_keys, top_key, &st) != 0)
         goto out;
     if (!st.axes) {
         fail(&c, root, "missing key 'axes' (expected axes: with pretrain_size and model)");
         goto out;
     }
-    axes_state ast = {spec, 0, 0};
+    axes_state ast = {spec, 0, 0, NULL, NULL};
     if (walk_map(&c, st.axes, "axes", axes_keys, axes_key, &ast) != 0)
         goto out;
     if (!ast.seen_size || !ast.seen_model) {
         fail(&c, st.axes, "axes: missing '%s' (a list of values)", !ast.seen_size ? "pretrain_size" : "model");
         goto out;
     }
+    /* Fine-tuning axes: the recipe's value when absent, never both. */
+    if (ast.ftlr_node && st.ft.node[RK_LR]) {
+        fail(&c, st.ft.node[RK_LR], "finetune.lr: the axis finetune_lr gives the learning rates; "
+             "remove one of them");
+        goto out;
+    }
+    if (ast.ftlr_node && st.ft.node[RK_SCRATCH_LR]) {
+        fail(&c, st.ft.node[RK_SCRATCH_LR], "finetune.scratch_lr: with a finetune_lr axis every learning "
+             "rate applies to scratch and pre-trained cells alike; remove scratch_lr");
+        goto out;
+    }
+    if (ast.ftsteps_node && st.ft.node[RK_STEPS]) {
+        fail(&c, st.ft.node[RK_STEPS], "finetune.steps: the axis finetune_steps gives the steps; "
+             "remove one of them");
+        goto out;
+    }
+    if (!spec->n_ftlr)
+        spec->ftlr[spec->n_ftlr++] = spec->finetune.lr;
+    if (!spec->n_ftsteps)
+        spec->ftsteps[spec->n_ftsteps++] = spec->finetune.steps;
+    for (int i = 0; i < spec->n_ftsteps; i++)
+        if (spec->finetune.eval_every > spec->ftsteps[i]) {
+            fail(&c, ast.ftsteps_node ? ast.ftsteps_node : st.axes, "finetune.eval_every: %d is more "
+                 "than %d fine-tuning steps", spec->finetune.eval_every, spec->ftsteps[i]);
+            goto out;
+        }
     if (job_cell_count(spec) > 10000000) {
         fail(&c, st.axes, "axes: the grid has more than 10,000,000 cells");
         goto out;
@@ -509,7 +594,7 @@ void job_cell_counts(const job_spec *s, long *pretrained, long *scratch)
     long nscratch = 0;
     for (int i = 0; i < s->n_size; i++)
         nscratch += s->size[i] == 0;
-    long per = (long)s->n_model * s->n_ftsize * s->repeats;
+    long per = (long)s->n_model * s->n_ftsize * s->n_ftlr * s->n_ftsteps * s->repeats;
     if (pretrained)
         *pretrained = per * (s->n_size - nscratch) * s->n_complexity * s->n_task;
     if (scratch)
@@ -523,40 +608,149 @@ int job_cell_count(const job_spec *s)
     return pre + scr > INT_MAX ? INT_MAX : (int)(pre + scr);
 }
 
-int job_eval_count(const job_recipe *r) { return (r->steps + r->eval_every - 1) / r->eval_every; }
-
-void job_eval_steps(const job_recipe *r, int *steps)
+/* Pre-training sizes (n > 0) of the axis. */
+static int positive_sizes(const job_spec *s)
 {
-    int n = job_eval_count(r);
-    for (int i = 0; i < n; i++)
-        steps[i] = (i + 1) * r->eval_every < r->steps ? (i + 1) * r->eval_every : r->steps;
+    int k = 0;
+    for (int i = 0; i < s->n_size; i++)
+        k += s->size[i] > 0;
+    return k;
 }
 
-/* Canonical order: model, finetune size, repeat, then pretrain size, complexity, task. */
+int job_backbone_count(const job_spec *s)
+{
+    long n = (long)s->n_model * s->repeats * positive_sizes(s) * s->n_complexity * s->n_task;
+    return n > INT_MAX ? INT_MAX : (int)n;
+}
+
+/* Index of the backbone of (model, repeat, k-th positive size, complexity index, task index). */
+static int backbone_index(const job_spec *s, int m, int r, int k, int c, int t)
+{
+    return (((m * s->repeats + r) * positive_sizes(s) + k) * s->n_complexity + c) * s->n_task + t;
+}
+
+void job_backbones(const job_spec *s, job_backbone *bb)
+{
+    int idx = 0;
+    for (int m = 0; m < s->n_model; m++)
+        for (int r = 0; r < s->repeats; r++)
+            for (int n = 0; n < s->n_size; n++) {
+                if (s->size[n] == 0)
+                    continue;
+                for (int c = 0; c < s->n_complexity; c++)
+                    for (int t = 0; t < s->n_task; t++) {
+                        bb[idx] = (job_backbone){.index = idx, .size = s->size[n], .model = m,
+                                                 .complexity = s->complexity[c], .task = (int)s->task[t],
+                                                 .repeat = r, .steps = job_pretrain_steps(s, s->size[n])};
+                        idx++;
+                    }
+            }
+}
+
 void job_cells(const job_spec *s, job_cell *cells)
 {
     int k = 0;
     for (int m = 0; m < s->n_model; m++)
         for (int f = 0; f < s->n_ftsize; f++)
-            for (int r = 0; r < s->repeats; r++)
-                for (int n = 0; n < s->n_size; n++) {
-                    int scratch = s->size[n] == 0;
-                    for (int c = 0; c < (scratch ? 1 : s->n_complexity); c++)
-                        for (int t = 0; t < (scratch ? 1 : s->n_task); t++) {
-                            cells[k] = (job_cell){.index = k, .size = s->size[n], .model = m,
-                                                  .complexity = scratch ? 0 : s->complexity[c],
-                                                  .task = scratch ? -1 : (int)s->task[t],
-                                                  .ftsize = s->ftsize[f], .repeat = r};
-                            k++;
+            for (int l = 0; l < s->n_ftlr; l++)
+                for (int st = 0; st < s->n_ftsteps; st++)
+                    for (int r = 0; r < s->repeats; r++)
+                        for (int n = 0, pos = 0; n < s->n_size; n++) {
+                            int scratch = s->size[n] == 0;
+                            for (int c = 0; c < (scratch ? 1 : s->n_complexity); c++)
+                                for (int t = 0; t < (scratch ? 1 : s->n_task); t++) {
+                                    cells[k] = (job_cell){
+                                        .index = k, .size = s->size[n], .model = m,
+                                        .complexity = scratch ? 0 : s->complexity[c],
+                                        .task = scratch ? -1 : (int)s->task[t], .ftsize = s->ftsize[f],
+                                        .ftlr = l, .ftsteps = st, .repeat = r,
+                                        .backbone = scratch ? -1 : backbone_index(s, m, r, pos, c, t)};
+                                    k++;
+                                }
+                            pos += !scratch;
                         }
-                }
+}
+
+int job_pretrain_steps(const job_spec *s, long n)
+{
+    const job_recipe *p = &s->pretrain;
+    if (p->epochs <= 0)
+        return p->steps;
+    double steps = ceil(p->epochs * (double)n / p->batch);
+    if (steps < p->min_steps)
+        steps = p->min_steps;
+    if (steps > p->max_steps)
+        steps = p->max_steps;
+    return (int)steps;
+}
+
+job_recipe job_cell_recipe(const job_spec *s, const job_cell *c)
+{
+    job_recipe r = s->finetune;
+    r.lr = s->ftlr[c->ftlr];
+    if (c->size == 0 && r.scratch_lr > 0)
+        r.lr = r.scratch_lr;
+    r.steps = s->ftsteps[c->ftsteps];
+    return r;
+}
+
+int job_eval_count(int steps, int eval_every) { return (steps + eval_every - 1) / eval_every; }
+
+void job_eval_steps(int steps, int eval_every, int *out)
+{
+    int n = job_eval_count(steps, eval_every);
+    for (int i = 0; i < n; i++)
+        out[i] = (i + 1) * eval_every < steps ? (i + 1) * eval_every : steps;
+}
+
+int job_max_finetune_evals(const job_spec *s)
+{
+    int most = 0;
+    for (int i = 0; i < s->n_ftsteps; i++) {
+        int e = job_eval_count(s->ftsteps[i], s->finetune.eval_every);
+        most = e > most ? e : most;
+    }
+    return most;
+}
+
+int job_max_pretrain_evals(const job_spec *s)
+{
+    int most = 0;
+    for (int i = 0; i < s->n_size; i++)
+        if (s->size[i] > 0) {
+            int e = job_eval_count(job_pretrain_steps(s, s->size[i]), s->pretrain.eval_every);
+            most = e > most ? e : most;
+        }
+    return most;
 }
 
 uint64_t job_cell_seed(const job_spec *s, const job_cell *c)
 {
-    uint64_t w[6] = {(uint64_t)c->size, rng_hash_str(0, s->model[c->model]), (uint64_t)c->complexity,
-                     (uint64_t)(c->task + 1), (uint64_t)c->ftsize, (uint64_t)c->repeat};
+    uint64_t w[8] = {(uint64_t)c->size, rng_hash_str(0, s->model[c->model]), (uint64_t)c->complexity,
+                     (uint64_t)(c->task + 1), (uint64_t)c->ftsize, (uint64_t)c->repeat, 0, 0};
+    double lr = s->ftlr[c->ftlr];
+    memcpy(&w[6], &lr, sizeof lr);
+    w[7] = (uint64_t)s->ftsteps[c->ftsteps];
+    return rng_hash(s->seed, w, 8);
+}
+
+uint64_t job_backbone_seed(const job_spec *s, const job_backbone *b)
+{
+    uint64_t w[6] = {JOB_SALT_BACKBONE, (uint64_t)b->size, rng_hash_str(0, s->model[b->model]),
+                     (uint64_t)b->complexity, (uint64_t)(b->task + 1), (uint64_t)b->repeat};
     return rng_hash(s->seed, w, 6);
+}
+
+uint64_t job_backbone_key(const job_spec *s, const job_backbone *b)
+{
+    const job_recipe *p = &s->pretrain;
+    uint64_t w[10] = {job_backbone_seed(s, b), (uint64_t)b->steps, (uint64_t)p->batch,
+                      (uint64_t)p->optimizer, 0, 0, 0, (uint64_t)p->eval_every, (uint64_t)p->eval_size,
+                      rng_hash_str(0, SYNLAW_VERSION)};
+    memcpy(&w[4], &p->lr, sizeof p->lr);
+    memcpy(&w[5], &p->momentum, sizeof p->momentum);
+    memcpy(&w[6], &p->weight_decay, sizeof p->weight_decay);
+    return rng_hash(s->seed, w, 10);
 }
 
 uint64_t job_data_seed(const job_spec *s, int complexity, int repeat)
@@ -583,10 +777,10 @@ uint64_t job_finetune_order_seed(const job_spec *s, long ftsize, int repeat)
     return rng_hash(s->seed, w, 3);
 }
 
-uint64_t job_pretrain_order_seed(uint64_t cell_seed)
+uint64_t job_pretrain_order_seed(uint64_t backbone_seed)
 {
     uint64_t w = JOB_SALT_PRETRAIN_ORDER;
-    return rng_hash(cell_seed, &w, 1);
+    return rng_hash(backbone_seed, &w, 1);
 }
 
 const char *job_task_name(int task)
@@ -609,11 +803,29 @@ const char *job_optimizer_name(job_optimizer o) { return o == OPT_ADAM ? "adam" 
 
 void job_cell_describe(const job_spec *s, const job_cell *c, char *buf, size_t len)
 {
+    char extra[64] = ""; /* the fine-tuning axes that vary */
+    if (s->n_ftlr > 1)
+        snprintf(extra, sizeof extra, " lr=%g", s->ftlr[c->ftlr]);
+    if (s->n_ftsteps > 1) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, " steps=%d", s->ftsteps[c->ftsteps]);
+    }
     if (c->size == 0)
-        snprintf(buf, len, "n=0 %s scratch s=%ld r%d", s->model[c->model], c->ftsize, c->repeat);
+        snprintf(buf, len, "n=0 %s scratch s=%ld%s r%d", s->model[c->model], c->ftsize, extra, c->repeat);
     else
-        snprintf(buf, len, "n=%ld %s c%d %s s=%ld r%d", c->size, s->model[c->model], c->complexity,
-                 job_task_name(c->task), c->ftsize, c->repeat);
+        snprintf(buf, len, "n=%ld %s c%d %s s=%ld%s r%d", c->size, s->model[c->model], c->complexity,
+                 job_task_name(c->task), c->ftsize, extra, c->repeat);
+}
+
+void job_backbone_describe(const job_spec *s, const job_backbone *b, char *buf, size_t len)
+{
+    snprintf(buf, len, "n=%ld %s c%d %s r%d", b->size, s->model[b->model], b->complexity,
+             job_task_name(b->task), b->repeat);
+}
+
+const char *job_eval_split_name(job_eval_split sp)
+{
+    return sp == EVAL_VALIDATION ? "validation" : sp == EVAL_BOTH ? "both" : "test";
 }
 
 uint64_t job_text_hash(const char *text)

@@ -21,6 +21,7 @@ struct merge_state {
     job_cell *cells;       /* [ncell] */
     int *src;              /* [ncell] file that finished the cell, -1: none */
     int *owner;            /* [ncell] shard of the cell (nshard > 0) */
+    int *bb_src;           /* [nbackbone] file that finished the backbone, -1: none */
     int pathcap;
 };
 
@@ -36,7 +37,7 @@ void merge_free(merge_state *g)
     }
     free(m->files), free(m->missing_cells), free(m->failed_cells), free(m->absent_shards);
     free(m->absent_cells), free(m->resubmit);
-    free(g->res), free(g->cells), free(g->src), free(g->owner);
+    free(g->res), free(g->cells), free(g->src), free(g->owner), free(g->bb_src);
     free(g);
 }
 
@@ -177,6 +178,16 @@ static int summarise(merge_state *g)
         for (int k = 0; k < 6; k++)
             m->time[k] += isfinite(v[k]) ? v[k] : 0;
     }
+    for (int b = 0; b < m->nbackbone; b++) {
+        if (g->bb_src[b] < 0)
+            continue;
+        const store_backbone_row *row = &g->res[g->bb_src[b]].bb[b];
+        m->bb_count[row->status]++;
+        const double v[6] = {row->wall_time, row->time_generate, row->time_pretrain, 0,
+                             row->time_evaluate, row->time_write};
+        for (int k = 0; k < 6; k++)
+            m->time[k] += isfinite(v[k]) ? v[k] : 0;
+    }
     for (int s = 0; s < nshard; s++) {
         if (resub[s] == 1)
             m->resubmit[m->nresubmit++] = s;
@@ -209,6 +220,11 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
         }
         const store_results *a = &g->res[0], *b = &g->res[i];
         rc = SL_EINPUT;
+        if (b->version != STORE_FORMAT_VERSION) {
+            util_fail(err, errlen, rc, "%s: written in results format %d; merge needs format %d (synlaw "
+                      "fit and status still read it)", path, b->version, STORE_FORMAT_VERSION);
+            goto fail;
+        }
         if (strcmp(a->job_hash, b->job_hash) != 0) {
             util_fail(err, errlen, rc, "%s holds job '%s' (job_hash %s) but %s holds job '%s' (job_hash %s): "
                       "files of different jobs cannot be merged", path, b->job_name, b->job_hash,
@@ -220,7 +236,7 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
                       "cannot be merged", path, b->shard.count, m->files[0].path, a->shard.count);
             goto fail;
         }
-        if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell) {
+        if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell || a->nbackbone != b->nbackbone) {
             util_fail(err, errlen, rc, "%s: layout differs from %s", path, m->files[0].path);
             goto fail;
         }
@@ -232,8 +248,9 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
         goto fail;
     }
     m->ncell = job_cell_count(&m->spec);
+    m->nbackbone = job_backbone_count(&m->spec);
     m->nshard = g->res[0].shard.count;
-    if (m->ncell != g->res[0].ncell) {
+    if (m->ncell != g->res[0].ncell || m->nbackbone != g->res[0].nbackbone) {
         rc = util_fail(err, errlen, SL_EINPUT, "%s: %d cells in the file, %d in its job", m->files[0].path,
                        g->res[0].ncell, m->ncell);
         goto fail;
@@ -249,12 +266,31 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
     g->cells = malloc(sizeof *g->cells * (size_t)(m->ncell + 1));
     g->src = malloc(sizeof *g->src * (size_t)(m->ncell + 1));
     g->owner = calloc((size_t)(m->ncell + 1), sizeof *g->owner);
-    if (!g->cells || !g->src || !g->owner)
+    g->bb_src = malloc(sizeof *g->bb_src * (size_t)(m->nbackbone + 1));
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(m->nbackbone + 1));
+    int *task_owner = NULL;
+    sched_plan sp = {0};
+    if (!g->cells || !g->src || !g->owner || !g->bb_src || !bb) {
+        free(bb);
         goto oom;
+    }
     job_cells(&m->spec, g->cells);
-    if (m->nshard > 0 && sched_shards(&m->spec, g->cells, m->ncell, m->nshard, g->owner) != 0)
-        goto oom;
-    int nft = g->res[0].n_ft, npre = g->res[0].n_pre;
+    job_backbones(&m->spec, bb);
+    if (m->nshard > 0) { /* the owner of a cell is the shard of its task */
+        if (sched_plan_build(&sp, &m->spec, g->cells, m->ncell, bb, m->nbackbone, NULL, NULL) != 0 ||
+            !(task_owner = malloc(sizeof *task_owner * (size_t)(sp.ntask + 1))) ||
+            sched_shards(&sp, m->nshard, task_owner) != 0) {
+            sched_plan_free(&sp);
+            free(task_owner), free(bb);
+            goto oom;
+        }
+        for (int c = 0; c < m->ncell; c++)
+            g->owner[c] = task_owner[sp.task_of_cell[c]];
+        sched_plan_free(&sp);
+        free(task_owner);
+    }
+    free(bb);
+    int nft = g->res[0].n_ft;
     for (int c = 0; c < m->ncell; c++) {
         g->src[c] = -1;
         for (int f = 0; f < m->nfile; f++) {
@@ -268,11 +304,17 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
             const store_results *k = &g->res[g->src[c]];
             int same = memcmp(&k->rows[c].final_error, &r->rows[c].final_error, sizeof(double)) == 0 &&
                        k->rows[c].status == r->rows[c].status &&
-                       same_bits(k->ft_error + (size_t)c * nft, r->ft_error + (size_t)c * nft, nft) &&
-                       same_bits(k->pre_loss + (size_t)c * npre, r->pre_loss + (size_t)c * npre, npre);
+                       same_bits(k->ft_val + (size_t)c * nft, r->ft_val + (size_t)c * nft, nft) &&
+                       same_bits(k->ft_test + (size_t)c * nft, r->ft_test + (size_t)c * nft, nft);
             m->ndup++;
             m->ndiff += !same;
         }
+    }
+    for (int b = 0; b < m->nbackbone; b++) {
+        g->bb_src[b] = -1;
+        for (int f = 0; f < m->nfile && g->bb_src[b] < 0; f++)
+            if (g->res[f].bb[b].status != CELL_PENDING)
+                g->bb_src[b] = f;
     }
     if (summarise(g) != 0)
         goto oom;
@@ -303,18 +345,55 @@ int merge_write(const merge_state *g, const char *path, char *err, size_t errlen
     snprintf(jf, sizeof jf, "(merged from %d file%s)", m->nfile, m->nfile == 1 ? "" : "s");
     if (store_create(&st, path, MPI_COMM_SELF, &m->spec, g->res[0].job_text, jf, &sh, err, errlen) != 0)
         return -1;
-    int nft = g->res[0].n_ft, npre = g->res[0].n_pre;
+    int nft = g->res[0].n_ft, npre = g->res[0].n_pre, rc = -1;
+    store_reader **readers = calloc((size_t)m->nfile, sizeof *readers);
+    float *params = NULL;
+    size_t cap = 0;
+    if (!readers) {
+        util_fail(err, errlen, -1, "out of memory");
+        goto out;
+    }
+    /* Backbones first (their weights read from the file that finished them), then cells. */
+    for (int b = 0; b < m->nbackbone; b++) {
+        if (g->bb_src[b] < 0)
+            continue;
+        int f = g->bb_src[b];
+        const store_results *r = &g->res[f];
+        const store_backbone_row *row = &r->bb[b];
+        const float *w = NULL;
+        if (row->weights && m->spec.pretrain.keep) {
+            if ((size_t)row->nparam + 1 > cap) {
+                float *np = realloc(params, sizeof *params * ((size_t)row->nparam + 1));
+                if (!np) {
+                    util_fail(err, errlen, -1, "out of memory");
+                    goto out;
+                }
+                params = np;
+                cap = (size_t)row->nparam + 1;
+            }
+            if ((!readers[f] && store_reader_open(&readers[f], m->files[f].path, err, errlen) != 0) ||
+                store_reader_weights(readers[f], row, params, err, errlen) != 0)
+                goto out;
+            w = params;
+        }
+        if (store_write_backbone(st, row, r->pre_loss + (size_t)b * npre, r->pre_error + (size_t)b * npre, w,
+                                 err, errlen) != 0)
+            goto out;
+    }
     for (int c = 0; c < m->ncell; c++) {
         if (g->src[c] < 0)
             continue;
         const store_results *r = &g->res[g->src[c]];
-        if (store_write_cell(st, &r->rows[c], r->ft_error + (size_t)c * nft, r->pre_loss + (size_t)c * npre,
-                             r->pre_error + (size_t)c * npre, err, errlen) != 0) {
-            store_close(st);
-            return -1;
-        }
+        if (store_write_cell(st, &r->rows[c], r->ft_val + (size_t)c * nft, r->ft_test + (size_t)c * nft, err,
+                             errlen) != 0)
+            goto out;
     }
-    if (store_close(st) != 0)
-        return util_fail(err, errlen, -1, "%s: cannot close", path);
-    return 0;
+    rc = 0;
+out:
+    for (int f = 0; readers && f < m->nfile; f++)
+        store_reader_close(readers[f]);
+    free(readers), free(params);
+    if (store_close(st) != 0 && rc == 0)
+        rc = util_fail(err, errlen, -1, "%s: cannot close", path);
+    return rc;
 }

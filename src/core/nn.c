@@ -210,9 +210,14 @@ void nn_init(nn_net *n, uint64_t seed)
 
 void nn_copy_backbone(nn_net *dst, const nn_net *src, int conv_only)
 {
+    nn_load_backbone(dst, src->param, conv_only);
+}
+
+void nn_load_backbone(nn_net *dst, const float *params, int conv_only)
+{
     /* the parameter block is in layer order: the convolutions end at the first dense layer */
-    size_t n = conv_only ? nn_conv_params(&src->arch) : src->arch.nparam_backbone;
-    memcpy(dst->param, src->param, n * sizeof(float));
+    size_t n = conv_only ? nn_conv_params(&dst->arch) : dst->arch.nparam_backbone;
+    memcpy(dst->param, params, n * sizeof(float));
 }
 
 float *nn_input(nn_net *n) { return n->act; }

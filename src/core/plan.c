@@ -8,6 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    double cost;
+    int index;
+} ranked;
+
+static int by_cost(const void *a, const void *b)
+{
+    const ranked *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost > y->cost ? -1 : 1;
+    return x->index - y->index;
+}
+
 int plan_job(plan_result *out, const job_spec *spec, int ranks, double seconds, char *err,
              size_t errlen)
 {
@@ -24,27 +37,46 @@ int plan_job(plan_result *out, const job_spec *spec, int ranks, double seconds, 
         return util_fail(err, errlen, SL_EFAIL, "out of memory while calibrating");
     if (spec->finetune.batch == spec->pretrain.batch)
         out->ft = out->pre;
-    int n = job_cell_count(spec), rc = SL_EFAIL;
+    int n = job_cell_count(spec), nbb = job_backbone_count(spec), rc = SL_EFAIL;
     out->ncell = n;
+    out->nbackbone = nbb;
+    sched_plan sp = {0};
     job_cell *cells = malloc(sizeof *cells * (size_t)(n + 1));
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb + 1));
     int *order = malloc(sizeof *order * (size_t)(n + 1));
-    double *secs = malloc(sizeof *secs * (size_t)(n + 1));
+    double *secs = malloc(sizeof *secs * (size_t)(n + 1)), *alone = malloc(sizeof *alone * (size_t)(n + 1));
     double *load = malloc(sizeof *load * (size_t)ranks);
-    if (!cells || !order || !secs || !load)
+    ranked *rk = malloc(sizeof *rk * (size_t)(n + 1));
+    if (!cells || !bb || !order || !secs || !alone || !load || !rk)
         goto out;
     job_cells(spec, cells);
-    if (sched_order(spec, cells, n, order) != 0)
+    job_backbones(spec, bb);
+    if (sched_plan_build(&sp, spec, cells, n, bb, nbb, &out->pre, &out->ft) != 0)
         goto out;
-    for (int i = 0; i < n; i++) {
-        secs[i] = cost_cell(spec, &cells[i], &out->pre, &out->ft);
-        out->total += secs[i];
-        out->longest = secs[i] > out->longest ? secs[i] : out->longest;
+    out->ntask = sp.ntask;
+    for (int k = 0; k < sp.ntask; k++) {
+        secs[k] = sp.tasks[k].cost;
+        out->total += secs[k];
+        out->longest = secs[k] > out->longest ? secs[k] : out->longest;
     }
+    for (int b = 0; b < nbb; b++)
+        out->pretrain += cost_backbone(spec, &bb[b], &out->pre);
+    out->finetune = out->total - out->pretrain;
+    /* One cell at a time: largest first, as the scheduler would order them. */
+    for (int i = 0; i < n; i++) {
+        alone[i] = cost_cell_alone(spec, &cells[i], &out->pre, &out->ft);
+        out->total_alone += alone[i];
+        rk[i] = (ranked){alone[i], i};
+    }
+    qsort(rk, (size_t)n, sizeof *rk, by_cost);
+    for (int i = 0; i < n; i++)
+        order[i] = rk[i].index;
     for (int P = 1; out->npoint < PLAN_MAX_POINTS; P = P * 2 > ranks && P < ranks ? ranks : P * 2) {
-        double mk = sched_greedy(secs, order, n, P, NULL, load);
-        if (mk < 0)
+        double mk = sched_greedy(secs, NULL, sp.ntask, P, NULL, load);
+        double ma = sched_greedy(alone, order, n, P, NULL, load);
+        if (mk < 0 || ma < 0)
             goto out;
-        out->point[out->npoint++] = (plan_point){P, mk, mk > 0 ? out->total / (P * mk) : 1.0};
+        out->point[out->npoint++] = (plan_point){P, mk, mk > 0 ? out->total / (P * mk) : 1.0, ma};
         if (P >= ranks)
             break;
     }
@@ -52,6 +84,7 @@ int plan_job(plan_result *out, const job_spec *spec, int ranks, double seconds, 
 out:
     if (rc)
         util_fail(err, errlen, SL_EFAIL, "out of memory for the %d cells of the plan", n);
-    free(cells), free(order), free(secs), free(load);
+    sched_plan_free(&sp);
+    free(cells), free(bb), free(order), free(secs), free(alone), free(load), free(rk);
     return rc;
 }

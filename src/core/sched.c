@@ -1,51 +1,100 @@
-/* Ordering, shard splits and the cells left to do. */
+/* Tasks, their order, shard splits and the tasks left to do (see sched.h). */
 #include "synlaw/sched.h"
 
-#include "synlaw/cost.h"
-
 #include <stdlib.h>
+#include <string.h>
 
 typedef struct {
     double cost;
     int index;
-} ranked_cell;
+} ranked;
 
 static int by_cost(const void *a, const void *b)
 {
-    const ranked_cell *x = a, *y = b;
+    const ranked *x = a, *y = b;
     if (x->cost != y->cost)
         return x->cost > y->cost ? -1 : 1;
     return x->index - y->index;
 }
 
-/* Nominal costs of all cells (the rates computed once). NULL on out-of-memory. */
-static double *nominal_costs(const job_spec *spec, const job_cell *cells, int ncell)
+void sched_plan_free(sched_plan *p)
 {
-    double *c = malloc(sizeof *c * (size_t)(ncell > 0 ? ncell : 1));
-    if (!c)
-        return NULL;
-    cost_rates pre, ft;
-    cost_nominal(&pre, spec->pretrain.batch);
-    cost_nominal(&ft, spec->finetune.batch);
-    for (int i = 0; i < ncell; i++)
-        c[i] = cost_cell(spec, &cells[i], &pre, &ft);
-    return c;
+    if (!p)
+        return;
+    free(p->tasks), free(p->cells), free(p->task_of_cell), free(p->task_of_backbone);
+    memset(p, 0, sizeof *p);
 }
 
-int sched_order(const job_spec *spec, const job_cell *cells, int ncell, int *order)
+int sched_plan_build(sched_plan *p, const job_spec *spec, const job_cell *cells, int ncell,
+                     const job_backbone *bb, int nbb, const cost_rates *pre, const cost_rates *ft)
 {
-    ranked_cell *r = malloc(sizeof *r * (size_t)(ncell > 0 ? ncell : 1));
-    double *cost = nominal_costs(spec, cells, ncell);
-    if (!r || !cost) {
-        free(r), free(cost);
+    memset(p, 0, sizeof *p);
+    cost_rates npre, nft;
+    if (!pre) {
+        cost_nominal(&npre, spec->pretrain.batch);
+        pre = &npre;
+    }
+    if (!ft) {
+        cost_nominal(&nft, spec->finetune.batch);
+        ft = &nft;
+    }
+    int nscratch = 0;
+    for (int c = 0; c < ncell; c++)
+        nscratch += cells[c].backbone < 0;
+    int n = nbb + nscratch;
+    sched_task *raw = malloc(sizeof *raw * (size_t)(n + 1));
+    ranked *rk = malloc(sizeof *rk * (size_t)(n + 1));
+    int *count = calloc((size_t)nbb + 1, sizeof *count), *fill = malloc(sizeof *fill * (size_t)(nbb + 1));
+    p->tasks = malloc(sizeof *p->tasks * (size_t)(n + 1));
+    p->cells = malloc(sizeof *p->cells * (size_t)(ncell + 1));
+    p->task_of_cell = malloc(sizeof *p->task_of_cell * (size_t)(ncell + 1));
+    p->task_of_backbone = malloc(sizeof *p->task_of_backbone * (size_t)(nbb + 1));
+    int *slot = malloc(sizeof *slot * (size_t)(n + 1));
+    if (!raw || !rk || !count || !fill || !p->tasks || !p->cells || !p->task_of_cell ||
+        !p->task_of_backbone || !slot) {
+        free(raw), free(rk), free(count), free(fill), free(slot);
+        sched_plan_free(p);
         return -1;
     }
-    for (int i = 0; i < ncell; i++)
-        r[i] = (ranked_cell){cost[i], i};
-    qsort(r, (size_t)ncell, sizeof *r, by_cost);
-    for (int i = 0; i < ncell; i++)
-        order[i] = r[i].index;
-    free(r), free(cost);
+    p->ntask = n, p->ncell = ncell, p->nbackbone = nbb;
+    /* Raw tasks: backbones in order, then scratch cells in order; cells grouped by task. */
+    for (int c = 0; c < ncell; c++)
+        if (cells[c].backbone >= 0)
+            count[cells[c].backbone]++;
+    int pos = 0;
+    for (int b = 0; b < nbb; b++) {
+        raw[b] = (sched_task){b, pos, count[b], cost_backbone(spec, &bb[b], pre)};
+        fill[b] = pos;
+        pos += count[b];
+    }
+    int t = nbb;
+    for (int c = 0; c < ncell; c++) {
+        double f = cost_finetune(spec, &cells[c], ft);
+        if (cells[c].backbone >= 0) {
+            int b = cells[c].backbone;
+            p->cells[fill[b]++] = c;
+            raw[b].cost += f;
+        } else {
+            raw[t] = (sched_task){-1, pos, 1, f};
+            p->cells[pos++] = c;
+            t++;
+        }
+    }
+    for (int k = 0; k < n; k++)
+        rk[k] = (ranked){raw[k].cost, k};
+    qsort(rk, (size_t)n, sizeof *rk, by_cost);
+    for (int k = 0; k < n; k++) {
+        p->tasks[k] = raw[rk[k].index];
+        slot[rk[k].index] = k;
+    }
+    for (int k = 0; k < n; k++) {
+        const sched_task *tk = &p->tasks[k];
+        if (tk->backbone >= 0)
+            p->task_of_backbone[tk->backbone] = k;
+        for (int j = 0; j < tk->count; j++)
+            p->task_of_cell[p->cells[tk->first + j]] = k;
+    }
+    free(raw), free(rk), free(count), free(fill), free(slot);
     return 0;
 }
 
@@ -84,10 +133,10 @@ double sched_greedy(const double *cost, const int *order, int n, int nbin, int *
         heap[b] = b; /* equal loads: index order is already a heap */
     }
     for (int k = 0; k < n; k++) {
-        int b = heap[0];
+        int item = order ? order[k] : k, b = heap[0];
         if (bin_of)
-            bin_of[order[k]] = b;
-        load[b] += cost[order[k]];
+            bin_of[item] = b;
+        load[b] += cost[item];
         sift_down(heap, nbin, load, 0);
     }
     double mk = 0.0;
@@ -97,30 +146,34 @@ double sched_greedy(const double *cost, const int *order, int n, int nbin, int *
     return mk;
 }
 
-int sched_shards(const job_spec *spec, const job_cell *cells, int ncell, int nshard, int *owner)
+int sched_shards(const sched_plan *p, int nshard, int *owner)
 {
-    int *order = malloc(sizeof *order * (size_t)(ncell > 0 ? ncell : 1));
+    double *cost = malloc(sizeof *cost * (size_t)(p->ntask + 1));
     double *load = malloc(sizeof *load * (size_t)(nshard > 0 ? nshard : 1));
-    double *cost = nominal_costs(spec, cells, ncell);
     int rc = -1;
-    if (order && load && cost && sched_order(spec, cells, ncell, order) == 0 &&
-        sched_greedy(cost, order, ncell, nshard, owner, load) >= 0)
-        rc = 0;
-    free(order), free(load), free(cost);
+    if (cost && load) {
+        for (int k = 0; k < p->ntask; k++)
+            cost[k] = p->tasks[k].cost;
+        rc = sched_greedy(cost, NULL, p->ntask, nshard, owner, load) >= 0 ? 0 : -1;
+    }
+    free(cost), free(load);
     return rc;
 }
 
-int sched_todo(const int *order, int ncell, const int *owner, int shard_index,
-               const int8_t *status, int *todo, int *nmine)
+int sched_todo(const sched_plan *p, const int *owner, int shard_index, const int8_t *cell_status,
+               const int8_t *backbone_status, int *todo, int *nmine)
 {
     int ntodo = 0, mine = 0;
-    for (int k = 0; k < ncell; k++) {
-        int c = order[k];
-        if (owner && owner[c] != shard_index)
+    for (int k = 0; k < p->ntask; k++) {
+        if (owner && owner[k] != shard_index)
             continue;
-        mine++;
-        if (status[c] == CELL_PENDING)
-            todo[ntodo++] = c;
+        const sched_task *t = &p->tasks[k];
+        mine += t->count;
+        int work = t->backbone >= 0 && backbone_status[t->backbone] == CELL_PENDING;
+        for (int j = 0; j < t->count && !work; j++)
+            work = cell_status[p->cells[t->first + j]] == CELL_PENDING;
+        if (work)
+            todo[ntodo++] = k;
     }
     if (nmine)
         *nmine = mine;

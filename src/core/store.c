@@ -1,8 +1,9 @@
-/* Results file on parallel HDF5. Every hid_t starts invalid and every call is checked; the
- * automatic HDF5 error printing is off and each failure is reported with the call and the
- * file's name instead. */
+/* Results file on parallel HDF5 (see store.h). Every hid_t starts invalid and every call is
+ * checked; the automatic HDF5 error printing is off and each failure is reported with the
+ * call and the file's name instead. */
 #include "synlaw/store.h"
 
+#include "synlaw/nn.h"
 #include "synlaw/util.h"
 #include "synlaw/version.h"
 
@@ -14,12 +15,21 @@
 #include <string.h>
 #include <time.h>
 
+/* Rows written per HDF5 call when rank 0 fills a table at creation (bounds its memory). */
+enum { BLOCK_ROWS = 65536 };
+
 struct store {
     hid_t file;
-    hid_t cells, ft_err, pre_loss, pre_err;
-    hid_t cell_type;
-    int n_ft, n_pre;
-    char *path;   /* owned */
+    hid_t cells, backbones;                 /* tables */
+    hid_t ft_val, ft_test, pre_loss, pre_err; /* curve matrices */
+    hid_t cell_type, bb_type;
+    int n_ft, n_pre;                        /* widths of the curve matrices */
+    int ft_every, pre_every;                /* evaluation intervals of the recipes */
+    int nmodel;
+    hid_t weights[JOB_MAX_AXIS];            /* per job model, H5I_INVALID_HID when not kept */
+    int first_bb[JOB_MAX_AXIS];             /* backbone index of row 0 of weights[m] */
+    char models[JOB_MAX_AXIS][JOB_NAME_LEN];
+    char *path;                             /* owned */
 };
 
 #define FAIL(...)                                                                               \
@@ -50,12 +60,13 @@ static hid_t status_type(void)
     return t;
 }
 
-/* Compound type of store_cell_row; the caller closes it. */
-static hid_t cell_row_type(void)
+/* Compound type of store_cell_row; format 1 files have fewer members (the caller closes it). */
+static hid_t cell_row_type(int version)
 {
     hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_cell_row));
-    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(16), s160 = str_type(160), st = status_type();
-    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && s160 >= 0 && st >= 0;
+    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(STORE_WORD_LEN), sr = str_type(STORE_REASON_LEN);
+    hid_t st = status_type();
+    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && sr >= 0 && st >= 0, v2 = version >= 2;
 #define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_cell_row, field), type) >= 0
     F("index", index, H5T_NATIVE_INT32);
     F("pretrain_size", pretrain_size, H5T_NATIVE_INT64);
@@ -63,20 +74,30 @@ static hid_t cell_row_type(void)
     F("complexity", complexity, H5T_NATIVE_INT32);
     F("pretrain_task", pretrain_task, s16);
     F("finetune_size", finetune_size, H5T_NATIVE_INT64);
+    if (v2) {
+        F("finetune_lr", finetune_lr, H5T_NATIVE_DOUBLE);
+        F("finetune_steps", finetune_steps, H5T_NATIVE_INT32);
+    }
     F("repeat", repeat, H5T_NATIVE_INT32);
+    if (v2)
+        F("backbone", backbone, H5T_NATIVE_INT32);
     F("seed", seed, H5T_NATIVE_UINT64);
     F("status", status, st);
     F("rank", rank, H5T_NATIVE_INT32);
     F("final_error", final_error, H5T_NATIVE_DOUBLE);
+    if (v2) {
+        F("final_val_error", final_val_error, H5T_NATIVE_DOUBLE);
+        F("final_test_error", final_test_error, H5T_NATIVE_DOUBLE);
+    }
     F("wall_time", wall_time, H5T_NATIVE_DOUBLE);
     F("time_generate", time_generate, H5T_NATIVE_DOUBLE);
     F("time_pretrain", time_pretrain, H5T_NATIVE_DOUBLE);
     F("time_finetune", time_finetune, H5T_NATIVE_DOUBLE);
     F("time_evaluate", time_evaluate, H5T_NATIVE_DOUBLE);
     F("time_write", time_write, H5T_NATIVE_DOUBLE);
-    F("reason", reason, s160);
+    F("reason", reason, sr);
 #undef F
-    H5Tclose(s32), H5Tclose(s16), H5Tclose(s160), H5Tclose(st);
+    H5Tclose(s32), H5Tclose(s16), H5Tclose(sr), H5Tclose(st);
     if (!ok && t >= 0) {
         H5Tclose(t);
         t = H5I_INVALID_HID;
@@ -84,9 +105,47 @@ static hid_t cell_row_type(void)
     return t;
 }
 
-/* Whether /cells (ds) has the status enum of this synlaw (names and values): a file with
+static hid_t backbone_row_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(store_backbone_row));
+    hid_t s32 = str_type(JOB_NAME_LEN), s16 = str_type(STORE_WORD_LEN), sr = str_type(STORE_REASON_LEN);
+    hid_t st = status_type();
+    int ok = t >= 0 && s32 >= 0 && s16 >= 0 && sr >= 0 && st >= 0;
+#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(store_backbone_row, field), type) >= 0
+    F("index", index, H5T_NATIVE_INT32);
+    F("pretrain_size", pretrain_size, H5T_NATIVE_INT64);
+    F("model", model, s32);
+    F("complexity", complexity, H5T_NATIVE_INT32);
+    F("pretrain_task", pretrain_task, s16);
+    F("repeat", repeat, H5T_NATIVE_INT32);
+    F("steps", steps, H5T_NATIVE_INT32);
+    F("seed", seed, H5T_NATIVE_UINT64);
+    F("key", key, H5T_NATIVE_UINT64);
+    F("status", status, st);
+    F("weights", weights, H5T_NATIVE_INT8);
+    F("reused", reused, H5T_NATIVE_INT8);
+    F("rank", rank, H5T_NATIVE_INT32);
+    F("nparam", nparam, H5T_NATIVE_INT64);
+    F("final_loss", final_loss, H5T_NATIVE_DOUBLE);
+    F("final_error", final_error, H5T_NATIVE_DOUBLE);
+    F("wall_time", wall_time, H5T_NATIVE_DOUBLE);
+    F("time_generate", time_generate, H5T_NATIVE_DOUBLE);
+    F("time_pretrain", time_pretrain, H5T_NATIVE_DOUBLE);
+    F("time_evaluate", time_evaluate, H5T_NATIVE_DOUBLE);
+    F("time_write", time_write, H5T_NATIVE_DOUBLE);
+    F("reason", reason, sr);
+#undef F
+    H5Tclose(s32), H5Tclose(s16), H5Tclose(sr), H5Tclose(st);
+    if (!ok && t >= 0) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    return t;
+}
+
+/* Whether a table (ds) has the status enum of this synlaw (names and values): a file with
  * another enum would be misread (or crash HDF5's conversion), so readers refuse it. */
-static int cells_type_ok(hid_t ds)
+static int status_type_ok(hid_t ds)
 {
     hid_t ft = H5Dget_type(ds), mt = H5I_INVALID_HID, want = status_type();
     int ok = 0;
@@ -117,6 +176,8 @@ static hid_t fit_row_type(void)
     F("complexity", complexity, H5T_NATIVE_INT32);
     F("pretrain_task", pretrain_task, s16);
     F("finetune_size", finetune_size, H5T_NATIVE_INT64);
+    F("finetune_lr", finetune_lr, H5T_NATIVE_DOUBLE);
+    F("finetune_steps", finetune_steps, H5T_NATIVE_INT32);
     F("law", law, s16);
     F("loss", loss, s16);
     F("n_points", n_points, H5T_NATIVE_INT32);
@@ -182,7 +243,7 @@ static int attr_int(hid_t loc, const char *name, long long value)
     return rc;
 }
 
-/* Create a 1- or 2-D dataset; float datasets are filled with NaN. */
+/* Create a 1- or 2-D dataset; float datasets are filled with NaN, others with 0. */
 static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                           const char *units, const char *description)
 {
@@ -203,26 +264,42 @@ static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, con
     return ds;
 }
 
-/* An int32 dimension scale holding values[0..n-1], written by rank 0. */
-static hid_t make_scale(hid_t loc, const char *name, const int *values, hsize_t n, const char *label,
-                        int rank)
+/* Write rows [start, start + count) of a table or matrix (count x width values of mtype) from
+ * buf, or take part with nothing (mine = 0) in a collective-free independent write. */
+static int write_block(hid_t ds, hid_t mtype, hsize_t start, hsize_t count, hsize_t width,
+                       const void *buf, int mine)
 {
-    hid_t ds = make_dataset(loc, name, H5T_NATIVE_INT32, 1, &n, NULL, NULL);
-    if (ds < 0)
-        return ds;
-    if (H5DSset_scale(ds, label) < 0) {
-        H5Dclose(ds);
-        return H5I_INVALID_HID;
+    int rank = width > 0 ? 2 : 1;
+    hsize_t off[2] = {start, 0}, cnt[2] = {count, width}, one[2] = {1, 1};
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(rank, mine && count ? cnt : one, NULL);
+    int rc = -1;
+    if (fs >= 0 && ms >= 0) {
+        if (mine && count)
+            rc = H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL) >= 0 &&
+                         H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0 ? 0 : -1;
+        else
+            rc = H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0 &&
+                         H5Dwrite(ds, mtype, ms, fs, H5P_DEFAULT, buf) >= 0 ? 0 : -1;
     }
-    hsize_t one = 1;
-    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, n ? &n : &one, NULL);
-    herr_t w = -1;
-    int mine = rank == 0 && n > 0; /* rank 0 writes, the others take part with nothing */
-    if (fs >= 0 && ms >= 0 && (mine || (H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0)))
-        w = H5Dwrite(ds, H5T_NATIVE_INT32, ms, fs, H5P_DEFAULT, values);
     if (fs >= 0) H5Sclose(fs);
     if (ms >= 0) H5Sclose(ms);
-    if (w < 0) {
+    return rc;
+}
+
+/* An int32 dimension scale 0..n-1, written by rank 0. */
+static hid_t make_index_scale(hid_t loc, const char *name, int n, const char *label, int rank)
+{
+    hsize_t dim = (hsize_t)n;
+    hid_t ds = make_dataset(loc, name, H5T_NATIVE_INT32, 1, &dim, NULL, NULL);
+    if (ds < 0)
+        return ds;
+    int *v = malloc(sizeof *v * (size_t)(n + 1));
+    int ok = v && H5DSset_scale(ds, label) >= 0;
+    for (int i = 0; ok && i < n; i++)
+        v[i] = i;
+    ok = ok && write_block(ds, H5T_NATIVE_INT32, 0, dim, 0, v, rank == 0) == 0;
+    free(v);
+    if (!ok) {
         H5Dclose(ds);
         return H5I_INVALID_HID;
     }
@@ -238,36 +315,71 @@ void store_cell_row_init(store_cell_row *row, const job_spec *spec, const job_ce
     row->complexity = cell->complexity;
     snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", job_task_name(cell->task));
     row->finetune_size = cell->ftsize;
+    row->finetune_lr = job_cell_recipe(spec, cell).lr;
+    row->finetune_steps = spec->ftsteps[cell->ftsteps];
     row->repeat = cell->repeat;
+    row->backbone = cell->backbone;
     row->seed = job_cell_seed(spec, cell);
     row->status = CELL_PENDING;
     row->rank = -1;
-    row->final_error = row->wall_time = NAN;
+    row->final_error = row->final_val_error = row->final_test_error = row->wall_time = NAN;
     row->time_generate = row->time_pretrain = row->time_finetune = row->time_evaluate = NAN;
     row->time_write = NAN;
 }
 
-/* A store for path with every handle invalid and the curve lengths of spec, and in *fapl
- * an MPI-IO file-access list over comm: the common start of store_create and store_open.
- * NULL with err set on failure (nothing to release then). */
+/* Parameters of the backbone of a job model (0 for a model outside the zoo). */
+static int64_t backbone_params(const job_spec *spec, int model)
+{
+    nn_arch a;
+    return nn_arch_build(&a, spec->model[model], 10) == 0 ? (int64_t)a.nparam_backbone : 0;
+}
+
+void store_backbone_row_init(store_backbone_row *row, const job_spec *spec, const job_backbone *bb)
+{
+    memset(row, 0, sizeof *row);
+    row->index = bb->index;
+    row->pretrain_size = bb->size;
+    snprintf(row->model, sizeof row->model, "%s", spec->model[bb->model]);
+    row->complexity = bb->complexity;
+    snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", job_task_name(bb->task));
+    row->repeat = bb->repeat;
+    row->steps = bb->steps;
+    row->seed = job_backbone_seed(spec, bb);
+    row->key = job_backbone_key(spec, bb);
+    row->status = CELL_PENDING;
+    row->rank = -1;
+    row->nparam = backbone_params(spec, bb->model);
+    row->final_loss = row->final_error = row->wall_time = NAN;
+    row->time_generate = row->time_pretrain = row->time_evaluate = row->time_write = NAN;
+}
+
+/* A store for path with every handle invalid and the curve widths of spec, and in *fapl an
+ * MPI-IO file-access list over comm: the common start of store_create and store_open. NULL
+ * with err set on failure (nothing to release then). */
 static store *store_new(const char *path, const job_spec *spec, MPI_Comm comm, hid_t *fapl,
                         char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     store *st = calloc(1, sizeof *st);
-    if (!st) {
-        snprintf(err, errlen, "out of memory");
-        return NULL;
-    }
-    st->file = st->cells = st->ft_err = st->pre_loss = st->pre_err = st->cell_type = H5I_INVALID_HID;
-    st->path = util_strdup(path);
-    if (!st->path) {
-        snprintf(err, errlen, "out of memory");
+    if (!st || !(st->path = util_strdup(path))) {
         free(st);
+        snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    st->n_ft = job_eval_count(&spec->finetune);
-    st->n_pre = job_eval_count(&spec->pretrain);
+    st->file = st->cells = st->backbones = H5I_INVALID_HID;
+    st->ft_val = st->ft_test = st->pre_loss = st->pre_err = H5I_INVALID_HID;
+    st->cell_type = st->bb_type = H5I_INVALID_HID;
+    st->nmodel = spec->n_model;
+    for (int m = 0; m < JOB_MAX_AXIS; m++)
+        st->weights[m] = H5I_INVALID_HID;
+    for (int m = 0; m < spec->n_model; m++) {
+        snprintf(st->models[m], sizeof st->models[m], "%s", spec->model[m]);
+        st->first_bb[m] = m * (job_backbone_count(spec) / (spec->n_model ? spec->n_model : 1));
+    }
+    st->n_ft = job_max_finetune_evals(spec);
+    st->n_pre = job_max_pretrain_evals(spec);
+    st->ft_every = spec->finetune.eval_every;
+    st->pre_every = spec->pretrain.eval_every;
     *fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (*fapl < 0 || H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "%s: cannot set up MPI-IO file access", path);
@@ -280,6 +392,69 @@ static store *store_new(const char *path, const job_spec *spec, MPI_Comm comm, h
     return st;
 }
 
+/* Rank 0 writes every pending cell row and the step matrix of the cells, in blocks. */
+static int fill_cells(store *st, hid_t steps_ds, const job_spec *spec, int ncell, int rank)
+{
+    int rc = -1, width = st->n_ft;
+    job_cell *cells = malloc(sizeof *cells * (size_t)(ncell + 1));
+    store_cell_row *rows = malloc(sizeof *rows * BLOCK_ROWS);
+    int *steps = calloc((size_t)BLOCK_ROWS * (size_t)(width + 1), sizeof *steps);
+    if (!cells || !rows || !steps)
+        goto out;
+    job_cells(spec, cells);
+    for (int start = 0; start < ncell || (start == 0 && rank != 0); start += BLOCK_ROWS) {
+        int n = ncell - start < BLOCK_ROWS ? ncell - start : BLOCK_ROWS;
+        for (int i = 0; i < n; i++) {
+            const job_cell *c = &cells[start + i];
+            store_cell_row_init(&rows[i], spec, c);
+            int *srow = steps + (size_t)i * (size_t)width;
+            memset(srow, 0, sizeof *srow * (size_t)width);
+            job_eval_steps(spec->ftsteps[c->ftsteps], spec->finetune.eval_every, srow);
+        }
+        if (write_block(st->cells, st->cell_type, (hsize_t)start, (hsize_t)n, 0, rows, rank == 0) != 0 ||
+            write_block(steps_ds, H5T_NATIVE_INT32, (hsize_t)start, (hsize_t)n, (hsize_t)width, steps,
+                        rank == 0 && width > 0) != 0)
+            goto out;
+        if (rank != 0)
+            break; /* the other ranks only take part once (independent I/O needs no more) */
+    }
+    rc = 0;
+out:
+    free(cells), free(rows), free(steps);
+    return rc;
+}
+
+/* Rank 0 writes every pending backbone row and the step matrix of the backbones. */
+static int fill_backbones(store *st, hid_t steps_ds, const job_spec *spec, int nbb, int rank)
+{
+    int rc = -1, width = st->n_pre;
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb + 1));
+    store_backbone_row *rows = malloc(sizeof *rows * BLOCK_ROWS);
+    int *steps = calloc((size_t)BLOCK_ROWS * (size_t)(width + 1), sizeof *steps);
+    if (!bb || !rows || !steps)
+        goto out;
+    job_backbones(spec, bb);
+    for (int start = 0; start < nbb || (start == 0 && rank != 0); start += BLOCK_ROWS) {
+        int n = nbb - start < BLOCK_ROWS ? nbb - start : BLOCK_ROWS;
+        for (int i = 0; i < n; i++) {
+            store_backbone_row_init(&rows[i], spec, &bb[start + i]);
+            int *srow = steps + (size_t)i * (size_t)width;
+            memset(srow, 0, sizeof *srow * (size_t)width);
+            job_eval_steps(bb[start + i].steps, spec->pretrain.eval_every, srow);
+        }
+        if (write_block(st->backbones, st->bb_type, (hsize_t)start, (hsize_t)n, 0, rows, rank == 0) != 0 ||
+            write_block(steps_ds, H5T_NATIVE_INT32, (hsize_t)start, (hsize_t)n, (hsize_t)width, steps,
+                        rank == 0 && width > 0) != 0)
+            goto out;
+        if (rank != 0)
+            break;
+    }
+    rc = 0;
+out:
+    free(bb), free(rows), free(steps);
+    return rc;
+}
+
 int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
                  const char *job_text, const char *job_file, const store_shard *shard,
                  char *err, size_t errlen)
@@ -288,15 +463,13 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     *out = NULL;
-    hid_t fapl = H5I_INVALID_HID, grp = H5I_INVALID_HID, cellscale = H5I_INVALID_HID;
-    hid_t ftscale = H5I_INVALID_HID, prescale = H5I_INVALID_HID;
-    job_cell *cells = NULL;
-    store_cell_row *rows = NULL;
-    int *steps = NULL;
+    hid_t fapl = H5I_INVALID_HID, grp = H5I_INVALID_HID, wgrp = H5I_INVALID_HID;
+    hid_t cellscale = H5I_INVALID_HID, bbscale = H5I_INVALID_HID;
+    hid_t ftsteps = H5I_INVALID_HID, presteps = H5I_INVALID_HID;
     store *st = store_new(path, spec, comm, &fapl, err, errlen);
     if (!st)
         return -1;
-    int ncell = job_cell_count(spec);
+    int ncell = job_cell_count(spec), nbb = job_backbone_count(spec);
 
     st->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (st->file < 0)
@@ -314,9 +487,12 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
              attr_str(st->file, "job_text", job_text) == 0 &&
              attr_str(st->file, "created", created) == 0 &&
              attr_int(st->file, "ranks", size) == 0 && attr_int(st->file, "n_cells", ncell) == 0 &&
+             attr_int(st->file, "n_backbones", nbb) == 0 &&
              attr_int(st->file, "shard_index", shard ? shard->index : 0) == 0 &&
              attr_int(st->file, "shard_count", shard ? shard->count : 0) == 0 &&
              attr_int(st->file, "merged_from", shard ? shard->merged_from : 0) == 0 &&
+             attr_str(st->file, "eval_split", job_eval_split_name(spec->finetune.eval_split)) == 0 &&
+             attr_int(st->file, "keep_backbones", spec->pretrain.keep) == 0 &&
              attr_str(st->file, "openblas_config", version_openblas()) == 0 &&
              attr_str(st->file, "gsl_version", version_gsl()) == 0;
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)job_text_hash(job_text));
@@ -328,82 +504,89 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     if (!ok)
         FAIL("%s: cannot write the root attributes", path);
 
-    st->cell_type = cell_row_type();
-    if (st->cell_type < 0)
-        FAIL("%s: cannot build the cell table type", path);
-    hsize_t nc = (hsize_t)ncell;
+    st->cell_type = cell_row_type(STORE_FORMAT_VERSION);
+    st->bb_type = backbone_row_type();
+    if (st->cell_type < 0 || st->bb_type < 0)
+        FAIL("%s: cannot build the table types", path);
+    hsize_t nc = (hsize_t)ncell, nb = (hsize_t)nbb;
     st->cells = make_dataset(st->file, "cells", st->cell_type, 1, &nc, NULL,
-                             "one row per cell: coordinates, seed, status, rank, times");
+                             "one row per cell (fine-tuning stage): coordinates, backbone, status, "
+                             "final errors, rank, times");
+    st->backbones = make_dataset(st->file, "backbones", st->bb_type, 1, &nb, NULL,
+                                 "one row per backbone (pre-training stage): coordinates, steps, "
+                                 "key, status, rank, times");
     grp = H5Gcreate2(st->file, "curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t dft[2] = {nc, (hsize_t)st->n_ft}, dpre[2] = {nc, (hsize_t)st->n_pre};
-    if (st->cells < 0 || grp < 0)
-        FAIL("%s: cannot create /cells or /curves", path);
-    st->ft_err = make_dataset(grp, "finetune_error", H5T_NATIVE_FLOAT, 2, dft, "fraction",
-                              "real test error after each fine-tuning evaluation step");
+    if (st->cells < 0 || st->backbones < 0 || grp < 0)
+        FAIL("%s: cannot create /cells, /backbones or /curves", path);
+    hsize_t dft[2] = {nc, (hsize_t)st->n_ft}, dpre[2] = {nb, (hsize_t)st->n_pre};
+    ftsteps = make_dataset(grp, "finetune_step", H5T_NATIVE_INT32, 2, dft, "steps",
+                           "fine-tuning step of each evaluation of the cell (0 past its last)");
+    st->ft_val = make_dataset(grp, "finetune_val_error", H5T_NATIVE_FLOAT, 2, dft, "fraction",
+                              "validation error after each fine-tuning evaluation (NaN: not evaluated)");
+    st->ft_test = make_dataset(grp, "finetune_test_error", H5T_NATIVE_FLOAT, 2, dft, "fraction",
+                               "test error after each fine-tuning evaluation (NaN: not evaluated)");
+    presteps = make_dataset(grp, "pretrain_step", H5T_NATIVE_INT32, 2, dpre, "steps",
+                            "pre-training step of each evaluation of the backbone (0 past its last)");
     st->pre_loss = make_dataset(grp, "pretrain_loss", H5T_NATIVE_FLOAT, 2, dpre, "nats",
                                 "mean pre-training loss since the previous evaluation");
     st->pre_err = make_dataset(grp, "pretrain_error", H5T_NATIVE_FLOAT, 2, dpre, "fraction",
                                "held-out synthetic error (per output) at each evaluation");
-    if (st->ft_err < 0 || st->pre_loss < 0 || st->pre_err < 0)
+    if (ftsteps < 0 || st->ft_val < 0 || st->ft_test < 0 || presteps < 0 || st->pre_loss < 0 ||
+        st->pre_err < 0)
         FAIL("%s: cannot create the curve datasets", path);
-
-    int maxn = ncell > st->n_ft ? ncell : st->n_ft;
-    steps = malloc(((size_t)(maxn > st->n_pre ? maxn : st->n_pre) + 1) * sizeof(int));
-    cells = malloc(((size_t)ncell + 1) * sizeof *cells);
-    rows = malloc(((size_t)ncell + 1) * sizeof *rows);
-    if (!steps || !cells || !rows)
-        FAIL("out of memory for the cell table");
-    for (int i = 0; i < ncell; i++)
-        steps[i] = i;
-    cellscale = make_scale(st->file, "cell", steps, nc, "cell", rank);
-    job_eval_steps(&spec->finetune, steps);
-    ftscale = make_scale(grp, "finetune_step", steps, (hsize_t)st->n_ft, "finetune step", rank);
-    job_eval_steps(&spec->pretrain, steps);
-    prescale = make_scale(grp, "pretrain_step", steps, (hsize_t)st->n_pre, "pretrain step", rank);
-    if (cellscale < 0 || ftscale < 0 || prescale < 0)
+    if (spec->pretrain.keep && nbb > 0) {
+        wgrp = H5Gcreate2(st->file, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (wgrp < 0)
+            FAIL("%s: cannot create /weights", path);
+        int per = nbb / spec->n_model;
+        for (int m = 0; m < spec->n_model; m++) {
+            hsize_t dw[2] = {(hsize_t)per, (hsize_t)backbone_params(spec, m)};
+            st->weights[m] = make_dataset(wgrp, spec->model[m], H5T_NATIVE_FLOAT, 2, dw, NULL,
+                                          "pre-trained backbone parameters, one row per backbone of "
+                                          "this model: nn's parameter block before the head");
+            if (st->weights[m] < 0 || attr_int(st->weights[m], "first_backbone", st->first_bb[m]) < 0 ||
+                attr_str(st->weights[m], "model", spec->model[m]) < 0)
+                FAIL("%s: cannot create /weights/%s", path, spec->model[m]);
+        }
+    }
+    cellscale = make_index_scale(st->file, "cell", ncell, "cell", rank);
+    bbscale = make_index_scale(st->file, "backbone", nbb, "backbone", rank);
+    if (cellscale < 0 || bbscale < 0)
         FAIL("%s: cannot create the dimension scales", path);
-    if (H5DSattach_scale(st->cells, cellscale, 0) < 0 || H5DSattach_scale(st->ft_err, cellscale, 0) < 0 ||
-        H5DSattach_scale(st->ft_err, ftscale, 1) < 0 || H5DSattach_scale(st->pre_loss, cellscale, 0) < 0 ||
-        H5DSattach_scale(st->pre_loss, prescale, 1) < 0 || H5DSattach_scale(st->pre_err, cellscale, 0) < 0 ||
-        H5DSattach_scale(st->pre_err, prescale, 1) < 0)
-        FAIL("%s: cannot attach the dimension scales", path);
-
-    /* Pending rows, written once by rank 0. */
-    job_cells(spec, cells);
-    for (int i = 0; i < ncell; i++)
-        store_cell_row_init(&rows[i], spec, &cells[i]);
-    hsize_t one = 1;
-    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, nc ? &nc : &one, NULL);
-    herr_t w = -1;
-    int mine = rank == 0 && nc > 0;
-    if (fs >= 0 && ms >= 0 && (mine || (H5Sselect_none(fs) >= 0 && H5Sselect_none(ms) >= 0)))
-        w = H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, rows);
-    if (fs >= 0) H5Sclose(fs);
-    if (ms >= 0) H5Sclose(ms);
-    if (w < 0)
-        FAIL("%s: cannot write the cell table", path);
+    hid_t on_cells[] = {st->cells, ftsteps, st->ft_val, st->ft_test};
+    hid_t on_bb[] = {st->backbones, presteps, st->pre_loss, st->pre_err};
+    for (int i = 0; i < 4; i++)
+        if (H5DSattach_scale(on_cells[i], cellscale, 0) < 0 || H5DSattach_scale(on_bb[i], bbscale, 0) < 0)
+            FAIL("%s: cannot attach the dimension scales", path);
+    /* Pending rows and the step matrices, written by rank 0. */
+    if (fill_cells(st, ftsteps, spec, ncell, rank) != 0 || fill_backbones(st, presteps, spec, nbb, rank) != 0)
+        FAIL("%s: cannot write the pending rows (or out of memory)", path);
     if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
         FAIL("%s: cannot flush the new layout", path);
     MPI_Barrier(comm);
 
-    H5Dclose(cellscale), H5Dclose(ftscale), H5Dclose(prescale), H5Gclose(grp), H5Pclose(fapl);
-    free(steps), free(cells), free(rows);
+    H5Dclose(cellscale), H5Dclose(bbscale), H5Dclose(ftsteps), H5Dclose(presteps), H5Gclose(grp);
+    if (wgrp >= 0)
+        H5Gclose(wgrp);
+    H5Pclose(fapl);
     *out = st;
     return 0;
 fail:
     if (cellscale >= 0) H5Dclose(cellscale);
-    if (ftscale >= 0) H5Dclose(ftscale);
-    if (prescale >= 0) H5Dclose(prescale);
+    if (bbscale >= 0) H5Dclose(bbscale);
+    if (ftsteps >= 0) H5Dclose(ftsteps);
+    if (presteps >= 0) H5Dclose(presteps);
     if (grp >= 0) H5Gclose(grp);
+    if (wgrp >= 0) H5Gclose(wgrp);
     if (fapl >= 0) H5Pclose(fapl);
-    free(steps), free(cells), free(rows);
     store_close(st);
     return -1;
 }
 
-static int write_row(hid_t ds, int row, int n, const float *data)
+/* Write n floats into row `row` of a matrix (n may be less than its width). */
+static int write_curve(hid_t ds, int row, int n, const float *data)
 {
-    if (n == 0)
+    if (n == 0 || !data)
         return 0;
     hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, (hsize_t)n};
     hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, count, NULL);
@@ -416,34 +599,85 @@ static int write_row(hid_t ds, int row, int n, const float *data)
     return rc;
 }
 
-int store_write_cell(store *st, const store_cell_row *in, const float *ft, const float *pl,
-                     const float *pe, char *err, size_t errlen)
+static int model_slot(const store *st, const char *model)
 {
-    store_cell_row copy = *in, *row = &copy;
+    for (int m = 0; m < st->nmodel; m++)
+        if (strcmp(st->models[m], model) == 0)
+            return m;
+    return -1;
+}
+
+int store_write_backbone(store *st, const store_backbone_row *in, const float *loss, const float *error,
+                         const float *params, char *err, size_t errlen)
+{
+    store_backbone_row row = *in;
     double t0 = util_clock();
-    if ((ft && write_row(st->ft_err, row->index, st->n_ft, ft) != 0) ||
-        (pl && write_row(st->pre_loss, row->index, st->n_pre, pl) != 0) ||
-        (pe && write_row(st->pre_err, row->index, st->n_pre, pe) != 0)) {
-        snprintf(err, errlen, "%s: cannot write the curves of cell %d", st->path, row->index);
-        return -1;
+    int nev = job_eval_count(row.steps, st->pre_every);
+    if (nev > st->n_pre)
+        return util_fail(err, errlen, -1, "%s: backbone %d has %d evaluations, more than the file's %d",
+                         st->path, row.index, nev, st->n_pre);
+    if (write_curve(st->pre_loss, row.index, nev, loss) != 0 || write_curve(st->pre_err, row.index, nev, error) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot write the curves of backbone %d", st->path, row.index);
+    row.weights = 0;
+    if (params) {
+        int m = model_slot(st, row.model);
+        if (m < 0 || st->weights[m] < 0 ||
+            write_curve(st->weights[m], row.index - st->first_bb[m], (int)row.nparam, params) != 0)
+            return util_fail(err, errlen, -1, "%s: cannot write the weights of backbone %d", st->path, row.index);
+        row.weights = 1;
     }
-    if (isnan(row->time_write) && row->status != CELL_PENDING)
-        row->time_write = util_clock() - t0; /* a merged row keeps the time of its first write */
-    hsize_t start = (hsize_t)row->index, one = 1;
-    hid_t fs = H5Dget_space(st->cells), ms = H5Screate_simple(1, &one, NULL);
+    if (isnan(row.time_write) && row.status != CELL_PENDING)
+        row.time_write = util_clock() - t0;
+    if (write_block(st->backbones, st->bb_type, (hsize_t)row.index, 1, 0, &row, 1) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot write row %d of /backbones", st->path, row.index);
+    return 0;
+}
+
+int store_write_cell(store *st, const store_cell_row *in, const float *val, const float *test,
+                     char *err, size_t errlen)
+{
+    store_cell_row row = *in;
+    double t0 = util_clock();
+    int nev = job_eval_count(row.finetune_steps, st->ft_every);
+    if (nev > st->n_ft)
+        return util_fail(err, errlen, -1, "%s: cell %d has %d evaluations, more than the file's %d",
+                         st->path, row.index, nev, st->n_ft);
+    if (write_curve(st->ft_val, row.index, nev, val) != 0 ||
+        write_curve(st->ft_test, row.index, nev, test) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot write the curves of cell %d", st->path, row.index);
+    if (isnan(row.time_write) && row.status != CELL_PENDING)
+        row.time_write = util_clock() - t0; /* a merged row keeps the time of its first write */
+    if (write_block(st->cells, st->cell_type, (hsize_t)row.index, 1, 0, &row, 1) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot write row %d of /cells", st->path, row.index);
+    return 0;
+}
+
+/* Read row `row` (nparam values) of a weights dataset. */
+static int read_weights_row(hid_t ds, hsize_t row, float *params, size_t nparam)
+{
+    hsize_t start[2] = {row, 0}, count[2] = {1, (hsize_t)nparam}, dims[2] = {0, 0};
+    hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(2, count, NULL);
     int rc = -1;
-    if (fs >= 0 && ms >= 0 && H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &one, NULL) >= 0 &&
-        H5Dwrite(st->cells, st->cell_type, ms, fs, H5P_DEFAULT, row) >= 0)
+    if (fs >= 0 && ms >= 0 && H5Sget_simple_extent_ndims(fs) == 2 &&
+        H5Sget_simple_extent_dims(fs, dims, NULL) >= 0 && row < dims[0] && dims[1] == nparam &&
+        H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+        H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, params) >= 0)
         rc = 0;
     if (fs >= 0) H5Sclose(fs);
     if (ms >= 0) H5Sclose(ms);
-    if (rc != 0)
-        snprintf(err, errlen, "%s: cannot write row %d of /cells", st->path, row->index);
     return rc;
 }
 
-
-static int read_attr_str(hid_t loc, const char *name, char **out);
+int store_read_weights(store *st, int index, const char *model, float *params, size_t nparam, char *err,
+                       size_t errlen)
+{
+    int m = model_slot(st, model);
+    if (m < 0 || st->weights[m] < 0 || index < st->first_bb[m] ||
+        read_weights_row(st->weights[m], (hsize_t)(index - st->first_bb[m]), params, nparam) != 0)
+        return util_fail(err, errlen, -1, "%s: cannot read the weights of backbone %d (%s)", st->path, index,
+                         model);
+    return 0;
+}
 
 static long long read_attr_int(hid_t loc, const char *name, long long fallback)
 {
@@ -455,90 +689,6 @@ static long long read_attr_int(hid_t loc, const char *name, long long fallback)
         H5Aclose(a);
     }
     return v;
-}
-
-int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spec,
-               const char *job_text, const store_shard *shard, int8_t *status, char *err,
-               size_t errlen)
-{
-    *out = NULL;
-    hid_t fapl = H5I_INVALID_HID, t = H5I_INVALID_HID, st_t = H5I_INVALID_HID;
-    char *fmt = NULL, *hash = NULL;
-    store *st = store_new(path, spec, comm, &fapl, err, errlen);
-    if (!st)
-        return -1;
-    int ncell = job_cell_count(spec);
-    st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
-    if (st->file < 0)
-        FAIL("%s: cannot open to resume (not an HDF5 file, or not writable)", path);
-    if (read_attr_str(st->file, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
-        FAIL("%s: not a synlaw results file; cannot resume it", path);
-    if (read_attr_int(st->file, "format_version", -1) != STORE_FORMAT_VERSION)
-        FAIL("%s: written by another synlaw format version; cannot resume it", path);
-    char want[24];
-    snprintf(want, sizeof want, "%016llx", (unsigned long long)job_text_hash(job_text));
-    if (read_attr_str(st->file, "job_hash", &hash) != 0 || strcmp(hash, want) != 0)
-        FAIL("%s: holds another job (job_hash %s, this job file %s); resume with the job file "
-             "that started it, or write a new file", path, hash ? hash : "?", want);
-    long long si = read_attr_int(st->file, "shard_index", 0), sc = read_attr_int(st->file, "shard_count", 0);
-    if (si != (shard ? shard->index : 0) || sc != (shard ? shard->count : 0))
-        FAIL("%s: holds shard %lld/%lld, not %d/%d", path, si, sc, shard ? shard->index : 0,
-             shard ? shard->count : 0);
-    st->cells = H5Dopen2(st->file, "cells", H5P_DEFAULT);
-    st->ft_err = H5Dopen2(st->file, "curves/finetune_error", H5P_DEFAULT);
-    st->pre_loss = H5Dopen2(st->file, "curves/pretrain_loss", H5P_DEFAULT);
-    st->pre_err = H5Dopen2(st->file, "curves/pretrain_error", H5P_DEFAULT);
-    st->cell_type = cell_row_type();
-    if (st->cells < 0 || st->ft_err < 0 || st->pre_loss < 0 || st->pre_err < 0 || st->cell_type < 0)
-        FAIL("%s: incomplete layout (missing /cells or /curves); cannot resume it", path);
-    if (!cells_type_ok(st->cells))
-        FAIL("%s: /cells has another status type than pending/done/failed; cannot resume it", path);
-    hid_t sp = H5Dget_space(st->cells);
-    hsize_t n = 0;
-    if (sp >= 0)
-        H5Sget_simple_extent_dims(sp, &n, NULL);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if ((int)n != ncell)
-        FAIL("%s: %llu cells in the file, %d in the job", path, (unsigned long long)n, ncell);
-    /* Only the status member of each row. */
-    t = H5Tcreate(H5T_COMPOUND, sizeof(int8_t));
-    st_t = status_type();
-    if (t < 0 || st_t < 0 || H5Tinsert(t, "status", 0, st_t) < 0 ||
-        (ncell && H5Dread(st->cells, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) < 0))
-        FAIL("%s: cannot read the cell statuses", path);
-    for (int i = 0; i < ncell; i++)
-        if (status[i] < 0 || status[i] >= CELL_NSTATUS)
-            FAIL("%s: /cells row %d has a damaged status (%d); cannot resume it", path, i, status[i]);
-    H5Tclose(t), H5Tclose(st_t), H5Pclose(fapl);
-    free(fmt), free(hash);
-    *out = st;
-    return 0;
-fail:
-    if (t >= 0) H5Tclose(t);
-    if (st_t >= 0) H5Tclose(st_t);
-    if (fapl >= 0) H5Pclose(fapl);
-    free(fmt), free(hash);
-    store_close(st);
-    return -1;
-}
-
-int store_close(store *st)
-{
-    if (!st)
-        return 0;
-    int rc = 0;
-    hid_t ids[5] = {st->cells, st->ft_err, st->pre_loss, st->pre_err, H5I_INVALID_HID};
-    for (int i = 0; i < 4; i++)
-        if (ids[i] >= 0 && H5Dclose(ids[i]) < 0)
-            rc = -1;
-    if (st->cell_type >= 0)
-        H5Tclose(st->cell_type);
-    if (st->file >= 0 && H5Fclose(st->file) < 0)
-        rc = -1;
-    free(st->path);
-    free(st);
-    return rc;
 }
 
 static int read_attr_str(hid_t loc, const char *name, char **out)
@@ -563,7 +713,152 @@ static int read_attr_str(hid_t loc, const char *name, char **out)
     return rc;
 }
 
-/* Read a whole float matrix [rows, cols] into *out (allocated). */
+/* Read a 1-D table of `type` into *out (n rows, allocated). */
+static int read_table(hid_t f, const char *name, hid_t type, size_t rowsize, int *n, void **out)
+{
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5I_INVALID_HID;
+    hsize_t d = 0;
+    int rc = -1;
+    *out = NULL;
+    if (ds >= 0)
+        sp = H5Dget_space(ds);
+    if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &d, NULL) >= 0 &&
+        d < 0x7fffffff && status_type_ok(ds)) {
+        *n = (int)d;
+        *out = calloc(d ? d : 1, rowsize);
+        if (*out && (d == 0 || H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0))
+            rc = 0;
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (ds >= 0) H5Dclose(ds);
+    return rc;
+}
+
+/* Read the status member of a table into status[n] (checking the values). */
+static int read_statuses(hid_t ds, int n, int8_t *status)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(int8_t)), st_t = status_type();
+    int rc = -1;
+    if (t >= 0 && st_t >= 0 && H5Tinsert(t, "status", 0, st_t) >= 0 &&
+        (n == 0 || H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, status) >= 0)) {
+        rc = 0;
+        for (int i = 0; i < n; i++)
+            if (status[i] < 0 || status[i] >= CELL_NSTATUS)
+                rc = -1;
+    }
+    if (t >= 0) H5Tclose(t);
+    if (st_t >= 0) H5Tclose(st_t);
+    return rc;
+}
+
+static hsize_t rows_of(hid_t ds)
+{
+    hid_t sp = H5Dget_space(ds);
+    hsize_t n = 0;
+    if (sp >= 0) {
+        if (H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &n, NULL) < 0)
+            n = (hsize_t)-1;
+        H5Sclose(sp);
+    }
+    return n;
+}
+
+int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spec, const char *job_text,
+               const store_shard *shard, int8_t *cell_status, int8_t *backbone_status,
+               int8_t *has_weights, char *err, size_t errlen)
+{
+    *out = NULL;
+    hid_t fapl = H5I_INVALID_HID, wt = H5I_INVALID_HID;
+    char *fmt = NULL, *hash = NULL;
+    store *st = store_new(path, spec, comm, &fapl, err, errlen);
+    if (!st)
+        return -1;
+    int ncell = job_cell_count(spec), nbb = job_backbone_count(spec);
+    st->file = H5Fopen(path, H5F_ACC_RDWR, fapl);
+    if (st->file < 0)
+        FAIL("%s: cannot open to resume (not an HDF5 file, or not writable)", path);
+    if (read_attr_str(st->file, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
+        FAIL("%s: not a synlaw results file; cannot resume it", path);
+    long long version = read_attr_int(st->file, "format_version", -1);
+    if (version != STORE_FORMAT_VERSION)
+        FAIL("%s: written in results format %lld, this synlaw writes format %d; cannot resume it "
+             "(start a new file; synlaw fit and status still read it)", path, version, STORE_FORMAT_VERSION);
+    char want[24];
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)job_text_hash(job_text));
+    if (read_attr_str(st->file, "job_hash", &hash) != 0 || strcmp(hash, want) != 0)
+        FAIL("%s: holds another job (job_hash %s, this job file %s); resume with the job file "
+             "that started it, or write a new file", path, hash ? hash : "?", want);
+    long long si = read_attr_int(st->file, "shard_index", 0), sc = read_attr_int(st->file, "shard_count", 0);
+    if (si != (shard ? shard->index : 0) || sc != (shard ? shard->count : 0))
+        FAIL("%s: holds shard %lld/%lld, not %d/%d", path, si, sc, shard ? shard->index : 0,
+             shard ? shard->count : 0);
+    st->cells = H5Dopen2(st->file, "cells", H5P_DEFAULT);
+    st->backbones = H5Dopen2(st->file, "backbones", H5P_DEFAULT);
+    st->ft_val = H5Dopen2(st->file, "curves/finetune_val_error", H5P_DEFAULT);
+    st->ft_test = H5Dopen2(st->file, "curves/finetune_test_error", H5P_DEFAULT);
+    st->pre_loss = H5Dopen2(st->file, "curves/pretrain_loss", H5P_DEFAULT);
+    st->pre_err = H5Dopen2(st->file, "curves/pretrain_error", H5P_DEFAULT);
+    st->cell_type = cell_row_type(STORE_FORMAT_VERSION);
+    st->bb_type = backbone_row_type();
+    if (st->cells < 0 || st->backbones < 0 || st->ft_val < 0 || st->ft_test < 0 || st->pre_loss < 0 ||
+        st->pre_err < 0 || st->cell_type < 0 || st->bb_type < 0)
+        FAIL("%s: incomplete layout (missing /cells, /backbones or /curves); cannot resume it", path);
+    if (!status_type_ok(st->cells) || !status_type_ok(st->backbones))
+        FAIL("%s: a table has another status type than pending/done/failed; cannot resume it", path);
+    if (rows_of(st->cells) != (hsize_t)ncell || rows_of(st->backbones) != (hsize_t)nbb)
+        FAIL("%s: %llu cells and %llu backbones in the file, %d and %d in the job", path,
+             (unsigned long long)rows_of(st->cells), (unsigned long long)rows_of(st->backbones), ncell, nbb);
+    if (read_statuses(st->cells, ncell, cell_status) != 0 || read_statuses(st->backbones, nbb, backbone_status) != 0)
+        FAIL("%s: cannot read the statuses (or a status is damaged); cannot resume it", path);
+    /* The weights flag of each backbone. */
+    wt = H5Tcreate(H5T_COMPOUND, sizeof(int8_t));
+    if (wt < 0 || H5Tinsert(wt, "weights", 0, H5T_NATIVE_INT8) < 0 ||
+        (nbb && H5Dread(st->backbones, wt, H5S_ALL, H5S_ALL, H5P_DEFAULT, has_weights) < 0))
+        FAIL("%s: cannot read the backbone table", path);
+    if (spec->pretrain.keep)
+        for (int m = 0; m < spec->n_model && nbb > 0; m++) {
+            char name[JOB_NAME_LEN + 16];
+            snprintf(name, sizeof name, "weights/%s", spec->model[m]);
+            st->weights[m] = H5Dopen2(st->file, name, H5P_DEFAULT);
+            if (st->weights[m] < 0)
+                FAIL("%s: no /%s; cannot resume it", path, name);
+        }
+    H5Tclose(wt), H5Pclose(fapl);
+    free(fmt), free(hash);
+    *out = st;
+    return 0;
+fail:
+    if (wt >= 0) H5Tclose(wt);
+    if (fapl >= 0) H5Pclose(fapl);
+    free(fmt), free(hash);
+    store_close(st);
+    return -1;
+}
+
+int store_close(store *st)
+{
+    if (!st)
+        return 0;
+    int rc = 0;
+    hid_t ds[] = {st->cells, st->backbones, st->ft_val, st->ft_test, st->pre_loss, st->pre_err};
+    for (size_t i = 0; i < sizeof ds / sizeof ds[0]; i++)
+        if (ds[i] >= 0 && H5Dclose(ds[i]) < 0)
+            rc = -1;
+    for (int m = 0; m < JOB_MAX_AXIS; m++)
+        if (st->weights[m] >= 0 && H5Dclose(st->weights[m]) < 0)
+            rc = -1;
+    if (st->cell_type >= 0)
+        H5Tclose(st->cell_type);
+    if (st->bb_type >= 0)
+        H5Tclose(st->bb_type);
+    if (st->file >= 0 && H5Fclose(st->file) < 0)
+        rc = -1;
+    free(st->path);
+    free(st);
+    return rc;
+}
+
+/* Read a whole float matrix [rows, cols] into *out (allocated); *cols receives its width. */
 static int read_matrix(hid_t f, const char *name, int rows, int *cols, float **out)
 {
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5I_INVALID_HID;
@@ -572,7 +867,7 @@ static int read_matrix(hid_t f, const char *name, int rows, int *cols, float **o
     if (ds >= 0)
         sp = H5Dget_space(ds);
     if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) >= 0 &&
-        (int)d[0] == rows) {
+        (int)d[0] == rows && d[1] < 1000000) {
         *cols = (int)d[1];
         *out = malloc(sizeof(float) * (size_t)(d[0] * d[1] + 1));
         if (*out && (d[0] * d[1] == 0 || H5Dread(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0))
@@ -583,84 +878,120 @@ static int read_matrix(hid_t f, const char *name, int rows, int *cols, float **o
     return rc;
 }
 
-int store_read(store_results *out, const char *path, int curves, char *err, size_t errlen)
+/* Open path read-only, serially, without HDF5's file lock: a run in progress holds an
+ * exclusive lock on its file, and reading while it writes is safe (the layout is fixed at
+ * creation; only raw data changes), which is what status and merge of live shards need. */
+static hid_t open_readonly(const char *path)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    memset(out, 0, sizeof *out);
-    hid_t f = H5I_INVALID_HID, ds = H5I_INVALID_HID, sp = H5I_INVALID_HID, t = H5I_INVALID_HID;
-    char *fmt = NULL;
-    /* Without HDF5's file lock: a run in progress holds an exclusive lock on its file, and
-     * reading its cells while it writes is safe (the layout is fixed at creation; only raw
-     * data changes), which is what status and merge of live shards need. */
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl >= 0)
         H5Pset_file_locking(fapl, 0, 1);
-    f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, fapl >= 0 ? fapl : H5P_DEFAULT);
     if (fapl >= 0)
         H5Pclose(fapl);
+    return f;
+}
+
+/* The split the fine-tuning curve of a format 1 file was evaluated on. */
+static int v1_validation(const char *job_text)
+{
+    return strstr(job_text, "eval_split: validation") != NULL;
+}
+
+int store_read(store_results *out, const char *path, int curves, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    hid_t f = H5I_INVALID_HID, t = H5I_INVALID_HID, bt = H5I_INVALID_HID;
+    char *fmt = NULL;
+    float *v1 = NULL;
+    f = open_readonly(path);
     if (f < 0)
         FAIL("%s: cannot open as HDF5 (missing, unreadable, or not an HDF5 file)", path);
     if (read_attr_str(f, "format", &fmt) != 0 || strcmp(fmt, STORE_FORMAT) != 0)
         FAIL("%s: not a synlaw results file (no format=\"%s\" attribute)", path, STORE_FORMAT);
-    long long version = 0;
-    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
-    if (a < 0 || H5Aread(a, H5T_NATIVE_LLONG, &version) < 0) {
-        if (a >= 0) H5Aclose(a);
-        FAIL("%s: no format_version attribute", path);
-    }
-    H5Aclose(a);
-    if (version != STORE_FORMAT_VERSION)
-        FAIL("%s: format_version %lld is not supported (this synlaw reads version %d)", path,
+    long long version = read_attr_int(f, "format_version", -1);
+    if (version != 1 && version != STORE_FORMAT_VERSION)
+        FAIL("%s: format_version %lld is not supported (this synlaw reads versions 1 and %d)", path,
              version, STORE_FORMAT_VERSION);
+    out->version = (int)version;
     if (read_attr_str(f, "job_text", &out->job_text) != 0)
         FAIL("%s: no job_text attribute", path);
-    char *name = NULL;
-    if (read_attr_str(f, "job_name", &name) == 0) {
-        snprintf(out->job_name, sizeof out->job_name, "%s", name);
-        free(name);
+    char *s = NULL;
+    if (read_attr_str(f, "job_name", &s) == 0) {
+        snprintf(out->job_name, sizeof out->job_name, "%s", s);
+        free(s);
     }
-    ds = H5Dopen2(f, "cells", H5P_DEFAULT);
-    if (ds < 0)
-        FAIL("%s: no /cells table", path);
-    sp = H5Dget_space(ds);
-    hsize_t n = 0;
-    if (sp < 0 || H5Sget_simple_extent_ndims(sp) != 1 || H5Sget_simple_extent_dims(sp, &n, NULL) < 0)
-        FAIL("%s: /cells is not a 1-D table", path);
-    if (!cells_type_ok(ds))
-        FAIL("%s: /cells has another status type than pending/done/failed (not written by this "
-             "synlaw)", path);
-    out->ncell = (int)n;
-    out->rows = calloc(n ? n : 1, sizeof *out->rows);
-    t = cell_row_type();
-    if (!out->rows || t < 0)
-        FAIL("out of memory");
-    if (n && H5Dread(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->rows) < 0)
-        FAIL("%s: cannot read /cells (layout differs from this synlaw's)", path);
-    for (hsize_t i = 0; i < n; i++)
-        if (out->rows[i].status < 0 || out->rows[i].status >= CELL_NSTATUS || out->rows[i].index != (int)i)
-            FAIL("%s: /cells row %llu is damaged (status %d, index %d)", path, (unsigned long long)i,
-                 out->rows[i].status, out->rows[i].index);
-    char *hash = NULL;
-    if (read_attr_str(f, "job_hash", &hash) == 0) {
-        snprintf(out->job_hash, sizeof out->job_hash, "%s", hash);
-        free(hash);
+    if (read_attr_str(f, "job_hash", &s) == 0) {
+        snprintf(out->job_hash, sizeof out->job_hash, "%s", s);
+        free(s);
     }
     out->shard.index = (int)read_attr_int(f, "shard_index", 0);
     out->shard.count = (int)read_attr_int(f, "shard_count", 0);
     out->shard.merged_from = (int)read_attr_int(f, "merged_from", 0);
-    if (curves && (read_matrix(f, "curves/finetune_error", out->ncell, &out->n_ft, &out->ft_error) != 0 ||
-                   read_matrix(f, "curves/pretrain_loss", out->ncell, &out->n_pre, &out->pre_loss) != 0 ||
-                   read_matrix(f, "curves/pretrain_error", out->ncell, &out->n_pre, &out->pre_error) != 0))
-        FAIL("%s: cannot read the curves", path);
-    H5Tclose(t), H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+    t = cell_row_type(out->version);
+    bt = backbone_row_type();
+    if (t < 0 || bt < 0)
+        FAIL("out of memory");
+    /* Format 1 rows lack the members of format 2: give those their pending values first. */
+    void *rows = NULL;
+    if (read_table(f, "cells", t, sizeof *out->rows, &out->ncell, &rows) != 0)
+        FAIL("%s: cannot read /cells (missing, damaged, or another layout than synlaw's)", path);
+    out->rows = rows;
+    for (int i = 0; i < out->ncell; i++) {
+        store_cell_row *r = &out->rows[i];
+        if (r->status < 0 || r->status >= CELL_NSTATUS || r->index != i)
+            FAIL("%s: /cells row %d is damaged (status %d, index %d)", path, i, r->status, r->index);
+        if (out->version == 1) {
+            r->backbone = -1;
+            r->finetune_lr = NAN;
+            r->finetune_steps = 0;
+            int val = v1_validation(out->job_text);
+            r->final_val_error = val ? r->final_error : NAN;
+            r->final_test_error = val ? NAN : r->final_error;
+        }
+    }
+    if (out->version >= 2) {
+        void *bb = NULL;
+        if (read_table(f, "backbones", bt, sizeof *out->bb, &out->nbackbone, &bb) != 0)
+            FAIL("%s: cannot read /backbones (missing or damaged)", path);
+        out->bb = bb;
+        for (int i = 0; i < out->nbackbone; i++)
+            if (out->bb[i].status < 0 || out->bb[i].status >= CELL_NSTATUS || out->bb[i].index != i)
+                FAIL("%s: /backbones row %d is damaged", path, i);
+        for (int i = 0; i < out->ncell; i++)
+            if (out->rows[i].backbone < -1 || out->rows[i].backbone >= out->nbackbone)
+                FAIL("%s: /cells row %d names backbone %d of %d", path, i, out->rows[i].backbone, out->nbackbone);
+    }
+    if (curves && out->version >= 2) {
+        if (read_matrix(f, "curves/finetune_val_error", out->ncell, &out->n_ft, &out->ft_val) != 0 ||
+            read_matrix(f, "curves/finetune_test_error", out->ncell, &out->n_ft, &out->ft_test) != 0 ||
+            read_matrix(f, "curves/pretrain_loss", out->nbackbone, &out->n_pre, &out->pre_loss) != 0 ||
+            read_matrix(f, "curves/pretrain_error", out->nbackbone, &out->n_pre, &out->pre_error) != 0)
+            FAIL("%s: cannot read the curves", path);
+    } else if (curves) { /* format 1: one fine-tuning curve, on the job's eval split */
+        if (read_matrix(f, "curves/finetune_error", out->ncell, &out->n_ft, &v1) != 0)
+            FAIL("%s: cannot read the curves", path);
+        size_t n = (size_t)out->ncell * (size_t)out->n_ft + 1;
+        float *nan = malloc(sizeof *nan * n);
+        if (!nan)
+            FAIL("out of memory");
+        for (size_t i = 0; i < n; i++)
+            nan[i] = NAN;
+        int val = v1_validation(out->job_text);
+        out->ft_val = val ? v1 : nan;
+        out->ft_test = val ? nan : v1;
+        v1 = NULL;
+    }
+    H5Tclose(t), H5Tclose(bt), H5Fclose(f);
     free(fmt);
     return 0;
 fail:
     if (t >= 0) H5Tclose(t);
-    if (sp >= 0) H5Sclose(sp);
-    if (ds >= 0) H5Dclose(ds);
+    if (bt >= 0) H5Tclose(bt);
     if (f >= 0) H5Fclose(f);
     free(fmt);
+    free(v1);
     store_results_free(out);
     return -1;
 }
@@ -670,11 +1001,64 @@ void store_results_free(store_results *r)
     if (!r)
         return;
     free(r->rows);
+    free(r->bb);
     free(r->job_text);
-    free(r->ft_error);
+    free(r->ft_val);
+    free(r->ft_test);
     free(r->pre_loss);
     free(r->pre_error);
     memset(r, 0, sizeof *r);
+}
+
+struct store_reader {
+    hid_t file;
+    char *path;
+};
+
+int store_reader_open(store_reader **out, const char *path, char *err, size_t errlen)
+{
+    *out = calloc(1, sizeof **out);
+    if (!*out || !((*out)->path = util_strdup(path))) {
+        free(*out);
+        *out = NULL;
+        return util_fail(err, errlen, -1, "out of memory");
+    }
+    (*out)->file = open_readonly(path);
+    if ((*out)->file < 0) {
+        store_reader_close(*out);
+        *out = NULL;
+        return util_fail(err, errlen, -1, "%s: cannot open as HDF5", path);
+    }
+    return 0;
+}
+
+int store_reader_weights(store_reader *r, const store_backbone_row *row, float *params, char *err,
+                         size_t errlen)
+{
+    char name[JOB_NAME_LEN + 16];
+    snprintf(name, sizeof name, "weights/%s", row->model);
+    hid_t ds = H5Dopen2(r->file, name, H5P_DEFAULT);
+    long long first = ds >= 0 ? read_attr_int(ds, "first_backbone", -1) : -1;
+    int rc = -1;
+    if (ds >= 0 && first >= 0 && row->index >= first && row->weights &&
+        read_weights_row(ds, (hsize_t)(row->index - first), params, (size_t)row->nparam) == 0)
+        rc = 0;
+    if (ds >= 0)
+        H5Dclose(ds);
+    if (rc)
+        util_fail(err, errlen, -1, "%s: cannot read the weights of backbone %d from /%s", r->path,
+                  row->index, name);
+    return rc;
+}
+
+void store_reader_close(store_reader *r)
+{
+    if (!r)
+        return;
+    if (r->file >= 0)
+        H5Fclose(r->file);
+    free(r->path);
+    free(r);
 }
 
 int store_write_fits(const char *path, int create, const analysis_row *rows, int n,
@@ -722,3 +1106,4 @@ fail:
     if (f >= 0) H5Fclose(f);
     return -1;
 }
+

@@ -23,9 +23,9 @@
 
 enum { TAG_DONE = 71, REASON_LEN = 160 };
 
-/* A finished cell, sent to rank 0 as bytes. */
+/* A finished stage, sent to rank 0 as bytes. */
 typedef struct {
-    int32_t index, status, rank;
+    int32_t kind, index, status, rank, source;
     double final_error, seconds;
     char reason[REASON_LEN];
 } done_msg;
@@ -97,27 +97,41 @@ static void counter_free(work_counter *c)
 typedef struct {
     const job_spec *spec;
     const job_cell *cells;
+    const job_backbone *bb;
     const sweep_observer *obs;
     MPI_Comm comm;
-    int ntodo, done;
+    int ntodo, done;           /* cells */
+    int nstage, stages;        /* messages expected and received (cells and backbones) */
+    int backbones[3];          /* by source */
     double t0, total_cost, done_cost;
-    cost_rates pre, ft;  /* nominal rates, for the ETA */
-    int failed;          /* an MPI receive failed: stop polling */
+    cost_rates pre, ft;        /* nominal rates, for the ETA */
+    int failed;                /* an MPI receive failed: stop polling */
 } progress;
 
 static void report_done(progress *p, const done_msg *m)
 {
-    const job_cell *c = &p->cells[m->index];
-    p->done++;
-    p->done_cost += cost_cell(p->spec, c, &p->pre, &p->ft);
-    if (!p->obs || !p->obs->cell)
+    p->stages++;
+    sweep_event e = {.kind = m->kind, .spec = p->spec, .status = m->status,
+                     .final_error = m->final_error, .seconds = m->seconds, .rank = m->rank,
+                     .reason = m->reason};
+    if (m->kind == SWEEP_EVENT_CELL) {
+        e.cell = &p->cells[m->index];
+        p->done++;
+        p->done_cost += cost_finetune(p->spec, e.cell, &p->ft);
+    } else {
+        e.backbone = &p->bb[m->index];
+        e.source = (sweep_source)m->source;
+        p->backbones[m->source]++;
+        if (m->source == SWEEP_PRETRAINED)
+            p->done_cost += cost_backbone(p->spec, e.backbone, &p->pre);
+    }
+    if (!p->obs || !p->obs->event)
         return;
     double elapsed = util_clock() - p->t0;
-    sweep_event e = {.spec = p->spec, .cell = c, .status = m->status, .final_error = m->final_error,
-                     .seconds = m->seconds, .rank = m->rank, .done = p->done, .total = p->ntodo,
-                     .eta = p->done_cost > 0 ? elapsed * (p->total_cost - p->done_cost) / p->done_cost : NAN,
-                     .reason = m->reason};
-    p->obs->cell(p->obs->user, &e);
+    e.done = p->done;
+    e.total = p->ntodo;
+    e.eta = p->done_cost > 0 ? elapsed * (p->total_cost - p->done_cost) / p->done_cost : NAN;
+    p->obs->event(p->obs->user, &e);
 }
 
 /* Rank 0: hand every completion message that has arrived to the observer (block: wait for
@@ -299,7 +313,164 @@ static int share_plan(plan_t *pl, int rank, MPI_Comm comm, char *err, size_t err
     return rc;
 }
 
-/* A results row from a trained cell. */
+/* Backbones of the file of pretrain.from that this job can reuse (same key, done, weights). */
+typedef struct {
+    store_results res;   /* that file's tables and curves */
+    int *match;          /* [nbackbone] row in res.bb, or -1 */
+    int nmatch;
+    store_reader *reader;/* opened on first use */
+} from_file;
+
+static void from_free(from_file *f)
+{
+    store_results_free(&f->res);
+    free(f->match);
+    store_reader_close(f->reader);
+    memset(f, 0, sizeof *f);
+}
+
+static int from_load(from_file *f, const job_spec *spec, const job_backbone *bb, int nbb, char *err,
+                     size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    if (!spec->pretrain_from[0])
+        return 0;
+    char why[1024];
+    if (store_read(&f->res, spec->pretrain_from, 1, why, sizeof why) != 0)
+        return util_fail(err, errlen, SL_EINPUT, "pretrain.from: %s", why);
+    if (f->res.version < 2)
+        return util_fail(err, errlen, SL_EINPUT, "pretrain.from: %s is in results format %d, which keeps "
+                         "no backbones", spec->pretrain_from, f->res.version);
+    f->match = malloc(sizeof *f->match * (size_t)(nbb + 1));
+    if (!f->match)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory for %d backbones", nbb);
+    for (int b = 0; b < nbb; b++) {
+        uint64_t key = job_backbone_key(spec, &bb[b]);
+        f->match[b] = -1;
+        for (int i = 0; i < f->res.nbackbone && f->match[b] < 0; i++) {
+            const store_backbone_row *r = &f->res.bb[i];
+            if (r->key == key && r->status == CELL_DONE && r->weights)
+                f->match[b] = i;
+        }
+        f->nmatch += f->match[b] >= 0;
+    }
+    return 0;
+}
+
+/* Everything a rank needs to run its tasks. */
+typedef struct {
+    const job_spec *spec;
+    const job_cell *cells;
+    const job_backbone *bb;
+    const sched_plan *plan;
+    const int8_t *cell_status, *bb_status, *has_weights;
+    const train_data *data;
+    store *st;
+    from_file *from;
+    progress *prog;
+    int rank, size;
+} runner;
+
+/* Hand a finished stage to rank 0 (or report it, on rank 0). */
+static int send_done(runner *r, const done_msg *m, char *err, size_t errlen)
+{
+    if (r->rank == 0)
+        report_done(r->prog, m);
+    else
+        MPI_TRY(MPI_Send(m, (int)sizeof *m, MPI_BYTE, 0, TAG_DONE, r->prog->comm),
+                "reporting a finished stage to rank 0");
+    return 0;
+}
+
+/* The parameters of a task's backbone: read back, copied from pretrain.from, or pre-trained
+ * (and written). *params is malloc'ed, NULL when the backbone failed (*why says why). */
+static int get_backbone(runner *r, const job_backbone *b, float **params, char *why, size_t whylen,
+                        char *err, size_t errlen)
+{
+    const job_spec *spec = r->spec;
+    char desc[96];
+    job_backbone_describe(spec, b, desc, sizeof desc);
+    store_backbone_row row;
+    store_backbone_row_init(&row, spec, b);
+    *params = NULL;
+    if (r->bb_status[b->index] == CELL_FAILED) {
+        snprintf(why, whylen, "its backbone %d (%s) failed (see /backbones reason)", b->index, desc);
+        return 0;
+    }
+    size_t nparam = (size_t)row.nparam;
+    done_msg m = {SWEEP_EVENT_BACKBONE, b->index, CELL_DONE, r->rank, SWEEP_RESUMED, NAN, 0, ""};
+    double t0 = util_clock();
+    if (r->bb_status[b->index] == CELL_DONE && r->has_weights[b->index]) {
+        if (!(*params = malloc(sizeof **params * (nparam + 1))))
+            return util_fail(err, errlen, SL_EFAIL, "rank %d: out of memory for backbone %d", r->rank, b->index);
+        if (store_read_weights(r->st, b->index, spec->model[b->model], *params, nparam, err, errlen) != 0)
+            return SL_EFAIL;
+        m.seconds = util_clock() - t0;
+        return send_done(r, &m, err, errlen);
+    }
+    int from = r->from->match ? r->from->match[b->index] : -1;
+    if (from >= 0) {
+        const store_results *fr = &r->from->res;
+        if (!r->from->reader && store_reader_open(&r->from->reader, spec->pretrain_from, err, errlen) != 0)
+            return SL_EINPUT;
+        if (!(*params = malloc(sizeof **params * (nparam + 1))))
+            return util_fail(err, errlen, SL_EFAIL, "rank %d: out of memory for backbone %d", r->rank, b->index);
+        if (store_reader_weights(r->from->reader, &fr->bb[from], *params, err, errlen) != 0)
+            return SL_EINPUT;
+        row = fr->bb[from]; /* its times, losses and key; this job's index and rank */
+        row.index = b->index;
+        row.reused = 1;
+        row.rank = r->rank;
+        row.time_write = NAN;
+        const float *loss = fr->pre_loss + (size_t)from * (size_t)fr->n_pre;
+        const float *error = fr->pre_error + (size_t)from * (size_t)fr->n_pre;
+        if (store_write_backbone(r->st, &row, loss, error, spec->pretrain.keep ? *params : NULL, err, errlen) != 0)
+            return SL_EFAIL;
+        m.source = SWEEP_FROM_FILE;
+        m.final_error = row.final_error;
+        m.seconds = util_clock() - t0;
+        return send_done(r, &m, err, errlen);
+    }
+    train_backbone tb;
+    char terr[768];
+    if (train_pretrain(&tb, spec, b, r->rank == 0 && r->size > 1 ? poll_rank0 : NULL, r->prog, terr,
+                       sizeof terr) != 0) {
+        train_backbone_free(&tb);
+        return util_fail(err, errlen, SL_EFAIL, "rank %d: backbone %d (%s): %s", r->rank, b->index, desc, terr);
+    }
+    row.status = (int8_t)tb.status;
+    row.rank = r->rank;
+    row.final_loss = tb.n_pre ? tb.loss[tb.n_pre - 1] : NAN;
+    row.final_error = tb.n_pre ? tb.error[tb.n_pre - 1] : NAN;
+    row.wall_time = tb.seconds;
+    row.time_generate = tb.times.generate;
+    row.time_pretrain = tb.times.pretrain;
+    row.time_evaluate = tb.times.evaluate;
+    snprintf(row.reason, sizeof row.reason, "%s", tb.reason);
+    /* A backbone done in an earlier run whose weights were not kept is computed again (the
+     * same bits); its row stays as it is. */
+    if (r->bb_status[b->index] != CELL_DONE &&
+        store_write_backbone(r->st, &row, tb.loss, tb.error,
+                             tb.status == CELL_DONE && spec->pretrain.keep ? tb.params : NULL, err, errlen) != 0) {
+        train_backbone_free(&tb);
+        return SL_EFAIL;
+    }
+    m.source = SWEEP_PRETRAINED;
+    m.status = tb.status;
+    m.final_error = row.final_error;
+    m.seconds = tb.seconds;
+    snprintf(m.reason, sizeof m.reason, "%s", tb.reason);
+    if (tb.status == CELL_DONE) {
+        *params = tb.params;
+        tb.params = NULL;
+    } else {
+        snprintf(why, whylen, "its backbone %d (%s) failed: %s", b->index, desc, tb.reason);
+    }
+    train_backbone_free(&tb);
+    return send_done(r, &m, err, errlen);
+}
+
+/* A results row from a fine-tuned cell. */
 static void row_of(store_cell_row *row, const job_spec *spec, const job_cell *cell,
                    const train_result *res, int rank)
 {
@@ -307,6 +478,8 @@ static void row_of(store_cell_row *row, const job_spec *spec, const job_cell *ce
     row->status = (int8_t)res->status;
     row->rank = rank;
     row->final_error = res->final_error;
+    row->final_val_error = res->final_val_error;
+    row->final_test_error = res->final_test_error;
     row->wall_time = res->seconds;
     row->time_generate = res->times.generate;
     row->time_pretrain = res->times.pretrain;
@@ -315,10 +488,51 @@ static void row_of(store_cell_row *row, const job_spec *spec, const job_cell *ce
     snprintf(row->reason, sizeof row->reason, "%s", res->reason);
 }
 
-/* This rank's cells: claim, train, write, report. Returns 0 or SL_EFAIL (local failure). */
-static int run_cells(work_counter *counter, progress *prog, store *st, const job_spec *spec,
-                     const job_cell *cells, const int *todo, const train_data *data, int rank,
-                     int size, char *err, size_t errlen)
+/* One task: its backbone, then its pending cells. */
+static int run_task(runner *r, const sched_task *t, char *err, size_t errlen)
+{
+    const job_spec *spec = r->spec;
+    float *params = NULL;
+    char why[512] = "";
+    int rc = 0;
+    if (t->backbone >= 0 &&
+        (rc = get_backbone(r, &r->bb[t->backbone], &params, why, sizeof why, err, errlen)) != 0)
+        return rc;
+    for (int j = 0; j < t->count && rc == 0; j++) {
+        const job_cell *cell = &r->cells[r->plan->cells[t->first + j]];
+        if (r->cell_status[cell->index] != CELL_PENDING)
+            continue;
+        char desc[128], terr[768];
+        job_cell_describe(spec, cell, desc, sizeof desc);
+        train_result res;
+        if (t->backbone >= 0 && !params) { /* the backbone failed: so does the cell */
+            memset(&res, 0, sizeof res);
+            res.status = CELL_FAILED;
+            res.final_error = res.final_val_error = res.final_test_error = NAN;
+            snprintf(res.reason, sizeof res.reason, "%.159s", why);
+        } else if (train_finetune(&res, spec, cell, params, r->data, r->rank == 0 && r->size > 1 ? poll_rank0 : NULL,
+                                  r->prog, terr, sizeof terr) != 0) {
+            train_result_free(&res);
+            rc = util_fail(err, errlen, SL_EFAIL, "rank %d: cell %d (%s): %s", r->rank, cell->index, desc, terr);
+            break;
+        }
+        store_cell_row row;
+        row_of(&row, spec, cell, &res, r->rank);
+        int w = store_write_cell(r->st, &row, res.val_error, res.test_error, terr, sizeof terr);
+        done_msg m = {SWEEP_EVENT_CELL, cell->index, res.status, r->rank, 0, res.final_error, res.seconds, ""};
+        snprintf(m.reason, sizeof m.reason, "%s", res.reason);
+        train_result_free(&res);
+        if (w != 0)
+            rc = util_fail(err, errlen, SL_EFAIL, "rank %d: cell %d (%s): %s", r->rank, cell->index, desc, terr);
+        else
+            rc = send_done(r, &m, err, errlen);
+    }
+    free(params);
+    return rc;
+}
+
+/* This rank's tasks: claim, run, report. Returns 0 or a local failure. */
+static int run_tasks(runner *r, work_counter *counter, const int *todo, char *err, size_t errlen)
 {
     int pos = -1;
     for (;;) {
@@ -326,27 +540,9 @@ static int run_cells(work_counter *counter, progress *prog, store *st, const job
             return SL_EFAIL;
         if (pos < 0)
             return 0;
-        const job_cell *cell = &cells[todo[pos]];
-        train_result res;
-        char desc[128], why[768];
-        job_cell_describe(spec, cell, desc, sizeof desc);
-        if (train_cell(&res, spec, cell, data, rank == 0 && size > 1 ? poll_rank0 : NULL, prog, why,
-                       sizeof why) != 0)
-            return util_fail(err, errlen, SL_EFAIL, "rank %d: cell %d (%s): %s", rank, cell->index, desc, why);
-        store_cell_row row;
-        row_of(&row, spec, cell, &res, rank);
-        int w = store_write_cell(st, &row, res.ft_error, res.n_pre ? res.pre_loss : NULL,
-                                 res.n_pre ? res.pre_error : NULL, why, sizeof why);
-        done_msg m = {cell->index, res.status, rank, res.final_error, res.seconds, ""};
-        snprintf(m.reason, sizeof m.reason, "%s", res.reason);
-        train_result_free(&res);
-        if (w != 0)
-            return util_fail(err, errlen, SL_EFAIL, "rank %d: cell %d (%s): %s", rank, cell->index, desc, why);
-        if (rank == 0)
-            report_done(prog, &m);
-        else
-            MPI_TRY(MPI_Send(&m, (int)sizeof m, MPI_BYTE, 0, TAG_DONE, prog->comm),
-                    "reporting a finished cell to rank 0");
+        int rc = run_task(r, &r->plan->tasks[todo[pos]], err, errlen);
+        if (rc != 0)
+            return rc;
     }
 }
 
@@ -365,12 +561,15 @@ int sweep_run(const sweep_options *opt, MPI_Comm parent, const sweep_observer *o
     sum->ranks = size;
     plan_t pl = {.lock_fd = -2};
     train_data data;
-    int have_data = 0, ncell = 0;
+    int have_data = 0, ncell = 0, nbb = 0;
     job_cell *cells = NULL;
-    int *order = NULL, *owner = NULL, *todo = NULL;
-    int8_t *status = NULL;
+    job_backbone *bb = NULL;
+    sched_plan sp = {0};
+    int *owner = NULL, *todo = NULL;
+    int8_t *status = NULL, *bb_status = NULL, *has_weights = NULL;
     store *st = NULL;
     work_counter counter = {0};
+    from_file from = {0};
 
     if (rank == 0)
         rc = prepare(opt, &pl, err, errlen);
@@ -385,57 +584,79 @@ int sweep_run(const sweep_options *opt, MPI_Comm parent, const sweep_observer *o
         goto cleanup;
 
     ncell = job_cell_count(&pl.spec);
+    nbb = job_backbone_count(&pl.spec);
     cells = malloc(sizeof *cells * (size_t)(ncell + 1));
-    order = malloc(sizeof *order * (size_t)(ncell + 1));
-    owner = malloc(sizeof *owner * (size_t)(ncell + 1));
+    bb = malloc(sizeof *bb * (size_t)(nbb + 1));
     todo = malloc(sizeof *todo * (size_t)(ncell + 1));
     status = calloc((size_t)ncell + 1, sizeof *status);
+    bb_status = calloc((size_t)nbb + 1, sizeof *bb_status);
+    has_weights = calloc((size_t)nbb + 1, sizeof *has_weights);
     rc = 0;
-    if (!cells || !order || !owner || !todo || !status)
+    if (!cells || !bb || !todo || !status || !bb_status || !has_weights)
         rc = util_fail(err, errlen, SL_EFAIL, "rank %d: out of memory for %d cells", rank, ncell);
     if (rc == 0) {
         job_cells(&pl.spec, cells);
-        if (sched_order(&pl.spec, cells, ncell, order) != 0 ||
-            (opt->shard_count > 0 && sched_shards(&pl.spec, cells, ncell, opt->shard_count, owner) != 0))
+        job_backbones(&pl.spec, bb);
+        if (sched_plan_build(&sp, &pl.spec, cells, ncell, bb, nbb, NULL, NULL) != 0 ||
+            !(owner = malloc(sizeof *owner * (size_t)(sp.ntask + 1))) ||
+            (opt->shard_count > 0 && sched_shards(&sp, opt->shard_count, owner) != 0))
             rc = util_fail(err, errlen, SL_EFAIL, "rank %d: out of memory ordering %d cells", rank, ncell);
     }
     if ((rc = agree(rc, comm, err, errlen)) != 0)
         goto cleanup;
+    if ((rc = agree(from_load(&from, &pl.spec, bb, nbb, err, errlen), comm, err, errlen)) != 0)
+        goto cleanup;
 
     store_shard shard = {opt->shard_count > 0 ? opt->shard_index : 0, opt->shard_count, 0};
     if (pl.mode == MODE_RESUME)
-        rc = store_open(&st, pl.path, comm, &pl.spec, pl.text, &shard, status, err, errlen) != 0 ? SL_EINPUT : 0;
+        rc = store_open(&st, pl.path, comm, &pl.spec, pl.text, &shard, status, bb_status, has_weights, err,
+                        errlen) != 0 ? SL_EINPUT : 0;
     else
         rc = store_create(&st, pl.path, comm, &pl.spec, pl.text, opt->job_path, &shard, err, errlen) != 0
                  ? SL_EFAIL : 0;
     if ((rc = agree(rc, comm, err, errlen)) != 0)
         goto cleanup;
 
-    /* This run's cells, in the cost order: this shard's, not finished in the file. */
+    /* This run's tasks, in the cost order: this shard's, with work left. */
     int nmine = 0;
-    int ntodo = sched_todo(order, ncell, opt->shard_count > 0 ? owner : NULL, opt->shard_index, status,
+    int ntask = sched_todo(&sp, opt->shard_count > 0 ? owner : NULL, opt->shard_index, status, bb_status,
                            todo, &nmine);
-    progress prog = {.spec = &pl.spec, .cells = cells, .obs = obs, .comm = comm, .ntodo = ntodo,
+    progress prog = {.spec = &pl.spec, .cells = cells, .bb = bb, .obs = obs, .comm = comm,
                      .t0 = util_clock()};
     cost_nominal(&prog.pre, pl.spec.pretrain.batch);
     cost_nominal(&prog.ft, pl.spec.finetune.batch);
-    for (int k = 0; k < ntodo; k++)
-        prog.total_cost += cost_cell(&pl.spec, &cells[todo[k]], &prog.pre, &prog.ft);
+    for (int k = 0; k < ntask; k++) {
+        const sched_task *t = &sp.tasks[todo[k]];
+        if (t->backbone >= 0 && bb_status[t->backbone] != CELL_FAILED) {
+            prog.nstage++;
+            if (bb_status[t->backbone] == CELL_PENDING && !(from.match && from.match[t->backbone] >= 0))
+                prog.total_cost += cost_backbone(&pl.spec, &bb[t->backbone], &prog.pre);
+        }
+        for (int j = 0; j < t->count; j++) {
+            const job_cell *c = &cells[sp.cells[t->first + j]];
+            if (status[c->index] == CELL_PENDING) {
+                prog.ntodo++;
+                prog.nstage++;
+                prog.total_cost += cost_finetune(&pl.spec, c, &prog.ft);
+            }
+        }
+    }
     if (rank == 0 && obs && obs->start) {
-        sweep_start s = {&pl.spec, pl.path, pl.mode == MODE_RESUME, ncell, nmine, ntodo, size,
-                         opt->shard_index, opt->shard_count};
+        sweep_start s = {&pl.spec, pl.path, pl.mode == MODE_RESUME, ncell, nbb, nmine, prog.ntodo, ntask,
+                         from.nmatch, size, opt->shard_index, opt->shard_count};
         obs->start(obs->user, &s);
     }
-    if ((rc = agree(counter_create(&counter, comm, rank, ntodo, err, errlen), comm, err, errlen)) != 0)
+    if ((rc = agree(counter_create(&counter, comm, rank, ntask, err, errlen), comm, err, errlen)) != 0)
         goto cleanup;
 
-    rc = run_cells(&counter, &prog, st, &pl.spec, cells, todo, &data, rank, size, err, errlen);
+    runner run = {&pl.spec, cells, bb, &sp, status, bb_status, has_weights, &data, st, &from, &prog, rank, size};
+    rc = run_tasks(&run, &counter, todo, err, errlen);
     if (rc != 0) {
-        sum->local_failure = 1; /* the other ranks go on claiming cells: only an abort stops them */
+        sum->local_failure = 1; /* the other ranks go on claiming tasks: only an abort stops them */
         goto cleanup;
     }
     if (rank == 0)
-        while (prog.done < ntodo)
+        while (prog.stages < prog.nstage)
             if ((rc = drain(&prog, 1, err, errlen)) != 0) {
                 sum->local_failure = 1;
                 goto cleanup;
@@ -447,7 +668,9 @@ int sweep_run(const sweep_options *opt, MPI_Comm parent, const sweep_observer *o
     st = NULL;
     if ((rc = agree(rc, comm, err, errlen)) != 0)
         goto cleanup;
-    sum->ncell_run = ntodo;
+    sum->ncell_run = prog.ntodo;
+    memcpy(sum->backbones, prog.backbones, sizeof sum->backbones);
+    MPI_Bcast(sum->backbones, 3, MPI_INT, 0, comm);
     sum->seconds = util_clock() - prog.t0;
     sum->path = pl.path;
     pl.path = NULL;
@@ -464,7 +687,10 @@ cleanup:
     unlock_output(pl.lock_fd);
     if (have_data)
         train_data_free(&data);
-    free(cells), free(order), free(owner), free(todo), free(status), free(pl.text), free(pl.path);
+    from_free(&from);
+    sched_plan_free(&sp);
+    free(cells), free(bb), free(owner), free(todo), free(status), free(bb_status), free(has_weights);
+    free(pl.text), free(pl.path);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-/* The pipeline of one cell: pre-train (synthetic), then fine-tune (real) with a fresh head. */
+/* The two stages: pre-train a backbone (synthetic), fine-tune it (real) with a fresh head. */
 #include "synlaw/train.h"
 
 #include "synlaw/nn.h"
@@ -66,10 +66,25 @@ void train_result_free(train_result *r)
 {
     if (!r)
         return;
-    free(r->pre_loss);
-    free(r->pre_error);
-    free(r->ft_error);
-    r->pre_loss = r->pre_error = r->ft_error = NULL;
+    free(r->val_error);
+    free(r->test_error);
+    r->val_error = r->test_error = NULL;
+}
+
+void train_backbone_free(train_backbone *b)
+{
+    if (!b)
+        return;
+    free(b->loss);
+    free(b->error);
+    free(b->params);
+    b->loss = b->error = b->params = NULL;
+}
+
+size_t train_backbone_params(const job_spec *spec, int model)
+{
+    nn_arch a;
+    return nn_arch_build(&a, spec->model[model], TRAIN_CLASSES) == 0 ? a.nparam_backbone : 0;
 }
 
 static inline float standardise(float v) { return (v - TRAIN_PIXEL_MEAN) * (1.0f / TRAIN_PIXEL_STD); }
@@ -137,15 +152,15 @@ static double real_error(nn_net *net, const idx_set *test)
     return (double)wrong / test->count;
 }
 
-/* After the forward pass and the loss: a non-finite loss marks the cell failed (the sweep
- * goes on); otherwise back-propagate and update. Returns -1 when the cell diverged. */
-static int backward_and_step(train_result *res, nn_net *net, const nn_optim *opt, int B,
-                             double loss, int step, const char *phase)
+/* After the forward pass and the loss: a non-finite loss marks the stage failed (the sweep
+ * goes on); otherwise back-propagate and update. Returns -1 when the stage diverged. */
+static int backward_and_step(cell_status *status, char *reason, size_t rlen, nn_net *net,
+                             const nn_optim *opt, int B, double loss, int step, const char *phase)
 {
     if (!isfinite(loss)) {
-        res->status = CELL_FAILED;
-        snprintf(res->reason, sizeof res->reason, "%s loss became %s at step %d (diverged)",
-                 phase, isnan(loss) ? "NaN" : "infinite", step);
+        *status = CELL_FAILED;
+        snprintf(reason, rlen, "%s loss became %s at step %d (diverged)", phase,
+                 isnan(loss) ? "NaN" : "infinite", step);
         return -1;
     }
     nn_backward(net, B);
@@ -153,12 +168,13 @@ static int backward_and_step(train_result *res, nn_net *net, const nn_optim *opt
     return 0;
 }
 
-static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const job_cell *cell,
-                    uint64_t cell_seed, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+/* The pre-training loop of bb on net (task head), into out. */
+static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, const job_backbone *bb,
+                    train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
     const job_recipe *rc = &spec->pretrain;
     int K = net->arch.out_size, E = rc->eval_size, B = rc->batch;
-    uint64_t data_seed = job_data_seed(spec, cell->complexity, cell->repeat);
+    uint64_t data_seed = job_data_seed(spec, bb->complexity, bb->repeat);
     float *hx = malloc((size_t)E * SYNTH_PIXELS * sizeof(float));
     float *ht = malloc((size_t)E * K * sizeof(float));
     float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
@@ -171,11 +187,10 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
     double t0 = util_clock();
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
-    for (int i = 0; i < E; i++) {
+    for (int i = 0; i < E; i++)
         train_render(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, data_seed,
-                     heldout_base + (uint64_t)i, cell->complexity, cell->task);
-    }
-    res->times.generate += util_clock() - t0;
+                     heldout_base + (uint64_t)i, bb->complexity, bb->task);
+    out->times.generate += util_clock() - t0;
 
     /* A small synthetic set is drawn many times over (steps x batch draws of n images):
      * keep each image once it is rendered. Larger sets are rendered on the fly, so memory
@@ -183,11 +198,11 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
     float *cx = NULL, *ct = NULL;
     uint8_t *have = NULL;
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
-    if (cell->size <= TRAIN_CACHE_IMAGES && (long)rc->steps * B > cell->size &&
+    if (bb->size <= TRAIN_CACHE_IMAGES && (long)bb->steps * B > bb->size &&
         !(nocache && strcmp(nocache, "0") == 0)) {
-        cx = malloc((size_t)cell->size * SYNTH_PIXELS * sizeof(float));
-        ct = malloc((size_t)cell->size * K * sizeof(float));
-        have = calloc((size_t)cell->size, 1);
+        cx = malloc((size_t)bb->size * SYNTH_PIXELS * sizeof(float));
+        ct = malloc((size_t)bb->size * K * sizeof(float));
+        have = calloc((size_t)bb->size, 1);
         if (!cx || !ct || !have) { /* no cache: slower, same result */
             free(cx), free(ct), free(have);
             cx = ct = NULL;
@@ -195,23 +210,23 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
         }
     }
     rng_t r;
-    rng_seed(&r, job_pretrain_order_seed(cell_seed));
+    rng_seed(&r, job_pretrain_order_seed(job_backbone_seed(spec, bb)));
     const nn_optim opt = optim_of(rc, rc->lr);
     int ev = 0;
     double loss_sum = 0.0;
     int loss_n = 0;
-    for (int step = 1; step <= rc->steps; step++) {
+    for (int step = 1; step <= bb->steps; step++) {
         double tg = util_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
-            uint64_t item = rng_below(&r, (uint64_t)cell->size);
+            uint64_t item = rng_below(&r, (uint64_t)bb->size);
             float *xi = x + (size_t)i * SYNTH_PIXELS, *ti = target + (size_t)i * K;
             if (have && have[item]) {
                 memcpy(xi, cx + item * SYNTH_PIXELS, SYNTH_PIXELS * sizeof(float));
                 memcpy(ti, ct + item * K, (size_t)K * sizeof(float));
                 continue;
             }
-            train_render(xi, ti, s, data_seed, item, cell->complexity, cell->task);
+            train_render(xi, ti, s, data_seed, item, bb->complexity, bb->task);
             if (have) {
                 memcpy(cx + item * SYNTH_PIXELS, xi, SYNTH_PIXELS * sizeof(float));
                 memcpy(ct + item * K, ti, (size_t)K * sizeof(float));
@@ -219,56 +234,120 @@ static int pretrain(train_result *res, nn_net *net, const job_spec *spec, const 
             }
         }
         double tt = util_clock();
-        res->times.generate += tt - tg;
-        const float *out = nn_forward(net, B);
-        double loss = nn_sigmoid_bce(nn_dout(net), NULL, out, target, B, K);
-        if (backward_and_step(res, net, &opt, B, loss, step, "pre-training") != 0)
+        out->times.generate += tt - tg;
+        const float *o = nn_forward(net, B);
+        double loss = nn_sigmoid_bce(nn_dout(net), NULL, o, target, B, K);
+        if (backward_and_step(&out->status, out->reason, sizeof out->reason, net, &opt, B, loss, step,
+                              "pre-training") != 0)
             break;
         loss_sum += loss;
         loss_n++;
-        res->times.pretrain += util_clock() - tt;
+        out->times.pretrain += util_clock() - tt;
         if (poll)
             poll(poll_user);
-        if (step % rc->eval_every == 0 || step == rc->steps) {
+        if (step % rc->eval_every == 0 || step == bb->steps) {
             double te = util_clock();
             long wrong = 0;
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
                 memcpy(nn_input(net), hx + (size_t)start * SYNTH_PIXELS,
                        (size_t)nb * SYNTH_PIXELS * sizeof(float));
-                const float *o = nn_forward(net, nb);
-                nn_sigmoid_bce(NULL, &wrong, o, ht + (size_t)start * K, nb, K);
+                const float *eo = nn_forward(net, nb);
+                nn_sigmoid_bce(NULL, &wrong, eo, ht + (size_t)start * K, nb, K);
             }
-            res->pre_loss[ev] = (float)(loss_sum / loss_n);
-            res->pre_error[ev] = (float)((double)wrong / ((double)E * K));
+            out->loss[ev] = (float)(loss_sum / loss_n);
+            out->error[ev] = (float)((double)wrong / ((double)E * K));
             ev++;
             loss_sum = 0.0;
             loss_n = 0;
-            res->times.evaluate += util_clock() - te;
+            out->times.evaluate += util_clock() - te;
         }
     }
     free(hx), free(ht), free(target), free(s), free(cx), free(ct), free(have);
     return 0;
 }
 
-static int finetune(train_result *res, nn_net *net, const job_spec *spec, const job_cell *cell,
-                    const train_data *d, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+/* Evaluation batches have the size of the larger training batch: with one GEMM per layer for
+ * the whole batch, larger evaluation batches would only cost memory (im2col buffers). */
+static int batch_cap(const job_spec *spec)
 {
-    const job_recipe *rc = &spec->finetune;
-    /* scratch cells may have their own learning rate */
-    const nn_optim opt = optim_of(rc, cell->size == 0 && rc->scratch_lr > 0 ? rc->scratch_lr : rc->lr);
-    int B = rc->batch;
+    return spec->pretrain.batch > spec->finetune.batch ? spec->pretrain.batch : spec->finetune.batch;
+}
+
+int train_pretrain(train_backbone *out, const job_spec *spec, const job_backbone *bb,
+                   train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+{
+    double t0 = util_clock();
+    memset(out, 0, sizeof *out);
+    out->status = CELL_DONE;
+    out->steps = bb->steps;
+    out->n_pre = job_eval_count(bb->steps, spec->pretrain.eval_every);
+    const char *model = spec->model[bb->model];
+    nn_arch arch;
+    if (nn_arch_build(&arch, model, train_task_outputs(bb->task)) != 0)
+        return util_fail(err, errlen, -1, "unknown model '%s'", model);
+    out->nparam = arch.nparam_backbone;
+    out->loss = malloc(((size_t)out->n_pre + 1) * sizeof(float));
+    out->error = malloc(((size_t)out->n_pre + 1) * sizeof(float));
+    out->params = malloc((out->nparam + 1) * sizeof(float));
+    nn_net *net = nn_create(&arch, batch_cap(spec));
+    int rc = -1;
+    if (!out->loss || !out->error || !out->params || !net) {
+        util_fail(err, errlen, -1, "out of memory for backbone %d (%s)", bb->index, model);
+        goto out;
+    }
+    for (int i = 0; i < out->n_pre; i++)
+        out->loss[i] = out->error[i] = NAN;
+    nn_init(net, job_init_seed(spec, bb->model, bb->repeat));
+    if (pretrain(out, net, spec, bb, poll, poll_user, err, errlen) != 0)
+        goto out;
+    memcpy(out->params, net->param, out->nparam * sizeof(float));
+    rc = 0;
+out:
+    nn_free(net);
+    out->seconds = util_clock() - t0;
+    return rc;
+}
+
+int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell,
+                   const float *backbone, const train_data *d, train_poll_fn poll, void *poll_user,
+                   char *err, size_t errlen)
+{
+    double t0 = util_clock();
+    memset(res, 0, sizeof *res);
+    res->status = CELL_DONE;
+    res->final_error = res->final_val_error = res->final_test_error = NAN;
+    const job_recipe rc = job_cell_recipe(spec, cell);
+    res->n_ft = job_eval_count(rc.steps, rc.eval_every);
+    res->val_error = malloc((size_t)res->n_ft * sizeof(float));
+    res->test_error = malloc((size_t)res->n_ft * sizeof(float));
+    const char *model = spec->model[cell->model];
+    int B = rc.batch, ret = -1;
+    nn_arch arch;
+    nn_net *net = NULL;
     int *subset = real_subset(spec, cell->repeat, d->pool);
     uint8_t *labels = malloc((size_t)B);
-    if (!subset || !labels) {
-        snprintf(err, errlen, "out of memory in fine-tuning");
-        free(subset), free(labels);
-        return -1;
+    if (nn_arch_build(&arch, model, TRAIN_CLASSES) != 0) {
+        util_fail(err, errlen, -1, "unknown model '%s'", model);
+        goto out;
     }
+    net = nn_create(&arch, batch_cap(spec));
+    if (!res->val_error || !res->test_error || !net || !subset || !labels) {
+        util_fail(err, errlen, -1, "out of memory for cell %d (%s)", cell->index, model);
+        goto out;
+    }
+    for (int i = 0; i < res->n_ft; i++)
+        res->val_error[i] = res->test_error[i] = NAN;
+    /* The head starts from the same weights as scratch's; the backbone comes from bb. */
+    nn_init(net, job_init_seed(spec, cell->model, cell->repeat));
+    if (backbone)
+        nn_load_backbone(net, backbone, spec->pretrain.transfer_conv);
+    const nn_optim opt = optim_of(&rc, rc.lr);
+    int val = rc.eval_split != EVAL_TEST, test = rc.eval_split != EVAL_VALIDATION;
     rng_t r;
     rng_seed(&r, job_finetune_order_seed(spec, cell->ftsize, cell->repeat));
     int ev = 0;
-    for (int step = 1; step <= rc->steps; step++) {
+    for (int step = 1; step <= rc.steps; step++) {
         double tt = util_clock();
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
@@ -278,90 +357,58 @@ static int finetune(train_result *res, nn_net *net, const job_spec *spec, const 
         }
         const float *out = nn_forward(net, B);
         double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, TRAIN_CLASSES);
-        if (backward_and_step(res, net, &opt, B, loss, step, "fine-tuning") != 0)
+        if (backward_and_step(&res->status, res->reason, sizeof res->reason, net, &opt, B, loss, step,
+                              "fine-tuning") != 0)
             break;
         res->times.finetune += util_clock() - tt;
         if (poll)
             poll(poll_user);
-        if (step % rc->eval_every == 0 || step == rc->steps) {
+        if (step % rc.eval_every == 0 || step == rc.steps) {
             double te = util_clock();
-            res->ft_error[ev++] = (float)real_error(net, rc->eval_validation ? &d->validation : &d->test);
+            if (val)
+                res->val_error[ev] = (float)real_error(net, &d->validation);
+            if (test)
+                res->test_error[ev] = (float)real_error(net, &d->test);
+            ev++;
             res->times.evaluate += util_clock() - te;
         }
     }
-    if (res->status != CELL_FAILED)
-        res->final_error = res->ft_error[res->n_ft - 1];
+    if (res->status != CELL_FAILED) {
+        res->final_val_error = res->val_error[res->n_ft - 1];
+        res->final_test_error = res->test_error[res->n_ft - 1];
+        res->final_error = test ? res->final_test_error : res->final_val_error;
+    }
+    ret = 0;
+out:
+    nn_free(net);
     free(subset);
     free(labels);
-    return 0;
+    res->seconds = util_clock() - t0;
+    return ret;
 }
 
 int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, const train_data *d,
                train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
-    double t0 = util_clock();
-    memset(res, 0, sizeof *res);
-    res->status = CELL_DONE;
-    res->final_error = NAN;
-    res->n_pre = cell->size > 0 ? job_eval_count(&spec->pretrain) : 0;
-    res->n_ft = job_eval_count(&spec->finetune);
-    res->pre_loss = malloc(((size_t)res->n_pre + 1) * sizeof(float));
-    res->pre_error = malloc(((size_t)res->n_pre + 1) * sizeof(float));
-    res->ft_error = malloc((size_t)res->n_ft * sizeof(float));
-    nn_net *pre = NULL, *ft = NULL;
-    int rc = -1;
-    if (!res->pre_loss || !res->pre_error || !res->ft_error) {
-        snprintf(err, errlen, "out of memory for learning curves");
-        goto out;
+    if (cell->size == 0)
+        return train_finetune(res, spec, cell, NULL, d, poll, poll_user, err, errlen);
+    job_backbone bb = {.index = cell->backbone, .size = cell->size, .model = cell->model,
+                       .complexity = cell->complexity, .task = cell->task, .repeat = cell->repeat,
+                       .steps = job_pretrain_steps(spec, cell->size)};
+    train_backbone b;
+    int rc = train_pretrain(&b, spec, &bb, poll, poll_user, err, errlen);
+    if (rc == 0 && b.status == CELL_DONE) {
+        rc = train_finetune(res, spec, cell, b.params, d, poll, poll_user, err, errlen);
+        res->seconds += b.seconds;
+        res->times.generate += b.times.generate;
+        res->times.pretrain += b.times.pretrain;
+        res->times.evaluate += b.times.evaluate;
+    } else if (rc == 0) {
+        memset(res, 0, sizeof *res);
+        res->status = CELL_FAILED;
+        res->final_error = res->final_val_error = res->final_test_error = NAN;
+        snprintf(res->reason, sizeof res->reason, "%s", b.reason);
     }
-    for (int i = 0; i < res->n_pre; i++)
-        res->pre_loss[i] = res->pre_error[i] = NAN;
-    for (int i = 0; i < res->n_ft; i++)
-        res->ft_error[i] = NAN;
-
-    const char *model = spec->model[cell->model];
-    /* Evaluation runs in batches of the same size: with one GEMM per layer for the whole
-     * batch, larger evaluation batches would only cost memory (im2col buffers). */
-    int cap = spec->pretrain.batch > spec->finetune.batch ? spec->pretrain.batch : spec->finetune.batch;
-    nn_arch ft_arch;
-    if (nn_arch_build(&ft_arch, model, TRAIN_CLASSES) != 0) {
-        snprintf(err, errlen, "unknown model '%s'", model);
-        goto out;
-    }
-    ft = nn_create(&ft_arch, cap);
-    if (!ft) {
-        snprintf(err, errlen, "out of memory for model %s", model);
-        goto out;
-    }
-    uint64_t init_seed = job_init_seed(spec, cell->model, cell->repeat);
-    nn_init(ft, init_seed);
-    uint64_t cell_seed = job_cell_seed(spec, cell);
-
-    if (cell->size > 0) {
-        nn_arch pre_arch;
-        if (nn_arch_build(&pre_arch, model, train_task_outputs(cell->task)) != 0) {
-            snprintf(err, errlen, "unknown model '%s'", model);
-            goto out;
-        }
-        pre = nn_create(&pre_arch, cap);
-        if (!pre) {
-            snprintf(err, errlen, "out of memory for model %s", model);
-            goto out;
-        }
-        nn_init(pre, init_seed);
-        if (pretrain(res, pre, spec, cell, cell_seed, poll, poll_user, err, errlen) != 0)
-            goto out;
-        nn_copy_backbone(ft, pre, spec->pretrain.transfer_conv);
-    }
-    if (res->status == CELL_DONE &&
-        finetune(res, ft, spec, cell, d, poll, poll_user, err, errlen) != 0)
-        goto out;
-    rc = 0;
-out:
-    nn_free(pre);
-    nn_free(ft);
-    res->seconds = util_clock() - t0;
-    if (rc != 0)
-        train_result_free(res);
+    train_backbone_free(&b);
     return rc;
 }
