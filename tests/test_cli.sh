@@ -119,7 +119,11 @@ with h5py.File(sys.argv[1], "r") as f:
     assert set(fits["loss"]) == {b"huber"}
     assert (fits["boot_samples"] == 100).all()
     assert (fits["ci_lo"][:, :3] <= fits["ci_hi"][:, :3]).all()
-    assert set(fits["verdict"]) <= {b"more-data", b"gap", b"undetermined"}, set(fits["verdict"])
+    assert set(fits["verdict"]) <= {b"more-data", b"gap", b"undetermined", b"not-identified"}, set(fits["verdict"])
+    # not-identified exactly where the law does not beat a constant, alpha is on a bound or
+    # the back-test is no better than carrying forward
+    bad = (fits["aic"] >= fits["aic_const"] - 2) | ((fits["at_bound"] & 2) != 0) | (fits["extrap_error"] >= fits["extrap_carry"])
+    assert ((fits["verdict"] == b"not-identified") == bad).all()
     assert (fits["extrap_points"] == 1).all() and np.isfinite(fits["extrap_error"]).all()
 PY
 printf 'a,b\n1,2\n3\n' >"$tmp/short.csv"

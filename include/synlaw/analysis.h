@@ -7,6 +7,13 @@
  * the rest (at least as many distinct n as free parameters, and more points than them), and the
  * prediction at each held-out (n, s) is compared with the mean observed error there.
  *
+ * Identifiability: the law is identified when its AIC is lower than a constant's by more
+ * than 2, alpha is not on a bound of its range (the data then do not pin the rate: a step
+ * or a line), and, where the back-test exists, its extrapolation error is below that of
+ * carrying the mean at the largest fitted n forward. A group whose law is not identified gets the
+ * verdict "not-identified", never "gap" or "more-data": its curve is flat within the noise,
+ * or the law does not predict beyond its sizes.
+ *
  * Decision, with n_max the largest n fitted and epsilon the error difference that matters:
  * the law's predictions at 2 n_max and 10 n_max, gain_10x = L(n_max) - L(10 n_max), and
  * n_within_eps = (D / epsilon)^(1 / alpha), where L(n) comes within epsilon of C. Verdict
@@ -49,11 +56,18 @@ typedef struct {
     int32_t extrap_points;          /* held-out (n, s) for the extrapolation check, 0: none */
     int64_t extrap_from;            /* smallest held-out n */
     double extrap_error;            /* mean |predicted - observed mean| over the held-out (n, s) */
+    double extrap_carry;            /* the same for carrying the mean at the largest fitted n
+                                       forward (the baseline the law must beat) */
+    double aic_const, aic_power;    /* AIC of a constant and of the pure power law D n^-alpha */
+    int8_t identified;              /* 1: the law beats a constant by AIC (by more than 2), alpha
+                                       is inside its range, and, where there is a back-test,
+                                       it beats carrying forward */
     int64_t n_max;                  /* largest n fitted */
     double pred_2x, pred_10x;       /* law at 2 n_max and 10 n_max */
     double gain_10x, gain_10x_lo, gain_10x_hi; /* L(n_max) - L(10 n_max), bootstrap interval */
     double n_within_eps;            /* n where L(n) - C = epsilon */
-    char verdict[ANALYSIS_WORD_LEN]; /* more-data, gap, undetermined, no-fit, "-" (full law) */
+    char verdict[ANALYSIS_WORD_LEN]; /* more-data, gap, undetermined, not-identified, no-fit, "-"
+                                       (full law) */
     double scratch_error;           /* mean final error of the scratch cells of (model, s) */
     double best_error;              /* lowest mean final error over the group's n */
     int64_t best_size;              /* n of best_error */

@@ -14,6 +14,7 @@
 #define SYNLAW_FITFILE_H
 
 #include "synlaw/analysis.h"
+#include "synlaw/gains.h"
 
 #include <stddef.h>
 
@@ -23,6 +24,8 @@
 typedef struct {
     analysis_row *rows;   /* [nrows], owned */
     int nrows;
+    gains_row *gains;     /* [ngains], owned: pre-trained against scratch (gains.h) */
+    int ngains;
     int failed;           /* failed cells, skipped by the fit */
     char job_name[64];
 } fitfile_result;
@@ -30,8 +33,9 @@ typedef struct {
 /* The default options of a results-file fit (the simple law, 1000 bootstrap replicates). */
 analysis_options fitfile_default_options(void);
 
-/* Fit path's results with o (whose fit part is for the simple law), replace /fits in the
- * file and write the rows to csv_path (NULL: no CSV). Returns 0, or SL_EINPUT (unreadable
+/* Fit path's results with o (whose fit part is for the simple law), compare pre-trained
+ * with scratch cells (gains.h, at o->level), replace /fits and /gains in the file and write
+ * the rows to csv_path and the gains beside it (fitfile_gains_csv; NULL: no CSV). Returns 0, or SL_EINPUT (unreadable
  * or foreign file) / SL_EFAIL (writing, memory) with err. The caller frees out. */
 int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o,
                 const char *csv_path, char *err, size_t errlen);
@@ -40,5 +44,8 @@ void fitfile_result_free(fitfile_result *r);
 /* The CSV a run or merge writes beside OUT.h5: OUT with .h5 replaced by -fits.csv (or
  * -fits.csv appended). Returns a malloc'ed string, NULL on out-of-memory. */
 char *fitfile_default_csv(const char *path);
+/* The gains CSV beside a fits CSV: X-fits.csv becomes X-gains.csv, anything else gets
+ * -gains.csv appended. malloc'ed, NULL on out-of-memory. */
+char *fitfile_gains_csv(const char *fits_csv);
 
 #endif

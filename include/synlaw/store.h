@@ -25,6 +25,7 @@
  *                              parameters (with keep_backbones); row = backbone index -
  *                              attribute first_backbone
  *   /fits                      [nfit] compound (analysis_row), written after the sweep
+ *   /gains                     [ngain] compound (gains_row), written with /fits
  *
  * Files of format_version 1 (one row per cell with its own pre-training) are read by
  * store_read for fit and status: their fine-tuning curve becomes the test or validation
@@ -39,6 +40,7 @@
 #define SYNLAW_STORE_H
 
 #include "synlaw/analysis.h"
+#include "synlaw/gains.h"
 #include "synlaw/job.h"
 
 #include <mpi.h>
@@ -164,6 +166,8 @@ void store_reader_close(store_reader *r);
  * tab-separated fields of each row's group; source describes where the curves came from. */
 int store_write_fits(const char *path, int create, const analysis_row *rows, int n,
                      const char *group_columns, const char *source, char *err, size_t errlen);
+/* Serial: replace /gains of an existing results file (pre-trained against scratch). */
+int store_write_gains(const char *path, const gains_row *rows, int n, char *err, size_t errlen);
 /* Pending rows of a cell and of a backbone: coordinates and seeds, no result (NaN times,
  * rank -1). */
 void store_cell_row_init(store_cell_row *row, const job_spec *spec, const job_cell *cell);

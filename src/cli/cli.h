@@ -5,6 +5,7 @@
 #define SYNLAW_CLI_H
 
 #include "synlaw/analysis.h"
+#include "synlaw/gains.h"
 #include "synlaw/merge.h"
 
 #include <mpi.h>
@@ -60,6 +61,8 @@ void cli_mpi_init(const char *command);
  * results files (scratch: also the scratch and best columns) and CSV curves alike. */
 void cli_print_fits(FILE *out, const analysis_row *rows, int nrow, const char *group_columns,
                     const analysis_options *o, int scratch);
+/* The table of pre-trained against scratch (gains.h). */
+void cli_print_gains(FILE *out, const gains_row *rows, int n, double level);
 /* The fit at the end of run and merge: default options, CSV at csv_path or beside the file,
  * the table to out, then "fits written to ...". Returns an exit status. */
 int cli_fit_after_run(const char *path, const char *csv_path, FILE *out);

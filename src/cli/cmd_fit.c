@@ -115,6 +115,7 @@ static int fit_file(const char *path, const analysis_options *ao, const char *ou
                    fr.failed == 1 ? "" : "s");
         printf("fit of %s (job %s): one group per (model, complexity, task, s)\n", path, fr.job_name);
         cli_print_fits(stdout, fr.rows, fr.nrows, FITFILE_GROUP_COLUMNS, ao, 1);
+        cli_print_gains(stdout, fr.gains, fr.ngains, ao->level);
     }
     fitfile_result_free(&fr);
     return EXIT_OK;

@@ -126,7 +126,8 @@ static void print_law(FILE *out, const analysis_row *rows, int nrow, const char 
     snprintf(g.cell[h][c++], CELL, "RMSE");
     snprintf(g.cell[h][c++], CELL, "R2");
     snprintf(g.cell[h][c++], CELL, "AIC");
-    snprintf(g.cell[h][c++], CELL, "extrap");
+    snprintf(g.cell[h][c++], CELL, "dAIC const");
+    snprintf(g.cell[h][c++], CELL, "extrap (carry)");
     if (scratch) {
         snprintf(g.cell[h][c++], CELL, "scratch");
         snprintf(g.cell[h][c++], CELL, "best (n)");
@@ -152,14 +153,16 @@ static void print_law(FILE *out, const analysis_row *rows, int nrow, const char 
         for (int j = 0; j < np; j++)
             fmt_param(g.cell[i][c++], r, j, boot);
         if (isnan(r->p[0])) {
-            for (int j = 0; j < 4; j++)
+            for (int j = 0; j < 5; j++)
                 snprintf(g.cell[i][c++], CELL, "-");
         } else {
             snprintf(g.cell[i][c++], CELL, "%.4f", r->rmse);
             snprintf(g.cell[i][c++], CELL, "%.3f", r->r2);
             snprintf(g.cell[i][c++], CELL, "%.1f", r->aic);
+            /* positive: the law explains the points better than a constant */
+            snprintf(g.cell[i][c++], CELL, "%.1f", r->aic_const - r->aic);
             if (r->extrap_points)
-                snprintf(g.cell[i][c++], CELL, "%.4f", r->extrap_error);
+                snprintf(g.cell[i][c++], CELL, "%.4f (%.4f)", r->extrap_error, r->extrap_carry);
             else
                 snprintf(g.cell[i][c++], CELL, "-");
         }
@@ -211,6 +214,30 @@ static void print_decision(FILE *out, const analysis_row *r, const analysis_opti
         snprintf(c, sizeof c, boot ? "%.4f [%.4f, %.4f]" : "%.4f", r->p[2], r->ci_lo[2], r->ci_hi[2]);
     else
         snprintf(c, sizeof c, "0 (no floor)");
+    if (strcmp(r->verdict, "not-identified") == 0) {
+        const char *why[3];
+        int nw = 0, ia2 = strcmp(r->law, "full") == 0 ? 2 : 1;
+        if (!(r->aic < r->aic_const - 2.0))
+            why[nw++] = "a constant explains the points as well";
+        if (r->at_bound & (1 << ia2))
+            why[nw++] = "alpha sits on a bound of its range";
+        if (r->extrap_points && !(r->extrap_error < r->extrap_carry))
+            why[nw++] = "it extrapolates no better than carrying the last mean forward";
+        fprintf(out, "the law is not identified: ");
+        for (int w = 0; w < nw; w++)
+            fprintf(out, "%s%s", w ? (w + 1 == nw ? " and " : ", ") : "", why[w]);
+        fprintf(out, "; neither more data nor a gap can be concluded (add sizes where the curve moves, "
+                "repeats, or a pre-training budget that grows with n)");
+        fprintf(out, ". AIC %.1f against %.1f for a constant", r->aic, r->aic_const);
+        if (r->extrap_points)
+            fprintf(out, "; extrapolation error %.4f against %.4f carried forward", r->extrap_error, r->extrap_carry);
+        fprintf(out, "; alpha %s, C %s", alpha, c);
+        if (isfinite(r->scratch_error))
+            fprintf(out, "; best %.4f at n = %lld against scratch %.4f", r->best_error, (long long)r->best_size,
+                    r->scratch_error);
+        fputs("\n", out);
+        return;
+    }
     if (strcmp(r->verdict, "more-data") == 0)
         fprintf(out, "more synthetic data still pays: 10x n (%.3g) lowers the error by %s to %.4f",
                 10.0 * (double)r->n_max, gain, r->pred_10x);
@@ -242,15 +269,26 @@ void cli_print_fits(FILE *out, const analysis_row *rows, int nrow, const char *g
     for (int law = FIT_SIMPLE; law <= FIT_FULL; law++)
         print_law(out, rows, nrow, group_columns, o, scratch, (fit_law)law);
     int ex = 0;
-    double sum = 0;
+    double sum = 0, carry = 0;
     for (int k = 0; k < nrow; k++)
         if (rows[k].extrap_points && analysis_row_law(&rows[k]) != FIT_FULL) {
             sum += rows[k].extrap_error;
+            carry += rows[k].extrap_carry;
             ex++;
         }
     if (ex)
         fprintf(out, "\nextrap: fitted without the %d largest n, mean |predicted - observed| there; "
-                "average over %d group%s: %.4f\n", o->holdout, ex, ex == 1 ? "" : "s", sum / ex);
+                "average over %d group%s: %.4f; carrying the mean at the largest fitted n forward: %.4f\n",
+                o->holdout, ex, ex == 1 ? "" : "s", sum / ex, carry / ex);
+    int nid = 0, nsimple = 0;
+    for (int k = 0; k < nrow; k++)
+        if (analysis_row_law(&rows[k]) == FIT_SIMPLE && !isnan(rows[k].p[0])) {
+            nsimple++;
+            nid += rows[k].identified;
+        }
+    if (nsimple)
+        fprintf(out, "identified: the law beats a constant (AIC by more than 2) and carrying forward in %d "
+                "of %d group%s\n", nid, nsimple, nsimple == 1 ? "" : "s");
     int nd = 0;
     for (int k = 0; k < nrow; k++)
         nd += analysis_row_law(&rows[k]) != FIT_FULL;
@@ -263,6 +301,74 @@ void cli_print_fits(FILE *out, const analysis_row *rows, int nrow, const char *g
             print_decision(out, &rows[k], o);
 }
 
+
+void cli_print_gains(FILE *out, const gains_row *rows, int n, double level)
+{
+    if (n == 0)
+        return;
+    int fam_n = 0, fam_all = 0, pass = 0, nall = 0;
+    for (int i = 0; i < n; i++) {
+        if (rows[i].pretrain_size == 0) {
+            fam_all = rows[i].family;
+            nall++;
+            pass += rows[i].p_holm < 0.05 && rows[i].gain > 0;
+        } else {
+            fam_n = rows[i].family;
+        }
+    }
+    fprintf(out, "\npre-trained against scratch: gain = scratch - pre-trained %s error, paired by repeat, "
+            "%g%% t intervals, p two-sided; Holm over %d per-n and %d averaged comparisons",
+            rows[0].reported_on, 100 * level, fam_n, fam_all);
+    if (strcmp(rows[0].selected_on, "validation") == 0)
+        fprintf(out, "; each arm's setting chosen on validation from %d", rows[0].settings);
+    else if (strcmp(rows[0].selected_on, "none") == 0)
+        fprintf(out, "; %d settings, none chosen (no validation curves): every one reported", rows[0].settings);
+    fputc('\n', out);
+    grid g;
+    memset(&g, 0, sizeof g);
+    static const char *const head[] = {"model", "cplx", "task", "s", "lr (scratch)", "n", "pairs",
+                                       "pre-trained", "scratch", "gain [interval]", "p", "p Holm"};
+    int nh = (int)(sizeof head / sizeof head[0]);
+    int h = grid_row(&g);
+    if (h < 0)
+        return;
+    for (int c = 0; c < nh; c++) {
+        snprintf(g.cell[h][c], CELL, "%s", head[c]);
+        g.left[c] = c < 3;
+    }
+    g.ncol = nh;
+    for (int i = 0; i < n; i++) {
+        const gains_row *r = &rows[i];
+        int k = grid_row(&g);
+        if (k < 0)
+            break;
+        int c = 0;
+        snprintf(g.cell[k][c++], CELL, "%s", r->model);
+        snprintf(g.cell[k][c++], CELL, "%d", r->complexity);
+        snprintf(g.cell[k][c++], CELL, "%s", r->task);
+        snprintf(g.cell[k][c++], CELL, "%lld", (long long)r->finetune_size);
+        if (r->lr == r->scratch_lr)
+            snprintf(g.cell[k][c++], CELL, "%g", r->lr);
+        else
+            snprintf(g.cell[k][c++], CELL, "%g (%g)", r->lr, r->scratch_lr);
+        if (r->pretrain_size)
+            snprintf(g.cell[k][c++], CELL, "%lld", (long long)r->pretrain_size);
+        else
+            snprintf(g.cell[k][c++], CELL, "mean");
+        snprintf(g.cell[k][c++], CELL, "%d", r->pairs);
+        snprintf(g.cell[k][c++], CELL, "%.4f", r->pretrained);
+        snprintf(g.cell[k][c++], CELL, "%.4f", r->scratch);
+        if (isfinite(r->gain_lo))
+            snprintf(g.cell[k][c++], CELL, "%+.4f [%+.4f, %+.4f]", r->gain, r->gain_lo, r->gain_hi);
+        else
+            snprintf(g.cell[k][c++], CELL, "%+.4f", r->gain);
+        snprintf(g.cell[k][c++], CELL, "%.3g", r->p);
+        snprintf(g.cell[k][c++], CELL, "%.3g", r->p_holm);
+    }
+    grid_print(out, &g);
+    free(g.cell);
+    fprintf(out, "averaged over n: %d of %d comparisons show a gain with Holm-adjusted p < 0.05\n", pass, nall);
+}
 
 int cli_fit_after_run(const char *path, const char *csv_path, FILE *out)
 {
@@ -282,7 +388,11 @@ int cli_fit_after_run(const char *path, const char *csv_path, FILE *out)
                 fr.failed == 1 ? "" : "s");
     fprintf(out, "fit of %s (job %s): one group per (model, complexity, task, s)\n", path, fr.job_name);
     cli_print_fits(out, fr.rows, fr.nrows, FITFILE_GROUP_COLUMNS, &o, 1);
-    fprintf(out, "fits written to %s:/fits and %s\n", path, csv);
+    cli_print_gains(out, fr.gains, fr.ngains, o.level);
+    char *gcsv = fitfile_gains_csv(csv);
+    fprintf(out, "fits written to %s:/fits and %s; gains to %s:/gains and %s\n", path, csv, path,
+            gcsv ? gcsv : "?");
+    free(gcsv);
     fitfile_result_free(&fr);
     free(csv);
     return EXIT_OK;

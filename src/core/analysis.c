@@ -66,11 +66,11 @@ static int interval(const double *v, int count, int stride, double level, double
 /* Fit below the holdout largest distinct n, predict the held-out ones. Returns 0, or -1 on
  * out-of-memory. */
 static int extrapolate(analysis_row *row, const analysis_options *o, const double *n,
-                        const double *s, const double *y, int m, const double *sizes, int nd)
+                       const double *s, const double *y, int m, const double *sizes, int nd)
 {
     row->extrap_points = 0;
     row->extrap_from = 0;
-    row->extrap_error = NAN;
+    row->extrap_error = row->extrap_carry = NAN;
     /* The remaining sizes must be at least as many as the free parameters (with repeats
      * there are residual degrees of freedom even when they are equal). */
     if (o->holdout <= 0 || nd - o->holdout < nfree_of(&o->fit))
@@ -87,7 +87,7 @@ static int extrapolate(analysis_row *row, const analysis_options *o, const doubl
         }
     fit_result fr;
     if (fit_run(&fr, &o->fit, tn, s ? ts : NULL, ty, mt) == 0) {
-        double sum = 0;
+        double sum = 0, carry = 0;
         int pairs = 0;
         for (int k = 0; k < m; k++) {
             if (n[k] < cut)
@@ -97,31 +97,74 @@ static int extrapolate(analysis_row *row, const analysis_options *o, const doubl
                 first = !(n[j] == n[k] && (!s || s[j] == s[k]));
             if (!first)
                 continue;
-            double mean = 0;
-            int cnt = 0;
+            double mean = 0, last_n = -1, last = 0;
+            int cnt = 0, lcnt = 0;
             for (int j = 0; j < m; j++)
                 if (n[j] == n[k] && (!s || s[j] == s[k])) {
                     mean += y[j];
                     cnt++;
                 }
+            /* carry forward: the mean at the largest fitted n of the same s */
+            for (int j = 0; j < mt; j++)
+                if ((!s || ts[j] == s[k]) && tn[j] > last_n)
+                    last_n = tn[j];
+            for (int j = 0; j < mt; j++)
+                if ((!s || ts[j] == s[k]) && tn[j] == last_n) {
+                    last += ty[j];
+                    lcnt++;
+                }
             sum += fabs(fit_eval(o->fit.law, fr.p, n[k], s ? s[k] : 1.0) - mean / cnt);
+            carry += lcnt ? fabs(last / lcnt - mean / cnt) : NAN;
             pairs++;
         }
         row->extrap_points = pairs;
         row->extrap_from = (int64_t)cut;
         row->extrap_error = sum / pairs;
+        row->extrap_carry = carry / pairs;
     }
     free(tn);
     return 0;
 }
 
+/* AIC of a constant (the mean, in the fitted space) and of the pure power law, in the same
+ * Gaussian form as the law's: m ln(ssr / m) + 2k, k = parameters + 1. */
+static void alternatives(analysis_row *row, const analysis_options *o, const double *n, const double *s,
+                         const double *y, int m)
+{
+    row->aic_const = row->aic_power = NAN;
+    if (m < 3)
+        return;
+    double mean = 0, ssr = 0;
+    for (int k = 0; k < m; k++)
+        mean += (o->fit.log_residuals ? log(y[k]) : y[k]) / m;
+    for (int k = 0; k < m; k++) {
+        double r = (o->fit.log_residuals ? log(y[k]) : y[k]) - mean;
+        ssr += r * r;
+    }
+    row->aic_const = ssr > 0 ? m * log(ssr / m) + 2.0 * 2 : -INFINITY;
+    if (o->fit.law != FIT_SIMPLE)
+        return;
+    fit_options po = fit_default_options(FIT_POWER);
+    po.log_residuals = o->fit.log_residuals;
+    po.loss = o->fit.loss;
+    po.loss_scale = o->fit.loss_scale;
+    fit_result fr;
+    if (fit_run(&fr, &po, n, s, y, m) == 0)
+        row->aic_power = fr.aic;
+}
+
 static void set_verdict(analysis_row *row, const analysis_options *o)
 {
     const char *v;
+    int ia = o->fit.law == FIT_FULL ? 2 : 1; /* alpha */
+    row->identified = !isnan(row->p[0]) && row->aic < row->aic_const - 2.0 && !(row->at_bound & (1 << ia)) &&
+                      (row->extrap_points == 0 || row->extrap_error < row->extrap_carry);
     if (isnan(row->p[0]))
         v = "no-fit";
     else if (o->fit.law == FIT_FULL || isnan(row->gain_10x))
         v = "-";
+    else if (!row->identified)
+        v = "not-identified";
     else if (row->gain_10x >= o->epsilon)
         v = isfinite(row->gain_10x_lo) && row->gain_10x_lo < o->epsilon ? "undetermined" : "more-data";
     else
@@ -147,7 +190,9 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
         row->p[i] = row->se[i] = row->ci_lo[i] = row->ci_hi[i] = NAN;
     row->rmse = row->r2 = row->aic = row->bic = NAN;
     row->pred_2x = row->pred_10x = row->gain_10x = row->gain_10x_lo = row->gain_10x_hi = NAN;
-    row->n_within_eps = row->extrap_error = NAN;
+    row->n_within_eps = row->extrap_error = row->extrap_carry = NAN;
+    row->aic_const = row->aic_power = NAN;
+    row->identified = 0;
     row->boot_samples = 0;
     row->at_bound = 0;
     row->converged = 0;
@@ -216,6 +261,7 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
     }
     if (extrapolate(row, o, n, s, y, m, sizes, nd) != 0)
         goto oom;
+    alternatives(row, o, n, s, y, m);
     set_verdict(row, o);
     rc = 0;
     goto out;
@@ -427,7 +473,8 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
     }
     fprintf(f, "law,loss,n_points,n_sizes,param_names,p0,p1,p2,p3,se0,se1,se2,se3,"
                "ci_lo0,ci_lo1,ci_lo2,ci_lo3,ci_hi0,ci_hi1,ci_hi2,ci_hi3,boot_samples,rmse,r2,"
-               "aic,bic,converged,at_bound,extrap_points,extrap_from,extrap_error,n_max,pred_2x,"
+               "aic,bic,converged,at_bound,extrap_points,extrap_from,extrap_error,extrap_carry,aic_const,"
+               "aic_power,identified,n_max,pred_2x,"
                "pred_10x,gain_10x,gain_10x_lo,gain_10x_hi,n_within_eps,verdict,scratch_error,"
                "best_error,best_size\n");
     for (int k = 0; k < nrow; k++) {
@@ -446,9 +493,10 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
         for (int a = 0; a < 4; a++)
             for (int i = 0; i < 4; i++)
                 fprintf(f, ",%.10g", arr[a][i]);
-        fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%d,%d,%d,%lld,%.10g,%lld", r->boot_samples, r->rmse,
-                r->r2, r->aic, r->bic, r->converged, r->at_bound, r->extrap_points,
-                (long long)r->extrap_from, r->extrap_error, (long long)r->n_max);
+        fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%d,%d,%d,%lld,%.10g,%.10g,%.10g,%.10g,%d,%lld", r->boot_samples,
+                r->rmse, r->r2, r->aic, r->bic, r->converged, r->at_bound, r->extrap_points,
+                (long long)r->extrap_from, r->extrap_error, r->extrap_carry, r->aic_const, r->aic_power,
+                r->identified, (long long)r->n_max);
         fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%.10g,%lld\n", r->pred_2x,
                 r->pred_10x, r->gain_10x, r->gain_10x_lo, r->gain_10x_hi, r->n_within_eps,
                 r->verdict, r->scratch_error, r->best_error, (long long)r->best_size);

@@ -26,6 +26,45 @@ char *fitfile_default_csv(const char *path)
     return csv;
 }
 
+char *fitfile_gains_csv(const char *csv)
+{
+    size_t n = strlen(csv);
+    int suffix = n > 9 && strcmp(csv + n - 9, "-fits.csv") == 0;
+    char *g = malloc(n + 16);
+    if (g)
+        snprintf(g, n + 16, "%.*s-gains.csv", (int)(suffix ? n - 9 : n), csv);
+    return g;
+}
+
+/* The cells the gains compare: every done cell with a finite error. */
+static int gains_of(fitfile_result *out, const store_results *res, double level, char *err, size_t errlen)
+{
+    gains_cell *gc = malloc(sizeof *gc * (size_t)(res->ncell + 1));
+    if (!gc)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    int m = 0;
+    for (int i = 0; i < res->ncell; i++) {
+        const store_cell_row *r = &res->rows[i];
+        if (r->status != CELL_DONE || !isfinite(r->final_error))
+            continue;
+        gains_cell *c = &gc[m++];
+        memset(c, 0, sizeof *c);
+        snprintf(c->model, sizeof c->model, "%s", r->model);
+        c->complexity = r->complexity;
+        snprintf(c->task, sizeof c->task, "%s", r->pretrain_task);
+        c->finetune_size = r->finetune_size;
+        c->n = r->pretrain_size;
+        c->lr = r->finetune_lr;
+        c->steps = r->finetune_steps;
+        c->repeat = r->repeat;
+        c->val = r->final_val_error;
+        c->test = r->final_test_error;
+    }
+    int rc = gains_compute(&out->gains, &out->ngains, gc, m, level, err, errlen);
+    free(gc);
+    return rc;
+}
+
 /* Mean final error of the scratch cells of (model, s, lr, steps) (s = 0: every s). */
 static double scratch_mean(const store_results *res, const analysis_row *g)
 {
@@ -141,11 +180,21 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
     memcpy(out->rows, srows, sizeof *srows * (size_t)ns);
     memcpy(out->rows + ns, frows, sizeof *frows * (size_t)nf);
     out->nrows = ns + nf;
-    if (store_write_fits(path, 0, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, NULL, err, errlen) != 0)
+    if (gains_of(out, &res, o->level, err, errlen) != 0)
         goto out;
-    if (csv_path &&
-        analysis_write_csv(csv_path, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, err, errlen) != 0)
+    if (store_write_fits(path, 0, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, NULL, err, errlen) != 0 ||
+        store_write_gains(path, out->gains, out->ngains, err, errlen) != 0)
         goto out;
+    if (csv_path) {
+        char *gcsv = fitfile_gains_csv(csv_path);
+        int w = !gcsv ? util_fail(err, errlen, -1, "out of memory")
+                      : analysis_write_csv(csv_path, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, err, errlen) != 0
+                            ? -1
+                            : gains_write_csv(gcsv, out->gains, out->ngains, err, errlen);
+        free(gcsv);
+        if (w != 0)
+            goto out;
+    }
     rc = 0;
     goto out;
 oom:
@@ -165,6 +214,8 @@ void fitfile_result_free(fitfile_result *r)
     if (!r)
         return;
     free(r->rows);
+    free(r->gains);
     r->rows = NULL;
-    r->nrows = 0;
+    r->gains = NULL;
+    r->nrows = r->ngains = 0;
 }

@@ -196,6 +196,10 @@ static hid_t fit_row_type(void)
     F("extrap_points", extrap_points, H5T_NATIVE_INT32);
     F("extrap_from", extrap_from, H5T_NATIVE_INT64);
     F("extrap_error", extrap_error, H5T_NATIVE_DOUBLE);
+    F("extrap_carry", extrap_carry, H5T_NATIVE_DOUBLE);
+    F("aic_const", aic_const, H5T_NATIVE_DOUBLE);
+    F("aic_power", aic_power, H5T_NATIVE_DOUBLE);
+    F("identified", identified, H5T_NATIVE_INT8);
     F("n_max", n_max, H5T_NATIVE_INT64);
     F("pred_2x", pred_2x, H5T_NATIVE_DOUBLE);
     F("pred_10x", pred_10x, H5T_NATIVE_DOUBLE);
@@ -1107,3 +1111,71 @@ fail:
     return -1;
 }
 
+
+static hid_t gains_row_type(void)
+{
+    hid_t t = H5Tcreate(H5T_COMPOUND, sizeof(gains_row));
+    hid_t s32 = str_type(GAINS_NAME_LEN), s16 = str_type(GAINS_WORD_LEN);
+    int ok = t >= 0 && s32 >= 0 && s16 >= 0;
+#define F(name, field, type) ok = ok && H5Tinsert(t, name, HOFFSET(gains_row, field), type) >= 0
+    F("model", model, s32);
+    F("complexity", complexity, H5T_NATIVE_INT32);
+    F("pretrain_task", task, s16);
+    F("finetune_size", finetune_size, H5T_NATIVE_INT64);
+    F("pretrain_size", pretrain_size, H5T_NATIVE_INT64);
+    F("lr", lr, H5T_NATIVE_DOUBLE);
+    F("scratch_lr", scratch_lr, H5T_NATIVE_DOUBLE);
+    F("steps", steps, H5T_NATIVE_INT32);
+    F("scratch_steps", scratch_steps, H5T_NATIVE_INT32);
+    F("settings", settings, H5T_NATIVE_INT32);
+    F("selected_on", selected_on, s16);
+    F("reported_on", reported_on, s16);
+    F("pairs", pairs, H5T_NATIVE_INT32);
+    F("pretrained", pretrained, H5T_NATIVE_DOUBLE);
+    F("scratch", scratch, H5T_NATIVE_DOUBLE);
+    F("gain", gain, H5T_NATIVE_DOUBLE);
+    F("gain_lo", gain_lo, H5T_NATIVE_DOUBLE);
+    F("gain_hi", gain_hi, H5T_NATIVE_DOUBLE);
+    F("sd", sd, H5T_NATIVE_DOUBLE);
+    F("t", t, H5T_NATIVE_DOUBLE);
+    F("p", p, H5T_NATIVE_DOUBLE);
+    F("p_holm", p_holm, H5T_NATIVE_DOUBLE);
+    F("family", family, H5T_NATIVE_INT32);
+#undef F
+    H5Tclose(s32), H5Tclose(s16);
+    if (!ok && t >= 0) {
+        H5Tclose(t);
+        t = H5I_INVALID_HID;
+    }
+    return t;
+}
+
+int store_write_gains(const char *path, const gains_row *rows, int n, char *err, size_t errlen)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), t = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    if (f < 0)
+        FAIL("%s: cannot open for writing the gains", path);
+    if (H5Lexists(f, "gains", H5P_DEFAULT) > 0 && H5Ldelete(f, "gains", H5P_DEFAULT) < 0)
+        FAIL("%s: cannot replace /gains", path);
+    t = gains_row_type();
+    hsize_t nn = (hsize_t)n;
+    if (t < 0)
+        FAIL("cannot build the gains table type");
+    ds = make_dataset(f, "gains", t, 1, &nn, NULL,
+                      "pre-trained against scratch, paired by repeat: per n (pretrain_size) and averaged "
+                      "over n (pretrain_size 0); gain = scratch - pre-trained error");
+    if (ds < 0)
+        FAIL("%s: cannot create /gains", path);
+    if (n > 0 && H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) < 0)
+        FAIL("%s: cannot write /gains", path);
+    H5Dclose(ds), H5Tclose(t);
+    if (H5Fclose(f) < 0)
+        return util_fail(err, errlen, -1, "%s: cannot close after writing the gains", path);
+    return 0;
+fail:
+    if (ds >= 0) H5Dclose(ds);
+    if (t >= 0) H5Tclose(t);
+    if (f >= 0) H5Fclose(f);
+    return -1;
+}
