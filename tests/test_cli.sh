@@ -95,6 +95,13 @@ out=$("$synlaw" status --json "$tmp/r.h5" | json_has done failed missing files.0
   [ "${out%% *}" = 52 ] && ok || bad "status --json: $out"
 expect 2 "r.h5: already exists \(--force replaces it\)" -- "$synlaw" merge -o "$tmp/r.h5" "$tmp/r.h5"
 
+# A results file of format 1 (written by synlaw 0.1 from tests/tiny.yaml) is still read by
+# fit and status; merge and resume refuse it by name.
+cp "$dir/data/tiny-format1.h5" "$tmp/v1.h5"
+expect 0 "cells: 52 done, 0 failed, 0 missing of 52" -- "$synlaw" status "$tmp/v1.h5"
+expect 0 "identified: .* of 16 groups" -- "$synlaw" fit "$tmp/v1.h5" --bootstrap 50
+expect 1 "results format 1 cannot be merged" -- "$synlaw" merge -o "$tmp/v1m.h5" "$tmp/v1.h5"
+expect 2 "written in results format 1, this synlaw writes format 2; cannot resume it" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/v1.h5" --resume
 csv="$dir/../data/cg-transfer/results_finetune.csv"
 expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value

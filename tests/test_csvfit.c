@@ -390,6 +390,13 @@ static void test_errors(void)
     s = spec_for("badx.csv");
     snprintf(want, sizeof want, "%s:5:", s.path);
     expect_error(&s, want, "a non-numeric x");
+    /* blank lines are skipped but still counted: "abc" is on line 5 of the file */
+    f = csv_open("blank.csv");
+    fprintf(f, "n,err\n100,0.5\n\n200,0.4\nabc,0.3\n");
+    fclose(f);
+    s = spec_for("blank.csv");
+    snprintf(want, sizeof want, "%s:5:", s.path);
+    expect_error(&s, want, "a non-numeric x after a blank line");
     f = csv_open("bady.csv");
     fprintf(f, "n,err\n100,0.5\n200,0.4x\n");
     fclose(f);

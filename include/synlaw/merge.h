@@ -38,7 +38,10 @@ typedef struct {
     int *missing_cells;     /* [missing], ascending */
     double time[6];         /* time of the finished cells and backbones, and its split: total,
                                generate, pre-train, fine-tune, evaluate, write (seconds) */
-    int ndup, ndiff;        /* cells finished in more than one file; of which differing */
+    int ndup, ndiff;        /* cells finished in more than one file; of which differing (final
+                               error, status or curves) */
+    int bb_dup, bb_diff;    /* the same for backbones (key, final error, status or curves);
+                               the first file's copy and its weights are kept */
     int *failed_cells;      /* [count[CELL_FAILED]], ascending */
     int nabsent;            /* shards with no file */
     int *absent_shards;     /* [nabsent] */

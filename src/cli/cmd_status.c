@@ -79,8 +79,10 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
     fputc('\n', out);
     if (m->nbackbone)
         fprintf(out, "backbones: %d done, %d failed, %d pending of %d\n", m->bb_count[CELL_DONE],
-                m->bb_count[CELL_FAILED], m->nbackbone - m->bb_count[CELL_DONE] - m->bb_count[CELL_FAILED],
-                m->nbackbone);
+                m->bb_count[CELL_FAILED], m->bb_count[CELL_PENDING], m->nbackbone);
+    if (m->bb_dup)
+        fprintf(out, "duplicates: %d backbone%s finished in more than one file (%d differ; the first "
+                "file's copy is kept)\n", m->bb_dup, m->bb_dup == 1 ? "" : "s", m->bb_diff);
     if (m->ndup)
         fprintf(out, "duplicates: %d cell%s finished in more than one file (%d differ; the first "
                 "file's copy is kept)\n", m->ndup, m->ndup == 1 ? "" : "s", m->ndiff);
@@ -142,6 +144,9 @@ static void print_json(const merge_state *g)
     json_key(&j, "total"), json_int(&j, m->nbackbone);
     json_key(&j, "done"), json_int(&j, m->bb_count[CELL_DONE]);
     json_key(&j, "failed"), json_int(&j, m->bb_count[CELL_FAILED]);
+    json_key(&j, "pending"), json_int(&j, m->bb_count[CELL_PENDING]);
+    json_key(&j, "duplicates"), json_int(&j, m->bb_dup);
+    json_key(&j, "duplicates_differing"), json_int(&j, m->bb_diff);
     json_object_end(&j);
     json_key(&j, "cell_seconds"), json_object(&j);
     for (int k = 0; k < 6; k++)

@@ -13,6 +13,7 @@ typedef struct {
     int ncol, nrow;
     char **cells; /* [nrow * ncol], owned strings */
     char **head;  /* [ncol] */
+    int *line;    /* [nrow] line number of each row in the file (blank lines are skipped) */
 } table;
 
 static void table_free(table *t)
@@ -25,6 +26,7 @@ static void table_free(table *t)
             free(t->head[i]);
     free(t->cells);
     free(t->head);
+    free(t->line);
     memset(t, 0, sizeof *t);
 }
 
@@ -100,11 +102,16 @@ static int table_read(table *t, const char *path, char *err, size_t errlen)
             if (!nc)
                 goto oom;
             t->cells = nc;
+            int *nl = realloc(t->line, sizeof *nl * (size_t)ncap);
+            if (!nl)
+                goto oom;
+            t->line = nl;
             rcap = ncap;
         }
         char **row = t->cells + (size_t)t->nrow * (size_t)t->ncol;
         for (int i = 0; i < n; i++)
             row[i] = NULL;
+        t->line[t->nrow] = lineno;
         t->nrow++; /* counted before filling, so table_free releases a partial row */
         for (int i = 0; i < n; i++)
             if (!(row[i] = util_strdup(fields[i])))
@@ -249,7 +256,7 @@ int csvfit_run(csvfit_result *out, const csvfit_spec *sp, char *err, size_t errl
     label = calloc(cap, sizeof *label);
     if (!keep || !idx || !clu || !n || !s || !y || !last || !label)
         goto oom;
-    /* Filters, then numeric x, y, s (CSV line = row + 2); missing values skip the row. */
+    /* Filters, then numeric x, y, s; missing values skip the row. */
     for (int r = 0; r < t.nrow; r++) {
         int ok = 1;
         for (int i = 0; i < sp->n_filter && ok; i++)
@@ -263,7 +270,7 @@ int csvfit_run(csvfit_result *out, const csvfit_spec *sp, char *err, size_t errl
         }
         if (number(CELL(&t, r, xc), &n[r]) || number(CELL(&t, r, yc), &v) ||
             (sc >= 0 && number(CELL(&t, r, sc), &s[r]))) {
-            util_fail(err, errlen, -1, "%s:%d: non-numeric x, y or s value", sp->path, r + 2);
+            util_fail(err, errlen, -1, "%s:%d: non-numeric x, y or s value", sp->path, t.line[r]);
             goto out;
         }
         y[r] = sp->y_one_minus ? 1.0 - v : v;
@@ -296,7 +303,7 @@ int csvfit_run(csvfit_result *out, const csvfit_spec *sp, char *err, size_t errl
             if (!keep[r])
                 continue;
             if (number(CELL(&t, r, lc), &last[r])) {
-                util_fail(err, errlen, -1, "%s:%d: non-numeric value in column %s", sp->path, r + 2,
+                util_fail(err, errlen, -1, "%s:%d: non-numeric value in column %s", sp->path, t.line[r],
                           sp->last_col);
                 goto out;
             }

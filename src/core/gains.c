@@ -35,7 +35,10 @@ static gains_row *push(out_rows *o)
     return r;
 }
 
-static int same_setting(const gains_cell *c, const setting *s) { return c->lr == s->lr && c->steps == s->steps; }
+static int same_setting(const gains_cell *c, const setting *s)
+{
+    return (c->lr == s->lr || (isnan(c->lr) && isnan(s->lr))) && c->steps == s->steps;
+}
 
 static int in_group(const gains_cell *c, const gains_cell *g)
 {

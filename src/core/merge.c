@@ -188,6 +188,7 @@ static int summarise(merge_state *g)
         for (int k = 0; k < 6; k++)
             m->time[k] += isfinite(v[k]) ? v[k] : 0;
     }
+    m->bb_count[CELL_PENDING] = m->nbackbone - m->bb_count[CELL_DONE] - m->bb_count[CELL_FAILED];
     for (int s = 0; s < nshard; s++) {
         if (resub[s] == 1)
             m->resubmit[m->nresubmit++] = s;
@@ -220,9 +221,11 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
         }
         const store_results *a = &g->res[0], *b = &g->res[i];
         rc = SL_EINPUT;
-        if (b->version != STORE_FORMAT_VERSION) {
-            util_fail(err, errlen, rc, "%s: written in results format %d; merge needs format %d (synlaw "
-                      "fit and status still read it)", path, b->version, STORE_FORMAT_VERSION);
+        if (b->version != a->version || (b->version != STORE_FORMAT_VERSION && b->shard.count > 0)) {
+            util_fail(err, errlen, rc, "%s: written in results format %d%s; status and merge of shard files "
+                      "need format %d (synlaw fit and status read a whole-grid file of format 1)", path,
+                      b->version, b->version != a->version ? ", unlike the first file" : "",
+                      STORE_FORMAT_VERSION);
             goto fail;
         }
         if (strcmp(a->job_hash, b->job_hash) != 0) {
@@ -248,11 +251,11 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
         goto fail;
     }
     m->ncell = job_cell_count(&m->spec);
-    m->nbackbone = job_backbone_count(&m->spec);
+    m->nbackbone = g->res[0].version >= 2 ? job_backbone_count(&m->spec) : 0; /* format 1: none */
     m->nshard = g->res[0].shard.count;
     if (m->ncell != g->res[0].ncell || m->nbackbone != g->res[0].nbackbone) {
-        rc = util_fail(err, errlen, SL_EINPUT, "%s: %d cells in the file, %d in its job", m->files[0].path,
-                       g->res[0].ncell, m->ncell);
+        rc = util_fail(err, errlen, SL_EINPUT, "%s: %d cells and %d backbones in the file, %d and %d in its job",
+                       m->files[0].path, g->res[0].ncell, g->res[0].nbackbone, m->ncell, m->nbackbone);
         goto fail;
     }
     for (int i = 0; i < m->nfile; i++)
@@ -267,7 +270,8 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
     g->src = malloc(sizeof *g->src * (size_t)(m->ncell + 1));
     g->owner = calloc((size_t)(m->ncell + 1), sizeof *g->owner);
     g->bb_src = malloc(sizeof *g->bb_src * (size_t)(m->nbackbone + 1));
-    job_backbone *bb = malloc(sizeof *bb * (size_t)(m->nbackbone + 1));
+    int nbb_job = job_backbone_count(&m->spec); /* format 1 files hold none of them */
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb_job + 1));
     int *task_owner = NULL;
     sched_plan sp = {0};
     if (!g->cells || !g->src || !g->owner || !g->bb_src || !bb) {
@@ -277,7 +281,7 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
     job_cells(&m->spec, g->cells);
     job_backbones(&m->spec, bb);
     if (m->nshard > 0) { /* the owner of a cell is the shard of its task */
-        if (sched_plan_build(&sp, &m->spec, g->cells, m->ncell, bb, m->nbackbone, NULL, NULL) != 0 ||
+        if (sched_plan_build(&sp, &m->spec, g->cells, m->ncell, bb, nbb_job, NULL, NULL) != 0 ||
             !(task_owner = malloc(sizeof *task_owner * (size_t)(sp.ntask + 1))) ||
             sched_shards(&sp, m->nshard, task_owner) != 0) {
             sched_plan_free(&sp);
@@ -310,11 +314,25 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
             m->ndiff += !same;
         }
     }
+    int npre = g->res[0].n_pre;
     for (int b = 0; b < m->nbackbone; b++) {
         g->bb_src[b] = -1;
-        for (int f = 0; f < m->nfile && g->bb_src[b] < 0; f++)
-            if (g->res[f].bb[b].status != CELL_PENDING)
+        for (int f = 0; f < m->nfile; f++) {
+            const store_results *r = &g->res[f];
+            if (r->bb[b].status == CELL_PENDING)
+                continue;
+            if (g->bb_src[b] < 0) {
                 g->bb_src[b] = f;
+                continue;
+            }
+            const store_results *k = &g->res[g->bb_src[b]];
+            int same = k->bb[b].status == r->bb[b].status && k->bb[b].key == r->bb[b].key &&
+                       memcmp(&k->bb[b].final_error, &r->bb[b].final_error, sizeof(double)) == 0 &&
+                       same_bits(k->pre_loss + (size_t)b * npre, r->pre_loss + (size_t)b * npre, npre) &&
+                       same_bits(k->pre_error + (size_t)b * npre, r->pre_error + (size_t)b * npre, npre);
+            m->bb_dup++;
+            m->bb_diff += !same;
+        }
     }
     if (summarise(g) != 0)
         goto oom;
@@ -339,6 +357,9 @@ const store_cell_row *merge_cell_row(const merge_state *g, int cell)
 int merge_write(const merge_state *g, const char *path, char *err, size_t errlen)
 {
     const merge_summary *m = &g->sum;
+    if (g->res[0].version != STORE_FORMAT_VERSION)
+        return util_fail(err, errlen, -1, "%s: results format %d cannot be merged (this synlaw writes "
+                         "format %d)", m->files[0].path, g->res[0].version, STORE_FORMAT_VERSION);
     store *st = NULL;
     store_shard sh = {0, 0, m->nfile};
     char jf[64];

@@ -897,10 +897,11 @@ static hid_t open_readonly(const char *path)
     return f;
 }
 
-/* The split the fine-tuning curve of a format 1 file was evaluated on. */
-static int v1_validation(const char *job_text)
+/* The job of a format 1 file (for its eval split and fine-tuning recipe); 0 or -1. */
+static int v1_job(job_spec *spec, const char *job_text)
 {
-    return strstr(job_text, "eval_split: validation") != NULL;
+    char err[256];
+    return job_parse_grid(spec, job_text, "(stored job)", 0, err, sizeof err);
 }
 
 int store_read(store_results *out, const char *path, int curves, char *err, size_t errlen)
@@ -909,6 +910,8 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
     hid_t f = H5I_INVALID_HID, t = H5I_INVALID_HID, bt = H5I_INVALID_HID;
     char *fmt = NULL;
     float *v1 = NULL;
+    int v1_val = 0;
+    job_spec v1spec;
     f = open_readonly(path);
     if (f < 0)
         FAIL("%s: cannot open as HDF5 (missing, unreadable, or not an HDF5 file)", path);
@@ -947,12 +950,15 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
         if (r->status < 0 || r->status >= CELL_NSTATUS || r->index != i)
             FAIL("%s: /cells row %d is damaged (status %d, index %d)", path, i, r->status, r->index);
         if (out->version == 1) {
+            if (i == 0 && v1_job(&v1spec, out->job_text) != 0)
+                FAIL("%s: the stored job text does not parse", path);
+            v1_val = v1spec.finetune.eval_split == EVAL_VALIDATION;
             r->backbone = -1;
-            r->finetune_lr = NAN;
-            r->finetune_steps = 0;
-            int val = v1_validation(out->job_text);
-            r->final_val_error = val ? r->final_error : NAN;
-            r->final_test_error = val ? NAN : r->final_error;
+            r->finetune_lr = r->pretrain_size == 0 && v1spec.finetune.scratch_lr > 0 ? v1spec.finetune.scratch_lr
+                                                                                       : v1spec.finetune.lr;
+            r->finetune_steps = v1spec.finetune.steps;
+            r->final_val_error = v1_val ? r->final_error : NAN;
+            r->final_test_error = v1_val ? NAN : r->final_error;
         }
     }
     if (out->version >= 2) {
@@ -982,9 +988,8 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
             FAIL("out of memory");
         for (size_t i = 0; i < n; i++)
             nan[i] = NAN;
-        int val = v1_validation(out->job_text);
-        out->ft_val = val ? v1 : nan;
-        out->ft_test = val ? nan : v1;
+        out->ft_val = v1_val ? v1 : nan;
+        out->ft_test = v1_val ? nan : v1;
         v1 = NULL;
     }
     H5Tclose(t), H5Tclose(bt), H5Fclose(f);
