@@ -150,20 +150,108 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Scratch buffers of one comparison: per-repeat differences and errors, and per-repeat
+ * accumulators over n. */
+typedef struct {
+    double *d, *pre, *scr;      /* [m] */
+    long *ns;                   /* [m] the group's sizes */
+    double *acc, *accp, *accs;  /* [nrep] */
+    int *cnt;                   /* [nrep] */
+    int nrep;
+} work;
+
+/* The per-n rows and the averaged row of pre-trained group G (setting sp) against scratch
+ * (setting ss), appended to o. Returns 0 or -1 on out-of-memory. */
+static int compare_group(out_rows *o, work *w, const gains_cell *cells, int m, const gains_cell *G,
+                         const setting *set, int sp, int ss, int nset, const char *selected, int has_test,
+                         double level)
+{
+    int nn = 0;
+    for (int i = 0; i < m; i++)
+        if (in_group(&cells[i], G) && same_setting(&cells[i], &set[sp])) {
+            int seen = 0;
+            for (int k = 0; k < nn && !seen; k++)
+                seen = w->ns[k] == cells[i].n;
+            if (!seen)
+                w->ns[nn++] = cells[i].n;
+        }
+    qsort(w->ns, (size_t)nn, sizeof *w->ns, cmp_long);
+    for (int r = 0; r < w->nrep; r++)
+        w->acc[r] = w->accp[r] = w->accs[r] = 0, w->cnt[r] = 0;
+    for (int j = 0; j < nn; j++) { /* one row per n */
+        int k = 0;
+        for (int r = 0; r < w->nrep; r++) {
+            double e_pre = NAN, e_scr = NAN;
+            for (int i = 0; i < m; i++) {
+                const gains_cell *c = &cells[i];
+                if (c->repeat != r)
+                    continue;
+                double e = has_test ? c->test : c->val;
+                if (in_group(c, G) && c->n == w->ns[j] && same_setting(c, &set[sp]))
+                    e_pre = e;
+                else if (in_scratch(c, G->model, G->finetune_size) && same_setting(c, &set[ss]))
+                    e_scr = e;
+            }
+            if (isfinite(e_pre) && isfinite(e_scr)) {
+                w->d[k] = e_scr - e_pre, w->pre[k] = e_pre, w->scr[k] = e_scr;
+                k++;
+                w->acc[r] += e_scr - e_pre, w->accp[r] += e_pre, w->accs[r] += e_scr;
+                w->cnt[r]++;
+            }
+        }
+        gains_row *row = push(o);
+        if (!row)
+            return -1;
+        row->pretrain_size = w->ns[j];
+        paired_stats(row, w->d, w->pre, w->scr, k, level);
+    }
+    /* averaged over n: the repeats that have every n */
+    int k = 0;
+    for (int r = 0; r < w->nrep; r++)
+        if (nn > 0 && w->cnt[r] == nn) {
+            w->d[k] = w->acc[r] / nn, w->pre[k] = w->accp[r] / nn, w->scr[k] = w->accs[r] / nn;
+            k++;
+        }
+    gains_row *row = push(o);
+    if (!row)
+        return -1;
+    row->pretrain_size = 0;
+    paired_stats(row, w->d, w->pre, w->scr, k, level);
+    for (int i = o->n - nn - 1; i < o->n; i++) { /* the fields common to the group's rows */
+        gains_row *g = &o->rows[i];
+        snprintf(g->model, sizeof g->model, "%s", G->model);
+        g->complexity = G->complexity;
+        snprintf(g->task, sizeof g->task, "%s", G->task);
+        g->finetune_size = G->finetune_size;
+        g->lr = set[sp].lr, g->steps = set[sp].steps;
+        g->scratch_lr = set[ss].lr, g->scratch_steps = set[ss].steps;
+        g->settings = nset;
+        snprintf(g->selected_on, sizeof g->selected_on, "%s", selected);
+        snprintf(g->reported_on, sizeof g->reported_on, "%s", has_test ? "test" : "validation");
+    }
+    return 0;
+}
+
 int gains_compute(gains_row **rows_out, int *nrows, const gains_cell *cells, int m, double level, char *err,
                   size_t errlen)
 {
     *rows_out = NULL;
     *nrows = 0;
     out_rows o = {0};
+    work w = {0};
+    for (int i = 0; i < m; i++)
+        w.nrep = cells[i].repeat + 1 > w.nrep ? cells[i].repeat + 1 : w.nrep;
     setting *set = malloc(sizeof *set * (size_t)(m + 1));
     int *grp = malloc(sizeof *grp * (size_t)(m + 1)); /* first cell of each pre-trained group */
-    long *ns = malloc(sizeof *ns * (size_t)(m + 1));
-    double *d = malloc(sizeof *d * (size_t)(m + 1) * 3);
-    double *pre = d + m + 1, *scr = pre + m + 1;
+    w.ns = malloc(sizeof *w.ns * (size_t)(m + 1));
+    w.d = malloc(sizeof *w.d * (size_t)(m + 1) * 3);
+    w.acc = malloc(sizeof *w.acc * (size_t)(w.nrep + 1) * 3);
+    w.cnt = malloc(sizeof *w.cnt * (size_t)(w.nrep + 1));
     int nset = 0, ngrp = 0, has_val = 1, has_test = 1, rc = -1;
-    if (!set || !grp || !ns || !d)
+    if (!set || !grp || !w.ns || !w.d || !w.acc || !w.cnt)
         goto oom;
+    w.pre = w.d + m + 1, w.scr = w.pre + m + 1;
+    w.accp = w.acc + w.nrep + 1, w.accs = w.accp + w.nrep + 1;
     for (int i = 0; i < m; i++) {
         has_val &= isfinite(cells[i].val);
         has_test &= isfinite(cells[i].test);
@@ -183,94 +271,15 @@ int gains_compute(gains_row **rows_out, int *nrows, const gains_cell *cells, int
     const char *selected = nset == 1 ? "-" : has_val ? "validation" : "none";
     for (int g = 0; g < ngrp; g++) {
         const gains_cell *G = &cells[grp[g]];
-        int sp = 0, ss = 0, nloop = 1;
-        if (nset > 1 && has_val) {
-            sp = choose(cells, m, G, G->model, 0, set, nset);
-            ss = choose(cells, m, NULL, G->model, G->finetune_size, set, nset);
-        } else if (nset > 1) {
-            nloop = nset; /* no validation: every setting against itself */
-        }
-        for (int loop = 0; loop < nloop; loop++) {
-            if (nloop > 1)
-                sp = ss = loop;
-            /* the group's n, ascending */
-            int nn = 0;
-            for (int i = 0; i < m; i++)
-                if (in_group(&cells[i], G) && same_setting(&cells[i], &set[sp])) {
-                    int seen = 0;
-                    for (int k = 0; k < nn && !seen; k++)
-                        seen = ns[k] == cells[i].n;
-                    if (!seen)
-                        ns[nn++] = cells[i].n;
-                }
-            qsort(ns, (size_t)nn, sizeof *ns, cmp_long);
-            /* repeats seen in the group */
-            int maxrep = 0;
-            for (int i = 0; i < m; i++)
-                if (cells[i].repeat + 1 > maxrep)
-                    maxrep = cells[i].repeat + 1;
-            double *acc = calloc((size_t)maxrep + 1, sizeof *acc * 3);
-            int *cnt = calloc((size_t)maxrep + 1, sizeof *cnt);
-            if (!acc || !cnt) {
-                free(acc), free(cnt);
+        if (nset > 1 && has_val) { /* each arm's setting chosen on validation */
+            int sp = choose(cells, m, G, G->model, 0, set, nset);
+            int ss = choose(cells, m, NULL, G->model, G->finetune_size, set, nset);
+            if (compare_group(&o, &w, cells, m, G, set, sp, ss, nset, selected, has_test, level) != 0)
                 goto oom;
-            }
-            double *accp = acc + maxrep + 1, *accs = accp + maxrep + 1;
-            for (int j = 0; j < nn; j++) { /* one row per n; the averaged row follows */
-                int k = 0;
-                for (int r = 0; r < maxrep; r++) {
-                    double e_pre = NAN, e_scr = NAN;
-                    for (int i = 0; i < m; i++) {
-                        const gains_cell *c = &cells[i];
-                        if (c->repeat != r)
-                            continue;
-                        double e = has_test ? c->test : c->val;
-                        if (in_group(c, G) && c->n == ns[j] && same_setting(c, &set[sp]))
-                            e_pre = e;
-                        else if (in_scratch(c, G->model, G->finetune_size) && same_setting(c, &set[ss]))
-                            e_scr = e;
-                    }
-                    if (isfinite(e_pre) && isfinite(e_scr)) {
-                        d[k] = e_scr - e_pre, pre[k] = e_pre, scr[k] = e_scr;
-                        k++;
-                        acc[r] += e_scr - e_pre, accp[r] += e_pre, accs[r] += e_scr;
-                        cnt[r]++;
-                    }
-                }
-                gains_row *row = push(&o);
-                if (!row) {
-                    free(acc), free(cnt);
+        } else { /* one setting, or no validation: every setting against itself */
+            for (int k = 0; k < nset; k++)
+                if (compare_group(&o, &w, cells, m, G, set, k, k, nset, selected, has_test, level) != 0)
                     goto oom;
-                }
-                row->pretrain_size = ns[j];
-                paired_stats(row, d, pre, scr, k, level);
-            }
-            /* averaged over n: repeats that have every n */
-            int k = 0;
-            for (int r = 0; r < maxrep; r++)
-                if (nn > 0 && cnt[r] == nn) {
-                    d[k] = acc[r] / nn, pre[k] = accp[r] / nn, scr[k] = accs[r] / nn;
-                    k++;
-                }
-            free(acc), free(cnt);
-            gains_row *row = push(&o);
-            if (!row)
-                goto oom;
-            row->pretrain_size = 0;
-            paired_stats(row, d, pre, scr, k, level);
-            /* common fields of this group's rows */
-            for (int i = o.n - nn - 1; i < o.n; i++) {
-                gains_row *w = &o.rows[i];
-                snprintf(w->model, sizeof w->model, "%s", G->model);
-                w->complexity = G->complexity;
-                snprintf(w->task, sizeof w->task, "%s", G->task);
-                w->finetune_size = G->finetune_size;
-                w->lr = set[sp].lr, w->steps = set[sp].steps;
-                w->scratch_lr = set[ss].lr, w->scratch_steps = set[ss].steps;
-                w->settings = nset;
-                snprintf(w->selected_on, sizeof w->selected_on, "%s", selected);
-                snprintf(w->reported_on, sizeof w->reported_on, "%s", has_test ? "test" : "validation");
-            }
         }
     }
     if (holm(o.rows, o.n, 0) != 0 || holm(o.rows, o.n, 1) != 0)
@@ -283,7 +292,7 @@ int gains_compute(gains_row **rows_out, int *nrows, const gains_cell *cells, int
 oom:
     util_fail(err, errlen, -1, "out of memory while comparing %d cells with scratch", m);
 out:
-    free(o.rows), free(set), free(grp), free(ns), free(d);
+    free(o.rows), free(set), free(grp), free(w.ns), free(w.d), free(w.acc), free(w.cnt);
     return rc;
 }
 

@@ -198,103 +198,88 @@ static int summarise(merge_state *g)
     return 0;
 }
 
-int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errlen)
+/* Read every input and check that they belong together. Returns 0 or a status. */
+static int read_inputs(merge_state *g, char *err, size_t errlen)
 {
-    *out = NULL;
-    merge_state *g = calloc(1, sizeof *g);
-    if (!g)
-        return util_fail(err, errlen, SL_EFAIL, "out of memory");
     merge_summary *m = &g->sum;
-    int rc = expand(g, inputs, n, err, errlen);
-    if (rc)
-        goto fail;
-    rc = SL_EFAIL;
     g->res = calloc((size_t)m->nfile, sizeof *g->res);
     if (!g->res)
-        goto oom;
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
     for (int i = 0; i < m->nfile; i++) {
         const char *path = m->files[i].path;
         m->files[i].running = is_locked(path);
-        if (store_read(&g->res[i], path, 1, err, errlen) != 0) {
-            rc = SL_EINPUT;
-            goto fail;
-        }
+        if (store_read(&g->res[i], path, 1, err, errlen) != 0)
+            return SL_EINPUT;
         const store_results *a = &g->res[0], *b = &g->res[i];
-        rc = SL_EINPUT;
-        if (b->version != a->version || (b->version != STORE_FORMAT_VERSION && b->shard.count > 0)) {
-            util_fail(err, errlen, rc, "%s: written in results format %d%s; status and merge of shard files "
-                      "need format %d (synlaw fit and status read a whole-grid file of format 1)", path,
-                      b->version, b->version != a->version ? ", unlike the first file" : "",
-                      STORE_FORMAT_VERSION);
-            goto fail;
-        }
-        if (strcmp(a->job_hash, b->job_hash) != 0) {
-            util_fail(err, errlen, rc, "%s holds job '%s' (job_hash %s) but %s holds job '%s' (job_hash %s): "
-                      "files of different jobs cannot be merged", path, b->job_name, b->job_hash,
-                      m->files[0].path, a->job_name, a->job_hash);
-            goto fail;
-        }
-        if (a->shard.count != b->shard.count) {
-            util_fail(err, errlen, rc, "%s is split %d ways but %s %d ways: shards of different splits "
-                      "cannot be merged", path, b->shard.count, m->files[0].path, a->shard.count);
-            goto fail;
-        }
-        if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell || a->nbackbone != b->nbackbone) {
-            util_fail(err, errlen, rc, "%s: layout differs from %s", path, m->files[0].path);
-            goto fail;
-        }
+        if (b->version != a->version || (b->version != STORE_FORMAT_VERSION && b->shard.count > 0))
+            return util_fail(err, errlen, SL_EINPUT, "%s: written in results format %d%s; status and merge of "
+                             "shard files need format %d (synlaw fit and status read a whole-grid file of "
+                             "format 1)", path, b->version, b->version != a->version ? ", unlike the first file" : "",
+                             STORE_FORMAT_VERSION);
+        if (strcmp(a->job_hash, b->job_hash) != 0)
+            return util_fail(err, errlen, SL_EINPUT, "%s holds job '%s' (job_hash %s) but %s holds job '%s' "
+                             "(job_hash %s): files of different jobs cannot be merged", path, b->job_name,
+                             b->job_hash, m->files[0].path, a->job_name, a->job_hash);
+        if (a->shard.count != b->shard.count)
+            return util_fail(err, errlen, SL_EINPUT, "%s is split %d ways but %s %d ways: shards of different "
+                             "splits cannot be merged", path, b->shard.count, m->files[0].path, a->shard.count);
+        if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell || a->nbackbone != b->nbackbone)
+            return util_fail(err, errlen, SL_EINPUT, "%s: layout differs from %s", path, m->files[0].path);
+        if (b->shard.count > 0 && (b->shard.index < 0 || b->shard.index >= b->shard.count))
+            return util_fail(err, errlen, SL_EINPUT, "%s: shard index %d outside 0..%d", path, b->shard.index,
+                             b->shard.count - 1);
     }
     snprintf(m->job_name, sizeof m->job_name, "%s", g->res[0].job_name);
     snprintf(m->job_hash, sizeof m->job_hash, "%s", g->res[0].job_hash);
-    if (job_parse_grid(&m->spec, g->res[0].job_text, m->files[0].path, 0, err, errlen) != 0) {
-        rc = SL_EINPUT;
-        goto fail;
-    }
+    if (job_parse_grid(&m->spec, g->res[0].job_text, m->files[0].path, 0, err, errlen) != 0)
+        return SL_EINPUT;
     m->ncell = job_cell_count(&m->spec);
     m->nbackbone = g->res[0].version >= 2 ? job_backbone_count(&m->spec) : 0; /* format 1: none */
     m->nshard = g->res[0].shard.count;
-    if (m->ncell != g->res[0].ncell || m->nbackbone != g->res[0].nbackbone) {
-        rc = util_fail(err, errlen, SL_EINPUT, "%s: %d cells and %d backbones in the file, %d and %d in its job",
-                       m->files[0].path, g->res[0].ncell, g->res[0].nbackbone, m->ncell, m->nbackbone);
-        goto fail;
-    }
-    for (int i = 0; i < m->nfile; i++)
-        if (g->res[i].shard.count > 0 &&
-            (g->res[i].shard.index < 0 || g->res[i].shard.index >= g->res[i].shard.count)) {
-            rc = util_fail(err, errlen, SL_EINPUT, "%s: shard index %d outside 0..%d", m->files[i].path,
-                           g->res[i].shard.index, g->res[i].shard.count - 1);
-            goto fail;
-        }
-    rc = SL_EFAIL;
+    if (m->ncell != g->res[0].ncell || m->nbackbone != g->res[0].nbackbone)
+        return util_fail(err, errlen, SL_EINPUT, "%s: %d cells and %d backbones in the file, %d and %d in its job",
+                         m->files[0].path, g->res[0].ncell, g->res[0].nbackbone, m->ncell, m->nbackbone);
+    return 0;
+}
+
+/* The grid's cells and, for shard files, the shard of each cell (that of its task). */
+static int ownership(merge_state *g)
+{
+    merge_summary *m = &g->sum;
+    int nbb = job_backbone_count(&m->spec), rc = -1; /* format 1 files hold none of them */
     g->cells = malloc(sizeof *g->cells * (size_t)(m->ncell + 1));
-    g->src = malloc(sizeof *g->src * (size_t)(m->ncell + 1));
     g->owner = calloc((size_t)(m->ncell + 1), sizeof *g->owner);
-    g->bb_src = malloc(sizeof *g->bb_src * (size_t)(m->nbackbone + 1));
-    int nbb_job = job_backbone_count(&m->spec); /* format 1 files hold none of them */
-    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb_job + 1));
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(nbb + 1));
     int *task_owner = NULL;
     sched_plan sp = {0};
-    if (!g->cells || !g->src || !g->owner || !g->bb_src || !bb) {
-        free(bb);
-        goto oom;
-    }
+    if (!g->cells || !g->owner || !bb)
+        goto out;
     job_cells(&m->spec, g->cells);
     job_backbones(&m->spec, bb);
-    if (m->nshard > 0) { /* the owner of a cell is the shard of its task */
-        if (sched_plan_build(&sp, &m->spec, g->cells, m->ncell, bb, nbb_job, NULL, NULL) != 0 ||
+    if (m->nshard > 0) {
+        if (sched_plan_build(&sp, &m->spec, g->cells, m->ncell, bb, nbb, NULL, NULL) != 0 ||
             !(task_owner = malloc(sizeof *task_owner * (size_t)(sp.ntask + 1))) ||
-            sched_shards(&sp, m->nshard, task_owner) != 0) {
-            sched_plan_free(&sp);
-            free(task_owner), free(bb);
-            goto oom;
-        }
+            sched_shards(&sp, m->nshard, task_owner) != 0)
+            goto out;
         for (int c = 0; c < m->ncell; c++)
             g->owner[c] = task_owner[sp.task_of_cell[c]];
-        sched_plan_free(&sp);
-        free(task_owner);
     }
-    free(bb);
-    int nft = g->res[0].n_ft;
+    rc = 0;
+out:
+    sched_plan_free(&sp);
+    free(task_owner), free(bb);
+    return rc;
+}
+
+/* Which file finished each cell and backbone (the first), and the duplicates. */
+static int sources(merge_state *g)
+{
+    merge_summary *m = &g->sum;
+    g->src = malloc(sizeof *g->src * (size_t)(m->ncell + 1));
+    g->bb_src = malloc(sizeof *g->bb_src * (size_t)(m->nbackbone + 1));
+    if (!g->src || !g->bb_src)
+        return -1;
+    int nft = g->res[0].n_ft, npre = g->res[0].n_pre;
     for (int c = 0; c < m->ncell; c++) {
         g->src[c] = -1;
         for (int f = 0; f < m->nfile; f++) {
@@ -314,7 +299,6 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
             m->ndiff += !same;
         }
     }
-    int npre = g->res[0].n_pre;
     for (int b = 0; b < m->nbackbone; b++) {
         g->bb_src[b] = -1;
         for (int f = 0; f < m->nfile; f++) {
@@ -334,15 +318,26 @@ int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errl
             m->bb_diff += !same;
         }
     }
-    if (summarise(g) != 0)
-        goto oom;
+    return 0;
+}
+
+int merge_gather(merge_state **out, char **inputs, int n, char *err, size_t errlen)
+{
+    *out = NULL;
+    merge_state *g = calloc(1, sizeof *g);
+    if (!g)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    int rc = expand(g, inputs, n, err, errlen);
+    if (rc == 0)
+        rc = read_inputs(g, err, errlen);
+    if (rc == 0 && (ownership(g) != 0 || sources(g) != 0 || summarise(g) != 0))
+        rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
+    if (rc != 0) {
+        merge_free(g);
+        return rc;
+    }
     *out = g;
     return 0;
-oom:
-    rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
-fail:
-    merge_free(g);
-    return rc;
 }
 
 const merge_summary *merge_summary_of(const merge_state *g) { return &g->sum; }
