@@ -106,7 +106,7 @@ csv="$dir/../data/cg-transfer/results_finetune.csv"
 expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value
 expect 2 "--fix 'Q=1'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --fix Q=1
-expect 1 "needs an s column" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --law full
+expect 2 "--law full needs an s column \(--s COLUMN\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --law full
 expect 2 "--loss 'l3'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --loss l3
 expect 2 "--bootstrap '-5'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --bootstrap -5
 expect 2 "--level '2'" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y value --level 2

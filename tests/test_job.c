@@ -3,8 +3,11 @@
 #include "check.h"
 #include "synlaw/job.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static const char *good =
     "name: t\n"
@@ -109,5 +112,73 @@ int main(void)
     expect_error("axes:\n  model: [mlp-s]\n", "t.yaml:2:3", "missing 'pretrain_size'");
     expect_error("", "t.yaml:1:1", "empty");
     expect_error("- a\n- b\n", "t.yaml:1:1", "expected a mapping");
+
+    /* Job names become file names (shards): nothing that leaves the directory, nothing that
+     * reaches a terminal as a control sequence. */
+    static const char *const unsafe[] = {"\"../x\"", "a/b", "\"x\\ty\"", "\".\"", "\"..\"",
+                                         "\"x\\e[31my\"", "\"/etc/passwd\"", "\"x\\x7fy\""};
+    for (size_t i = 0; i < sizeof unsafe / sizeof *unsafe; i++) {
+        char from[64];
+        snprintf(from, sizeof from, "name: %s\n", unsafe[i]);
+        bad("name: t\n", from, "t.yaml:1:7", "cannot name files");
+    }
+    bad("name: t\n", "name: \"a\\0b\"\n", "t.yaml:1:7", "contains a NUL character");
+    {
+        char *t = replace(good, "name: t\n", "name: ok-name_1.2\n");
+        CHECK(t && job_parse(&s, t, "t.yaml", err, sizeof err) == 0 && strcmp(s.name, "ok-name_1.2") == 0,
+              "safe name refused: %s", err);
+        free(t);
+    }
+
+    /* One document per file: a second one is refused where it starts. */
+    {
+        char *t = malloc(strlen(good) + 64);
+        sprintf(t, "%s---\nname: other\n", good);
+        expect_error(t, "t.yaml:16:1", "a second YAML document");
+        free(t);
+    }
+    /* Nesting: refused at the first collection deeper than JOB_MAX_DEPTH, before libyaml builds
+     * the document (100,000 levels took a minute before). Depth JOB_MAX_DEPTH itself gets the
+     * schema's error. */
+    {
+        int n = 100000;
+        char *t = malloc((size_t)2 * n + 16);
+        strcpy(t, "axes: ");
+        memset(t + 6, '[', (size_t)n);
+        memset(t + 6 + n, ']', (size_t)n);
+        strcpy(t + 6 + 2 * n, "\n");
+        double t0 = (double)clock() / CLOCKS_PER_SEC;
+        expect_error(t, "t.yaml:1:70", "nested more than 64 levels deep");
+        printf("100,000 nested lists (%d bytes) refused in %.3f s\n", 2 * n + 7,
+               (double)clock() / CLOCKS_PER_SEC - t0);
+        int k = JOB_MAX_DEPTH - 1; /* the root mapping is level 1 */
+        memmove(t + 6 + k, t + 6 + n, (size_t)k);
+        strcpy(t + 6 + 2 * k, "\n");
+        job_spec d;
+        CHECK(job_parse(&d, t, "t.yaml", err, sizeof err) == -1 && strstr(err, "nested") == NULL,
+              "depth %d: '%s'", JOB_MAX_DEPTH, err);
+        free(t);
+    }
+    /* Size: more than JOB_MAX_BYTES is refused without parsing. */
+    {
+        size_t n = (size_t)JOB_MAX_BYTES + 1;
+        char *t = malloc(n + 1);
+        memset(t, '#', n);
+        t[n] = '\0';
+        expect_error(t, "t.yaml:1:1", "at most 1048576 bytes");
+        char path[] = "/tmp/synlaw_job_XXXXXX";
+        int fd = mkstemp(path);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+        CHECK(f != NULL, "mkstemp");
+        if (f) {
+            fwrite(t, 1, n, f);
+            fclose(f);
+            char *text = job_read_file(path, err, sizeof err);
+            CHECK(text == NULL && strstr(err, "at most 1 MiB") && strstr(err, path), "big file read: '%s'", err);
+            free(text);
+            remove(path);
+        }
+        free(t);
+    }
     return test_summary("test_job");
 }

@@ -209,8 +209,24 @@ static void test_backbone_copy(void)
     nn_free(NULL);
 }
 
+/* FTZ/DAZ: a product whose exact result is subnormal comes out as zero, and a subnormal
+ * input reads as zero. */
+static void test_denormals(void)
+{
+#if !defined(__x86_64__)
+    return; /* FTZ/DAZ are x86 settings */
+#endif
+    volatile float tiny = 1e-30f, small = 1e-10f, sub = 1e-41f;
+    CHECK(nn_flush_denormals() == 0, "FTZ/DAZ not available on this x86-64 build");
+    volatile float p = tiny * small; /* 1e-40: subnormal */
+    CHECK(p == 0.0f, "1e-30 * 1e-10 = %g with FTZ, expected 0", (double)p);
+    volatile float q = sub * 1.0f;
+    CHECK(q == 0.0f, "a subnormal input read as %g with DAZ, expected 0", (double)q);
+}
+
 int main(void)
 {
+    test_denormals();
     test_kernels();
     for (int m = 0; m < nn_model_count(); m++) {
         gradient_check(nn_model_name(m), 10, 0);

@@ -30,6 +30,22 @@ int bench_model_rates(bench_model *out, const char *name, int batch, double seco
 /* Seconds to render and standardise one image at a level, over about `seconds`. */
 double bench_render_seconds(int level, double seconds);
 
+/* A realistic pre-training stage: steps/s at the start and at the end of a long run (a
+ * slowdown such as subnormal arithmetic shows as a lower end rate). */
+typedef struct {
+    int steps;
+    double start_rate, end_rate; /* steps/s over the first and the last tenth of the steps */
+    double seconds;              /* the whole stage */
+    double render_share;         /* rendering time / stage time */
+    double final_error;          /* held-out synthetic error at the end */
+} bench_stage;
+
+/* Pre-train zoo model `name` for `steps` steps on n synthetic images at `level` for `task`
+ * (job_task), batch `batch`, Adam as the default recipe: the real stage (rendering and render
+ * cache, task head, evaluation). Returns 0, or -1 with err. */
+int bench_pretrain(bench_stage *out, const char *name, int level, int task, long n, int steps, int batch,
+                   char *err, size_t errlen);
+
 /* Calibrate the cost model on this machine: rates of the models listed in `models`
  * (comma-separated zoo names; NULL: all) at `batch`, about `seconds` each, and of
  * rendering. Returns 0, or -1 on out-of-memory. */

@@ -22,6 +22,10 @@
 
 enum { JOB_MAX_AXIS = 32, JOB_NAME_LEN = 32, JOB_PATH_LEN = 512 };
 
+/* Limits on a job file, enforced before libyaml builds its document: its size in bytes, and
+ * how deeply collections may nest (a job needs 3 levels). One YAML document per file. */
+enum { JOB_MAX_BYTES = 1 << 20, JOB_MAX_DEPTH = 64 };
+
 /* Pre-training tasks. Both use a sigmoid head trained with binary cross-entropy. */
 typedef enum {
     TASK_MULTILABEL = 0, /* which object classes are present: SYNTH_NCLASS outputs */
@@ -105,13 +109,16 @@ typedef struct {
 } job_cell;
 
 /* Parse the YAML text `text` (named `file` in messages). Returns 0, or -1 with a message
- * "file:line:col: ..." in err. */
+ * "file:line:col: ..." in err. Refuses a text of more than JOB_MAX_BYTES, collections nested
+ * deeper than JOB_MAX_DEPTH, a second document, and names that cannot name a file (see
+ * util_safe_name), before or while it builds the document. */
 int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen);
 /* As job_parse; check_data 0 skips the check that data_dir holds the IDX files (for
  * commands that only need the grid, e.g. merge on a login node). */
 int job_parse_grid(job_spec *spec, const char *text, const char *file, int check_data, char *err,
                    size_t errlen);
-/* Read a whole file into a malloc'ed NUL-terminated buffer (caller frees), or NULL + err. */
+/* Read a whole file into a malloc'ed NUL-terminated buffer (caller frees), or NULL + err;
+ * refuses a file of more than JOB_MAX_BYTES (it stops reading there) or with a NUL byte. */
 char *job_read_file(const char *path, char *err, size_t errlen);
 
 /* Number of cells of the grid. */

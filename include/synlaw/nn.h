@@ -65,6 +65,14 @@ typedef struct {
     size_t arg_off[NN_MAX_LAYER];
 } nn_net;
 
+/* Flush subnormal floats to zero (FTZ) and read them as zero (DAZ) on the calling thread,
+ * x86-64 only (elsewhere a no-op; returns 0 when set, -1 when not available). As weights,
+ * gradients and Adam's moments shrink during long training, subnormal arithmetic would make
+ * steps two to three times slower. Results stay deterministic (the same bits on any rank
+ * count, shard or resume) but differ from a process without it: call it once at start-up in
+ * every process that trains, before any training (the application and the tests do). */
+int nn_flush_denormals(void);
+
 /* Model zoo. */
 int nn_model_count(void);
 const char *nn_model_name(int i);

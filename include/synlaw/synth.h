@@ -9,7 +9,8 @@
  *   1  one centred object of canonical shape and size, plain white on black;
  *   2  + pose (rotation, translation), scale, aspect and class-specific shape jitter, intensity;
  *   3  + textures (stripes, checkers, gradients) and directional shading on a gray background;
- *   4  + 2-4 objects with occlusion, background clutter strokes, blur and pixel noise.
+ *   4  + 2-4 objects with occlusion, background clutter strokes, blur and pixel noise
+ *      (approximately normal: Irwin-Hall of four uniforms).
  * Labels: which classes are visible (multi-label) and the foreground mask. */
 #ifndef SYNLAW_SYNTH_H
 #define SYNLAW_SYNTH_H

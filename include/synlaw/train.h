@@ -21,11 +21,19 @@
 /* Classes of the real task (Fashion-MNIST): the fine-tuning head's outputs. */
 #define TRAIN_CLASSES 10
 
-/* Pre-training sets of at most this many images are kept once rendered (about 26 MB for a
- * multi-label set, 51 MB for a segmentation set at the limit); larger ones are rendered on
- * the fly every time an image is drawn. SYNLAW_RENDER_CACHE=0 turns the cache off (the test
- * suite checks that the results are the same bits either way). */
-#define TRAIN_CACHE_IMAGES 8192
+/* A synthetic image as the network sees it, compactly: 8-bit pixels (as real images are;
+ * every rendered image is quantised to 256 levels, cached or not) and its target as bits
+ * (the foreground mask, or the classes present). 882 bytes. */
+typedef struct {
+    uint8_t px[SYNTH_PIXELS];
+    uint8_t bits[(SYNTH_PIXELS + 7) / 8];
+} train_sample;
+
+/* Pre-training sets whose samples fit in this many bytes (about 152,000 images) are kept
+ * once rendered, so each image is rendered once; larger ones are rendered on the fly every
+ * time an image is drawn. SYNLAW_RENDER_CACHE=0 turns the cache off (the test suite checks
+ * that the results are the same bits either way). */
+#define TRAIN_CACHE_BYTES (128u << 20)
 
 /* The last TRAIN_VALIDATION images of the Fashion-MNIST training split are the validation
  * split: fine-tuning subsets are drawn from the images before them only, so fine-tuning
@@ -108,9 +116,14 @@ void train_result_free(train_result *res);
 /* Output size of a pre-training head. */
 int train_task_outputs(int task);
 
-/* Render synthetic image `index` of the set `seed` at `complexity` into x[SYNTH_PIXELS],
- * standardised as the network sees it, and its target of `task` into
- * target[train_task_outputs(task)] (target may be NULL). s is scratch space. */
+/* Render synthetic image `index` of the set `seed` at `complexity` into a compact sample
+ * (target of `task`). s is scratch space. */
+void train_render_sample(train_sample *out, synth_sample *s, uint64_t seed, uint64_t index,
+                         int complexity, int task);
+/* Expand a sample into x[SYNTH_PIXELS], standardised, and target[train_task_outputs(task)]
+ * (target may be NULL). */
+void train_expand_sample(float *x, float *target, const train_sample *in, int task);
+/* Both: render and expand. */
 void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
                   int complexity, int task);
 

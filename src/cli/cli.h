@@ -38,9 +38,18 @@ extern const char *const usage_run, *const usage_check, *const usage_fit, *const
     *const usage_status, *const usage_render, *const usage_bench, *const usage_plan,
     *const usage_models;
 
-/* "synlaw: <message>\n\n<usage>" on stderr; returns EXIT_USAGE. */
+/* s made safe to print: control characters, DEL, C1 controls and invalid UTF-8 written as
+ * \xNN, so that text read from a file (a job name, a failure reason, a CSV value, a path)
+ * cannot move the cursor, recolour or retitle the terminal, or fake lines of output. The
+ * result lives in one of 16 rotating buffers: use it before 16 more calls. */
+const char *cli_safe(const char *s);
+/* The same into out[cap] (terminated when cap > 0), letting the control characters in keep
+ * through (e.g. "\t", the separator of fit groups). Returns the length the whole copy needs,
+ * as snprintf does. */
+size_t cli_safe_copy(char *out, size_t cap, const char *s, const char *keep);
+/* "synlaw: <message>\n\n<usage>" on stderr (the message made safe); returns EXIT_USAGE. */
 int cli_usage_error(const char *usage, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* "synlaw: <message>\n" on stderr; returns code. */
+/* "synlaw: <message>\n" on stderr (the message made safe, as cli_safe); returns code. */
 int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The exit status of a library status (SL_EINPUT -> 2, other failures -> 1). */
 int cli_exit_status(int sl_status);

@@ -10,12 +10,86 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- text from files, shown safely ---- */
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when p does not start one. C1
+ * controls (U+0080..U+009F, which some terminals obey like ESC [) count as invalid. */
+static int utf8_len(const unsigned char *p)
+{
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (n <= 1)
+        return n;
+    unsigned cp = p[0] & (0x7F >> n);
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (p[i] & 0x3F);
+    }
+    static const unsigned least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < least[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp <= 0x9F))
+        return 0;
+    return n;
+}
+
+size_t cli_safe_copy(char *out, size_t cap, const char *s, const char *keep)
+{
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
+        char esc[8];
+        const char *piece = (const char *)p;
+        size_t len = (size_t)n;
+        if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7F) && !(*p && strchr(keep, *p)))) {
+            snprintf(esc, sizeof esc, "\\x%02x", *p);
+            piece = esc;
+            len = 4;
+            n = 1;
+        }
+        for (size_t i = 0; i < len; i++, k++)
+            if (k + 1 < cap)
+                out[k] = piece[i];
+        p += n;
+    }
+    if (cap)
+        out[k + 1 < cap ? k : cap - 1] = '\0';
+    return k;
+}
+
+const char *cli_safe(const char *s)
+{
+    enum { RING = 16 };
+    static char *ring[RING];
+    static size_t cap[RING];
+    static int next;
+    if (!s)
+        return "(null)";
+    int i = next;
+    next = (next + 1) % RING;
+    size_t need = cli_safe_copy(NULL, 0, s, "") + 1;
+    if (need > cap[i]) {
+        char *b = realloc(ring[i], need);
+        if (!b)
+            return "(out of memory)";
+        ring[i] = b;
+        cap[i] = need;
+    }
+    cli_safe_copy(ring[i], cap[i], s, "");
+    return ring[i];
+}
+
+/* "synlaw: " and the formatted message on stderr, made safe (it may quote a file's text). */
+static void vreport(const char *fmt, va_list ap)
+{
+    char buf[8192];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    fprintf(stderr, "synlaw: %s", cli_safe(buf));
+}
+
 int cli_usage_error(const char *usage, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("synlaw: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vreport(fmt, ap);
     va_end(ap);
     fprintf(stderr, "\n\n%s", usage);
     return EXIT_USAGE;
@@ -25,8 +99,7 @@ int cli_error(int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("synlaw: ", stderr);
-    vfprintf(stderr, fmt, ap);
+    vreport(fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
     return code;
@@ -122,20 +195,31 @@ static void json_sep(cli_json *j)
         fputc(',', j->f);
 }
 
+/* A JSON string: control characters, DEL and C1 controls escaped, invalid UTF-8 bytes as
+ * U+FFFD, so that the output is valid JSON and safe on a terminal whatever a file held. */
 static void json_quoted(FILE *f, const char *s)
 {
     fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_len(p);
+        if (n == 0 && p[0] == 0xC2 && p[1] >= 0x80 && p[1] <= 0x9F) { /* a C1 control */
+            fprintf(f, "\\u%04x", p[1]);
+            p += 2;
+            continue;
+        }
+        if (n == 0)
+            fputs("\\ufffd", f);
+        else if (*p == '"' || *p == '\\')
             fprintf(f, "\\%c", *p);
         else if (*p == '\n')
             fputs("\\n", f);
         else if (*p == '\t')
             fputs("\\t", f);
-        else if (*p < 0x20)
+        else if (*p < 0x20 || *p == 0x7F)
             fprintf(f, "\\u%04x", *p);
         else
-            fputc(*p, f);
+            fwrite(p, 1, (size_t)n, f);
+        p += n ? n : 1;
     }
     fputc('"', f);
 }

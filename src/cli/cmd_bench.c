@@ -20,6 +20,7 @@
 
 const char *const usage_bench =
     "usage: synlaw bench [--models M1,M2] [--batch B] [--seconds T] [--sgemm N] [--memory]\n"
+    "                    [--stage-steps S] [--stage-n N] [--stage-level L]\n"
     "\n"
     "Print, per model, training samples/s and achieved GFLOP/s (3 x forward FLOPs) next to the\n"
     "single-thread OpenBLAS sgemm rate on an N x N x N product measured in the same run, the\n"
@@ -31,6 +32,11 @@ const char *const usage_bench =
     "  --seconds T     measuring time per model (default 2)\n"
     "  --sgemm N       size of the reference sgemm (default 2048)\n"
     "  --memory        also run the memory benchmark (needs the Fashion-MNIST files)\n"
+    "  --stage-steps S a realistic pre-training stage per model and task, S steps (default 0:\n"
+    "                  skip; 2000 shows a slowdown over time): steps/s at the start and the end,\n"
+    "                  the share of rendering\n"
+    "  --stage-n N     synthetic images of that stage (default 2000)\n"
+    "  --stage-level L complexity level of that stage (default 3)\n"
     "  -h, --help      show this help\n";
 
 /* Whether name is in the comma-separated list (NULL: every name). */
@@ -112,6 +118,30 @@ static int cell_memory(long n, const char *data_dir, double *rss_mib, double *se
     return 0;
 }
 
+/* Realistic pre-training stages: both tasks per model. */
+static int bench_stages(const char *models, int B, int steps, long n, int level)
+{
+    printf("\npre-training stage: %d steps on n = %ld images at level %d, batch %d (real rendering, "
+           "task heads, Adam, evaluation)\n", steps, n, level, B);
+    printf("%-7s %-10s %12s %12s %9s %9s %10s\n", "model", "task", "steps/s start", "steps/s end", "end/start",
+           "render", "seconds");
+    for (int m = 0; m < nn_model_count(); m++) {
+        const char *name = nn_model_name(m);
+        if (!listed(models, name))
+            continue;
+        for (int task = 0; task < TASK_COUNT; task++) {
+            bench_stage st;
+            char err[1024];
+            if (bench_pretrain(&st, name, level, task, n, steps, B, err, sizeof err) != 0)
+                return cli_error(EXIT_RUNTIME, "bench: %s", err);
+            printf("%-7s %-10s %12.1f %12.1f %9.2f %8.1f%% %10.1f\n", name, job_task_name(task), st.start_rate,
+                   st.end_rate, st.end_rate / st.start_rate, 100 * st.render_share, st.seconds);
+            fflush(stdout);
+        }
+    }
+    return EXIT_OK;
+}
+
 static int bench(const char *models, int B, double seconds, int sgemm_n, int memory)
 {
     double gemm = bench_sgemm_gflops(sgemm_n);
@@ -177,9 +207,10 @@ int cmd_bench(int argc, char **argv)
         {"models", required_argument, NULL, 'm'}, {"batch", required_argument, NULL, 'b'},
         {"seconds", required_argument, NULL, 's'}, {"sgemm", required_argument, NULL, 'g'},
         {"memory", no_argument, NULL, 'M'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+        {"stage-steps", required_argument, NULL, 'S'}, {"stage-n", required_argument, NULL, 'N'},
+        {"stage-level", required_argument, NULL, 'L'}, {NULL, 0, NULL, 0}};
     const char *models = NULL;
-    long batch = 64, sgemm = 2048;
+    long batch = 64, sgemm = 2048, stage_steps = 0, stage_n = 2000, stage_level = 3;
     double seconds = 2.0;
     int memory = 0, c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -198,6 +229,18 @@ int cmd_bench(int argc, char **argv)
                 return cli_usage_error(usage_bench, "bench: --sgemm '%s': expected 16..16384", optarg);
             break;
         case 'M': memory = 1; break;
+        case 'S':
+            if (cli_parse_long(optarg, 0, 10000000, &stage_steps))
+                return cli_usage_error(usage_bench, "bench: --stage-steps '%s': expected 0..10000000", optarg);
+            break;
+        case 'N':
+            if (cli_parse_long(optarg, 1, 100000000, &stage_n))
+                return cli_usage_error(usage_bench, "bench: --stage-n '%s': expected 1..100000000", optarg);
+            break;
+        case 'L':
+            if (cli_parse_long(optarg, 1, SYNTH_MAX_COMPLEXITY, &stage_level))
+                return cli_usage_error(usage_bench, "bench: --stage-level '%s': expected 1..4", optarg);
+            break;
         case 'h': fputs(usage_bench, stdout); return EXIT_OK;
         default: return cli_usage_error(usage_bench, "bench: unknown option");
         }
@@ -216,5 +259,8 @@ int cmd_bench(int argc, char **argv)
             }
         free(copy);
     }
-    return bench(models, (int)batch, seconds, (int)sgemm, memory);
+    int rc = bench(models, (int)batch, seconds, (int)sgemm, memory);
+    if (rc == EXIT_OK && stage_steps > 0)
+        rc = bench_stages(models, (int)batch, (int)stage_steps, stage_n, (int)stage_level);
+    return rc;
 }

@@ -3,6 +3,7 @@
 
 #include "synlaw/cost.h"
 #include "synlaw/job.h"
+#include "synlaw/sweep.h"
 
 #include <getopt.h>
 #include <math.h>
@@ -11,8 +12,10 @@
 const char *const usage_check =
     "usage: synlaw check JOB.yaml [--json]\n"
     "\n"
-    "Validate a job file (errors name file:line:column) and print the expanded grid: the\n"
-    "number of cells and one line per axis. Exit status 2 if the job file is invalid.\n"
+    "Validate a job file (errors name file:line:column) and its data (the IDX headers and\n"
+    "labels of data_dir, the file of pretrain.from) as synlaw run would before starting, and\n"
+    "print the expanded grid: the number of cells and one line per axis. Exit status 2 if\n"
+    "the job file or its data is invalid.\n"
     "\n"
     "  --json      print the grid as one JSON object (schema in the README)\n"
     "  -h, --help  show this help\n";
@@ -57,7 +60,8 @@ static void print_text(const char *path, const job_spec *s, double work, double 
     long pre, scr;
     job_cell_counts(s, &pre, &scr);
     int nbb = job_backbone_count(s);
-    printf("%s: job '%s', seed %llu, data %s\n", path, s->name, (unsigned long long)s->seed, s->data_dir);
+    printf("%s: job '%s', seed %llu, data %s\n", cli_safe(path), s->name, (unsigned long long)s->seed,
+           cli_safe(s->data_dir));
     printf("cells: %d (%ld pre-trained, %ld scratch baselines); backbones: %d, each pre-trained once and "
            "fine-tuned for %ld cell%s\n", job_cell_count(s), pre, scr, nbb, nbb ? pre / nbb : 0,
            nbb && pre / nbb == 1 ? "" : "s");
@@ -116,7 +120,7 @@ static void print_text(const char *path, const job_spec *s, double work, double 
     }
     if (s->pretrain_from[0])
         printf("pretrain.from: %s (backbones with the same key are read from it, not pre-trained)\n",
-               s->pretrain_from);
+               cli_safe(s->pretrain_from));
     printf("predicted work: %.3g GFLOP-equivalents (%.3g one cell at a time)\n", work, alone);
 }
 
@@ -235,6 +239,9 @@ int cmd_check(int argc, char **argv)
         return cli_error(EXIT_USAGE, "%s", err);
     }
     free(text);
+    int rc = sweep_validate(&s, err, sizeof err); /* what run would refuse before starting */
+    if (rc != 0)
+        return cli_error(cli_exit_status(rc), "%s", err);
     double total, alone; /* nominal seconds at 1 GFLOP/s = GFLOP-equivalents */
     if (predicted_work(&s, &total, &alone) != 0)
         return cli_error(EXIT_RUNTIME, "check: out of memory for %d cells", job_cell_count(&s));

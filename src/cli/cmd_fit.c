@@ -78,6 +78,35 @@ static int apply_param_option(fit_options *o, char *arg, int bound)
     return *end || end == colon + 1 || !(o->lo[i] < o->hi[i]) ? -1 : 0;
 }
 
+/* A string field made safe to print in place (see cli_safe; cut to the field's size). */
+static void safe_field(char *field, size_t len, const char *keep)
+{
+    char src[512];
+    size_t n = strnlen(field, len < sizeof src ? len : sizeof src - 1);
+    memcpy(src, field, n);
+    src[n] = '\0';
+    cli_safe_copy(field, len, src, keep);
+}
+
+/* The strings of fit rows made safe to print, in place (a CSV's values, a results file's
+ * names). Tabs separate the group's fields and stay. */
+static void safe_rows(analysis_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        safe_field(rows[i].group, sizeof rows[i].group, "\t");
+        safe_field(rows[i].model, sizeof rows[i].model, "");
+        safe_field(rows[i].pretrain_task, sizeof rows[i].pretrain_task, "");
+    }
+}
+
+static void safe_gains(gains_row *rows, int n)
+{
+    for (int i = 0; i < n; i++) {
+        safe_field(rows[i].model, sizeof rows[i].model, "");
+        safe_field(rows[i].task, sizeof rows[i].task, "");
+    }
+}
+
 static int fit_csv(const csvfit_spec *sp, const char *outp, int quiet)
 {
     char err[1024];
@@ -88,9 +117,19 @@ static int fit_csv(const csvfit_spec *sp, const char *outp, int quiet)
         if (res.nmissing)
             printf("warning: %d row%s with a missing (NA) x, y or s skipped\n", res.nmissing,
                    res.nmissing == 1 ? "" : "s");
-        printf("%s: %d group%s, y = %s%s, x = %s\n", sp->path, res.nrows, res.nrows == 1 ? "" : "s",
-               sp->y_one_minus ? "1 - " : "", sp->y_col, sp->x_col);
-        cli_print_fits(stdout, res.rows, res.nrows, res.group_columns, &sp->opt, 0);
+        printf("%s: %d group%s, y = %s%s, x = %s\n", cli_safe(sp->path), res.nrows, res.nrows == 1 ? "" : "s",
+               sp->y_one_minus ? "1 - " : "", cli_safe(sp->y_col), cli_safe(sp->x_col));
+        analysis_row *shown = malloc(sizeof *shown * (size_t)(res.nrows + 1));
+        if (!shown) {
+            csvfit_result_free(&res);
+            return cli_error(EXIT_RUNTIME, "fit: out of memory");
+        }
+        memcpy(shown, res.rows, sizeof *shown * (size_t)res.nrows);
+        safe_rows(shown, res.nrows);
+        char cols[sizeof res.group_columns];
+        cli_safe_copy(cols, sizeof cols, res.group_columns, "\t");
+        cli_print_fits(stdout, shown, res.nrows, cols, &sp->opt, 0);
+        free(shown);
     }
     int rc = 0;
     if (outp) {
@@ -113,7 +152,10 @@ static int fit_file(const char *path, const analysis_options *ao, const char *ou
         if (fr.failed)
             printf("warning: %d failed cell%s skipped by the fit (see /cells reason)\n", fr.failed,
                    fr.failed == 1 ? "" : "s");
-        printf("fit of %s (job %s): one group per (model, complexity, task, s)\n", path, fr.job_name);
+        printf("fit of %s (job %s): one group per (model, complexity, task, s)\n", cli_safe(path),
+               cli_safe(fr.job_name));
+        safe_rows(fr.rows, fr.nrows); /* already written to the file and the CSV */
+        safe_gains(fr.gains, fr.ngains);
         cli_print_fits(stdout, fr.rows, fr.nrows, FITFILE_GROUP_COLUMNS, ao, 1);
         cli_print_gains(stdout, fr.gains, fr.ngains, ao->level);
     }
@@ -246,6 +288,8 @@ int cmd_fit(int argc, char **argv)
             return cli_usage_error(usage_fit, "fit: --csv takes no results file ('%s')", argv[optind]);
         if (!sp.x_col || !sp.y_col)
             return cli_usage_error(usage_fit, "fit: --csv needs --x and --y");
+        if (law == FIT_FULL && !sp.s_col)
+            return cli_usage_error(usage_fit, "fit: --law full needs an s column (--s COLUMN)");
         sp.opt = ao;
         return fit_csv(&sp, outp, quiet);
     }

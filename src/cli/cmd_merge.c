@@ -54,7 +54,7 @@ static int merge(const char *out_path, const char *csv, int allow_partial, int n
         return cli_error(EXIT_RUNTIME, "merge: %s", err[0] ? err : "cannot rename the merged file into place");
     }
     free(tmp);
-    printf("merged %d file%s into %s%s\n", nfile, nfile == 1 ? "" : "s", out_path,
+    printf("merged %d file%s into %s%s\n", nfile, nfile == 1 ? "" : "s", cli_safe(out_path),
            missing ? " (partial: missing cells stay pending)" : "");
     if (no_fit)
         return EXIT_OK;

@@ -23,7 +23,7 @@ const char *const usage_plan =
 
 static void print_text(const char *path, const job_spec *spec, const plan_result *p, int ranks)
 {
-    printf("%s: %d cells; calibrated on this machine (one thread per rank):\n", path, p->ncell);
+    printf("%s: %d cells; calibrated on this machine (one thread per rank):\n", cli_safe(path), p->ncell);
     for (int i = 0; i < spec->n_model; i++) {
         int m = nn_model_find(spec->model[i]);
         printf("  %-6s training step %.2f ms (batch %d), evaluation %.1f us/image\n", spec->model[i],

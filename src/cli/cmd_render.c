@@ -83,7 +83,7 @@ int cmd_render(int argc, char **argv)
         return cli_error(EXIT_RUNTIME, "render: %s", err);
     /* The rate of a fixed-time run, so that it does not depend on --count. */
     double per_image = bench_render_seconds((int)complexity, 0.5);
-    printf("wrote %s: %ld images at complexity %ld (seed %ld)\n", out, count, complexity, seed);
+    printf("wrote %s: %ld images at complexity %ld (seed %ld)\n", cli_safe(out), count, complexity, seed);
     printf("rendering rate: %.0f images/s on one core (rendered and standardised)\n", 1.0 / per_image);
     return EXIT_OK;
 }

@@ -48,12 +48,12 @@ static void on_start(void *user, const sweep_start *s)
         snprintf(from, sizeof from, "; %d backbone%s from pretrain.from", s->nfrom, s->nfrom == 1 ? "" : "s");
     if (s->resume)
         printf("synlaw %s: resuming %s: %d of %d cells%s already finished, %d to run in %d task%s on %d "
-               "rank%s%s\n", s->spec->name, s->path, s->nmine - s->ntodo, s->nmine, part, s->ntodo, s->ntask,
+               "rank%s%s\n", s->spec->name, cli_safe(s->path), s->nmine - s->ntodo, s->nmine, part, s->ntodo, s->ntask,
                s->ntask == 1 ? "" : "s", s->ranks, s->ranks == 1 ? "" : "s", from);
     else
         printf("synlaw %s: %d cells%s, %d backbones, in %d task%s on %d rank%s -> %s%s\n", s->spec->name,
                s->nmine, part, s->nbackbone, s->ntask, s->ntask == 1 ? "" : "s", s->ranks,
-               s->ranks == 1 ? "" : "s", s->path, from);
+               s->ranks == 1 ? "" : "s", cli_safe(s->path), from);
     fflush(stdout);
 }
 
@@ -62,7 +62,7 @@ static void on_backbone(progress_view *v, const sweep_event *e)
     char desc[128];
     job_backbone_describe(e->spec, e->backbone, desc, sizeof desc);
     if (e->status == CELL_FAILED) /* its cells fail too; the sweep goes on */
-        fprintf(stderr, "synlaw: backbone %d (%s) failed: %s\n", e->backbone->index, desc, e->reason);
+        fprintf(stderr, "synlaw: backbone %d (%s) failed: %s\n", e->backbone->index, desc, cli_safe(e->reason));
     if (v->quiet)
         return;
     static const char *const how[3] = {"pre-trained", "read back", "copied (pretrain.from)"};
@@ -84,7 +84,7 @@ static void on_event(void *user, const sweep_event *e)
     char desc[128], eta[32];
     job_cell_describe(e->spec, e->cell, desc, sizeof desc);
     if (e->status == CELL_FAILED) /* a diverged cell: the sweep goes on, the reason is kept */
-        fprintf(stderr, "synlaw: cell %d (%s) failed: %s\n", e->cell->index, desc, e->reason);
+        fprintf(stderr, "synlaw: cell %d (%s) failed: %s\n", e->cell->index, desc, cli_safe(e->reason));
     if (v->quiet)
         return;
     cli_duration(eta, sizeof eta, e->eta);
@@ -145,14 +145,14 @@ int cmd_run(int argc, char **argv)
     int rc = sweep_run(&o, MPI_COMM_WORLD, &obs, &sum, err, sizeof err);
     if (rc != 0 && sum.local_failure) {
         /* this rank failed alone: the others cannot finish the sweep */
-        fprintf(stderr, "synlaw: %s\n", err);
+        fprintf(stderr, "synlaw: %s\n", cli_safe(err));
         fflush(stderr);
         MPI_Abort(MPI_COMM_WORLD, EXIT_RUNTIME);
     }
     int status = cli_exit_status(rc);
     if (rank == 0) {
         if (rc != 0) {
-            fprintf(stderr, "synlaw: %s\n", err);
+            fprintf(stderr, "synlaw: %s\n", cli_safe(err));
         } else {
             char dur[32];
             cli_duration(dur, sizeof dur, sum.seconds);
@@ -161,7 +161,7 @@ int cmd_run(int argc, char **argv)
                    sum.backbones[SWEEP_PRETRAINED], sum.backbones[SWEEP_RESUMED], sum.backbones[SWEEP_FROM_FILE]);
             if (o.shard_count > 0)
                 printf("shard %d/%d written to %s; join the shards with synlaw merge\n", o.shard_index,
-                       o.shard_count, sum.path);
+                       o.shard_count, cli_safe(sum.path));
             else if (!no_fit)
                 status = cli_fit_after_run(sum.path, csv, stdout);
             fflush(stdout);

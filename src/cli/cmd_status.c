@@ -46,7 +46,7 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
 {
     const merge_summary *m = merge_summary_of(g);
     char h[32];
-    fprintf(out, "job '%s' (job_hash %s): %d cells", m->job_name, m->job_hash, m->ncell);
+    fprintf(out, "job '%s' (job_hash %s): %d cells", cli_safe(m->job_name), cli_safe(m->job_hash), m->ncell);
     if (m->nshard > 0)
         fprintf(out, ", split into %d shards", m->nshard);
     fprintf(out, "; %d file%s\n", m->nfile, m->nfile == 1 ? "" : "s");
@@ -55,11 +55,11 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
         hours(h, sizeof h, mf->seconds);
         if (m->nshard > 0)
             fprintf(out, "  shard %d/%d  %s: %d cells, %d done, %d failed, %d pending; %s of cell time%s%s\n",
-                    mf->shard_index, m->nshard, mf->path, mf->cells, mf->count[CELL_DONE],
+                    mf->shard_index, m->nshard, cli_safe(mf->path), mf->cells, mf->count[CELL_DONE],
                     mf->count[CELL_FAILED], mf->count[CELL_PENDING], h, mf->running ? " (running)" : "",
                     mf->duplicate_index ? " (DUPLICATE shard index)" : "");
         else
-            fprintf(out, "  %s: %d done, %d failed, %d pending; %s of cell time%s\n", mf->path,
+            fprintf(out, "  %s: %d done, %d failed, %d pending; %s of cell time%s\n", cli_safe(mf->path),
                     mf->count[CELL_DONE], mf->count[CELL_FAILED], mf->count[CELL_PENDING], h,
                     mf->running ? " (running)" : "");
     }
@@ -95,7 +95,7 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
         char d[128] = "?";
         if (cells)
             job_cell_describe(&m->spec, &cells[c], d, sizeof d);
-        fprintf(out, "failed: cell %d (%s): %s\n", c, d, merge_cell_row(g, c)->reason);
+        fprintf(out, "failed: cell %d (%s): %s\n", c, cli_safe(d), cli_safe(merge_cell_row(g, c)->reason));
     }
     free(cells);
     if (m->count[CELL_FAILED] > shown)

@@ -2,9 +2,11 @@
  * (cmd_*.c); the library below never prints, exits or aborts. */
 #include "cli.h"
 
+#include "synlaw/nn.h"
 #include "synlaw/version.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *const cli_usage_main =
@@ -98,6 +100,11 @@ static int cmd_man(void)
 
 int main(int argc, char **argv)
 {
+    /* Before any training (nn.h). SYNLAW_DENORMALS=keep leaves subnormal arithmetic on, only to
+     * measure what it costs (results then differ from a normal run). */
+    const char *dn = getenv("SYNLAW_DENORMALS");
+    if (!dn || strcmp(dn, "keep") != 0)
+        nn_flush_denormals();
     version_blas_threads_default();
     if (argc < 2)
         return cli_usage_error(cli_usage_main, "missing command");

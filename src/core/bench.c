@@ -178,3 +178,53 @@ int bench_calibrate(cost_rates *c, const char *models, int batch, double seconds
     return 0;
 }
 
+
+/* The clock at every training step (the poll callback of a stage). */
+typedef struct {
+    double *t;
+    int n, cap;
+} step_clock;
+
+static void tick(void *user)
+{
+    step_clock *c = user;
+    if (c->n < c->cap)
+        c->t[c->n++] = util_clock();
+}
+
+int bench_pretrain(bench_stage *out, const char *name, int level, int task, long n, int steps, int batch,
+                   char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    char text[1024];
+    snprintf(text, sizeof text,
+             "name: bench\nseed: 1\naxes:\n  pretrain_size: [%ld]\n  model: [%s]\n  complexity: [%d]\n"
+             "  pretrain_task: [%s]\n  finetune_size: [100]\npretrain:\n  steps: %d\n  batch: %d\n"
+             "  eval_every: %d\n  eval_size: 500\nfinetune:\n  steps: 10\n  eval_every: 10\n",
+             n, name, level, job_task_name(task), steps, batch, steps);
+    job_spec spec;
+    if (job_parse_grid(&spec, text, "(stage benchmark)", 0, err, errlen) != 0)
+        return -1;
+    job_backbone bb;
+    job_backbones(&spec, &bb);
+    step_clock clk = {malloc(sizeof(double) * ((size_t)steps + 1)), 0, steps + 1};
+    if (!clk.t)
+        return util_fail(err, errlen, -1, "out of memory");
+    clk.t[clk.n++] = util_clock();
+    train_backbone tb;
+    int rc = train_pretrain(&tb, &spec, &bb, tick, &clk, err, errlen);
+    if (rc == 0 && tb.status != CELL_DONE)
+        rc = util_fail(err, errlen, -1, "the stage diverged: %s", tb.reason);
+    if (rc == 0) {
+        int tenth = clk.n / 10 > 0 ? clk.n / 10 : 1, last = clk.n - 1;
+        out->steps = last;
+        out->start_rate = tenth / (clk.t[tenth] - clk.t[0]);
+        out->end_rate = tenth / (clk.t[last] - clk.t[last - tenth]);
+        out->seconds = tb.seconds;
+        out->render_share = tb.seconds > 0 ? tb.times.generate / tb.seconds : NAN;
+        out->final_error = tb.n_pre ? tb.error[tb.n_pre - 1] : NAN;
+    }
+    train_backbone_free(&tb);
+    free(clk.t);
+    return rc;
+}

@@ -1,4 +1,9 @@
-/* IDX reader: big-endian header (magic, dimension sizes), then unsigned bytes. */
+/* IDX reader: big-endian header (magic, dimension sizes), then unsigned bytes.
+ *
+ * Nothing in a header is trusted: the dimensions are multiplied with overflow checks and a
+ * cap (IDX_MAX_BYTES), and the payload is read in chunks into a buffer that grows with what
+ * the file really holds, so a header that lies costs no more memory than the data behind
+ * it. The payload must be exactly what the header declares. */
 #include "synlaw/idx.h"
 
 #include <errno.h>
@@ -10,49 +15,75 @@
 #define IDX_MAGIC_IMAGES 0x00000803u
 #define IDX_MAGIC_LABELS 0x00000801u
 #define IDX_MAX_COUNT 10000000u
+/* Largest payload accepted (8 GiB; Fashion-MNIST's training images are 47 MB). */
+#define IDX_MAX_BYTES ((size_t)1 << 33)
+/* Bytes read per gzread call and the first size of the payload buffer. */
+#define IDX_CHUNK ((size_t)1 << 24)
 
-static int read_exact(gzFile f, void *buf, size_t n)
+/* zlib's message for the last failure on f without the "path: " that gzerror puts in front
+ * of it (the caller names the file itself); NULL when f only reached its end. */
+static const char *gz_problem(gzFile f, const char *path)
+{
+    int code = Z_OK;
+    const char *msg = gzerror(f, &code);
+    if (code == Z_OK || code == Z_STREAM_END)
+        return NULL;
+    size_t n = strlen(path);
+    if (msg && strncmp(msg, path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ')
+        msg += n + 2;
+    return msg && *msg ? msg : "unknown zlib error";
+}
+
+/* Read up to n bytes; returns the count read (less than n at the end of the data), or -1 on
+ * a zlib or I/O error. */
+static long long read_some(gzFile f, void *buf, size_t n)
 {
     size_t done = 0;
     while (done < n) {
-        unsigned chunk = n - done > (1u << 30) ? (1u << 30) : (unsigned)(n - done);
+        unsigned chunk = n - done > IDX_CHUNK ? (unsigned)IDX_CHUNK : (unsigned)(n - done);
         int got = gzread(f, (char *)buf + done, chunk);
-        if (got <= 0)
+        if (got < 0)
             return -1;
+        if (got == 0)
+            break;
         done += (size_t)got;
     }
-    return 0;
+    return (long long)done;
+}
+
+/* A short read of `what`: corrupt data (zlib's words) or the end of the file. */
+static void short_read(gzFile f, const char *path, const char *what, char *err, size_t errlen)
+{
+    const char *why = gz_problem(f, path);
+    if (why)
+        snprintf(err, errlen, "%s: corrupt gzip data: %s", path, why);
+    else
+        snprintf(err, errlen, "%s: %s", path, what);
 }
 
 static int read_u32(gzFile f, uint32_t *out)
 {
     unsigned char b[4];
-    if (read_exact(f, b, 4) != 0)
+    if (read_some(f, b, 4) != 4)
         return -1;
     *out = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
     return 0;
 }
 
-static const char *gz_reason(gzFile f)
+/* Open path and read its header: the magic and ndim dimension sizes into dims, and in
+ * *total their product (checked for overflow against IDX_MAX_BYTES). NULL with err set. */
+static gzFile open_idx(const char *path, uint32_t magic, int ndim, uint32_t *dims, size_t *total,
+                       char *err, size_t errlen)
 {
-    int code;
-    const char *msg = gzerror(f, &code);
-    return code == Z_OK || code == Z_STREAM_END ? "unexpected end of file" : msg;
-}
-
-/* Read one IDX file with the given magic and rank; returns the payload (malloc'ed). */
-static uint8_t *read_idx(const char *path, uint32_t magic, int ndim, uint32_t *dims, char *err,
-                         size_t errlen)
-{
+    errno = 0;
     gzFile f = gzopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot open: %s", path, errno ? strerror(errno) : "zlib error");
         return NULL;
     }
-    uint8_t *data = NULL;
     uint32_t m;
     if (read_u32(f, &m) != 0) {
-        snprintf(err, errlen, "%s: cannot read the IDX header: %s", path, gz_reason(f));
+        short_read(f, path, "cannot read the IDX header: unexpected end of file", err, errlen);
         goto fail;
     }
     if (m != magic) {
@@ -60,10 +91,10 @@ static uint8_t *read_idx(const char *path, uint32_t magic, int ndim, uint32_t *d
                  m, magic, magic == IDX_MAGIC_IMAGES ? "image" : "label");
         goto fail;
     }
-    size_t total = 1;
+    *total = 1;
     for (int i = 0; i < ndim; i++) {
         if (read_u32(f, &dims[i]) != 0) {
-            snprintf(err, errlen, "%s: truncated header: %s", path, gz_reason(f));
+            short_read(f, path, "truncated header: unexpected end of file", err, errlen);
             goto fail;
         }
         if (dims[i] == 0 || dims[i] > IDX_MAX_COUNT) {
@@ -71,58 +102,121 @@ static uint8_t *read_idx(const char *path, uint32_t magic, int ndim, uint32_t *d
                      IDX_MAX_COUNT);
             goto fail;
         }
-        total *= dims[i];
+        if (dims[i] > IDX_MAX_BYTES / *total) {
+            snprintf(err, errlen, "%s: the header declares more than %zu bytes of data (dimensions "
+                     "up to %d multiply to too much)", path, IDX_MAX_BYTES, i);
+            goto fail;
+        }
+        *total *= dims[i];
     }
-    data = malloc(total);
+    return f;
+fail:
+    gzclose(f);
+    return NULL;
+}
+
+/* Read exactly `total` payload bytes and check that nothing follows. Returns the payload
+ * (malloc'ed), or NULL with err set. */
+static uint8_t *read_payload(gzFile f, const char *path, size_t total, char *err, size_t errlen)
+{
+    size_t cap = total < IDX_CHUNK ? total : IDX_CHUNK, have = 0;
+    uint8_t *data = malloc(cap);
     if (!data) {
-        snprintf(err, errlen, "%s: out of memory for %zu bytes", path, total);
-        goto fail;
+        snprintf(err, errlen, "%s: out of memory for %zu bytes", path, cap);
+        return NULL;
     }
-    if (read_exact(f, data, total) != 0) {
-        snprintf(err, errlen, "%s: truncated: expected %zu data bytes: %s", path, total, gz_reason(f));
-        goto fail;
+    while (have < total) {
+        if (have == cap) { /* grow with the data the file really holds */
+            size_t ncap = cap > total / 2 ? total : 2 * cap;
+            uint8_t *nd = realloc(data, ncap);
+            if (!nd) {
+                snprintf(err, errlen, "%s: out of memory for %zu bytes", path, ncap);
+                goto fail;
+            }
+            data = nd;
+            cap = ncap;
+        }
+        long long got = read_some(f, data + have, cap - have);
+        if (got < 0) {
+            short_read(f, path, "read error", err, errlen);
+            goto fail;
+        }
+        have += (size_t)got;
+        if (have < cap) {
+            char what[128];
+            snprintf(what, sizeof what, "truncated: expected %zu data bytes, found %zu", total, have);
+            short_read(f, path, what, err, errlen);
+            goto fail;
+        }
     }
     char extra;
-    if (gzread(f, &extra, 1) != 0) {
-        snprintf(err, errlen, "%s: has data past the %zu bytes its header declares", path, total);
+    int got = gzread(f, &extra, 1);
+    if (got != 0) {
+        if (got < 0)
+            short_read(f, path, "read error", err, errlen);
+        else
+            snprintf(err, errlen, "%s: has data past the %zu bytes its header declares", path, total);
         goto fail;
     }
-    gzclose(f);
     return data;
 fail:
     free(data);
-    gzclose(f);
     return NULL;
+}
+
+/* Read a label file whole: its count in *count, the labels (malloc'ed) checked to be < 10. */
+static uint8_t *read_labels(const char *path, uint32_t *count, char *err, size_t errlen)
+{
+    size_t total;
+    gzFile f = open_idx(path, IDX_MAGIC_LABELS, 1, count, &total, err, errlen);
+    if (!f)
+        return NULL;
+    uint8_t *lab = read_payload(f, path, total, err, errlen);
+    gzclose(f);
+    for (uint32_t i = 0; lab && i < *count; i++)
+        if (lab[i] > 9) {
+            snprintf(err, errlen, "%s: label %u of item %u is out of range (expected 0..9)", path,
+                     lab[i], i);
+            free(lab);
+            lab = NULL;
+        }
+    return lab;
+}
+
+static int largest_label(const uint8_t *lab, uint32_t n)
+{
+    int top = -1;
+    for (uint32_t i = 0; i < n; i++)
+        top = lab[i] > top ? lab[i] : top;
+    return top;
 }
 
 int idx_load(idx_set *set, const char *images_path, const char *labels_path, int max_count,
              char *err, size_t errlen)
 {
     memset(set, 0, sizeof *set);
-    uint32_t idims[3], ldims[1];
-    uint8_t *pix = read_idx(images_path, IDX_MAGIC_IMAGES, 3, idims, err, errlen);
+    uint32_t idims[3], nlab = 0;
+    size_t total;
+    gzFile f = open_idx(images_path, IDX_MAGIC_IMAGES, 3, idims, &total, err, errlen);
+    if (!f)
+        return -1;
+    uint8_t *pix = read_payload(f, images_path, total, err, errlen);
+    gzclose(f);
     if (!pix)
         return -1;
-    uint8_t *lab = read_idx(labels_path, IDX_MAGIC_LABELS, 1, ldims, err, errlen);
+    uint8_t *lab = read_labels(labels_path, &nlab, err, errlen);
     if (!lab) {
         free(pix);
         return -1;
     }
-    if (idims[0] != ldims[0]) {
+    if (idims[0] != nlab) {
         snprintf(err, errlen, "%s has %u images but %s has %u labels", images_path, idims[0],
-                 labels_path, ldims[0]);
-        goto fail;
+                 labels_path, nlab);
+        free(pix);
+        free(lab);
+        return -1;
     }
-    for (uint32_t i = 0; i < ldims[0]; i++)
-        if (lab[i] > 9) {
-            snprintf(err, errlen, "%s: label %u of item %u is out of range (expected 0..9)",
-                     labels_path, lab[i], i);
-            goto fail;
-        }
-    set->nclass = 0;
-    for (uint32_t i = 0; i < ldims[0]; i++)
-        if (lab[i] + 1 > set->nclass)
-            set->nclass = lab[i] + 1;
+    set->nclass = largest_label(lab, nlab) + 1;
     set->count = (int)idims[0];
     if (max_count > 0 && max_count < set->count)
         set->count = max_count;
@@ -131,19 +225,57 @@ int idx_load(idx_set *set, const char *images_path, const char *labels_path, int
     set->pixels = pix;
     set->labels = lab;
     return 0;
-fail:
-    free(pix);
+}
+
+int idx_probe(idx_info *info, const char *images_path, const char *labels_path, char *err,
+              size_t errlen)
+{
+    memset(info, 0, sizeof *info);
+    uint32_t idims[3], nlab = 0;
+    size_t total;
+    gzFile f = open_idx(images_path, IDX_MAGIC_IMAGES, 3, idims, &total, err, errlen);
+    if (!f)
+        return -1;
+    gzclose(f);
+    uint8_t *lab = read_labels(labels_path, &nlab, err, errlen);
+    if (!lab)
+        return -1;
+    int rc = 0;
+    if (idims[0] != nlab) {
+        snprintf(err, errlen, "%s has %u images but %s has %u labels", images_path, idims[0],
+                 labels_path, nlab);
+        rc = -1;
+    } else {
+        *info = (idx_info){.count = (int)idims[0], .rows = (int)idims[1], .cols = (int)idims[2],
+                           .nclass = largest_label(lab, nlab) + 1};
+    }
     free(lab);
-    return -1;
+    return rc;
+}
+
+char *idx_split_path(const char *dir, const char *split, int labels)
+{
+    const char *kind = labels ? "labels-idx1" : "images-idx3";
+    size_t n = strlen(dir) + strlen(split) + strlen(kind) + 16;
+    char *p = malloc(n);
+    if (p)
+        snprintf(p, n, "%s/%s-%s-ubyte.gz", dir, split, kind);
+    return p;
 }
 
 int idx_load_split(idx_set *set, const char *dir, const char *split, int max_count, char *err,
                    size_t errlen)
 {
-    char ip[4096], lp[4096];
-    snprintf(ip, sizeof ip, "%s/%s-images-idx3-ubyte.gz", dir, split);
-    snprintf(lp, sizeof lp, "%s/%s-labels-idx1-ubyte.gz", dir, split);
-    return idx_load(set, ip, lp, max_count, err, errlen);
+    char *ip = idx_split_path(dir, split, 0), *lp = idx_split_path(dir, split, 1);
+    int rc = -1;
+    if (ip && lp)
+        rc = idx_load(set, ip, lp, max_count, err, errlen);
+    else {
+        memset(set, 0, sizeof *set);
+        snprintf(err, errlen, "%s: out of memory", dir);
+    }
+    free(ip), free(lp);
+    return rc;
 }
 
 void idx_free(idx_set *set)

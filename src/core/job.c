@@ -84,6 +84,8 @@ static int get_string(parse_ctx *c, const yaml_node_t *n, const char *what, char
     const char *s = scalar(n);
     if (s[0] == '\0')
         return fail(c, n, "%s: must not be empty", what);
+    if (strlen(s) != n->data.scalar.length)
+        return fail(c, n, "%s: contains a NUL character", what);
     if (strlen(s) >= len)
         return fail(c, n, "%s: '%s' is too long (at most %zu characters)", what, s, len - 1);
     strcpy(out, s);
@@ -466,6 +468,51 @@ static int check_data_dir(parse_ctx *c, const job_spec *s, const yaml_node_t *no
     return 0;
 }
 
+/* Before libyaml builds the document: one pass over the events that stops at the first
+ * collection nested deeper than JOB_MAX_DEPTH and at a second document. Building a document
+ * of 100,000 nested flow collections takes libyaml a minute; this pass refuses it after
+ * JOB_MAX_DEPTH of them. 0, or -1 with "file:line:col: ..." in err. */
+static int prescan(const char *text, size_t len, const char *file, char *err, size_t errlen)
+{
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser)) {
+        snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    int depth = 0, docs = 0, rc = -1;
+    for (;;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev)) {
+            snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", file, parser.problem_mark.line + 1,
+                     parser.problem_mark.column + 1, parser.problem ? parser.problem : "unknown");
+            break;
+        }
+        yaml_event_type_t type = ev.type;
+        yaml_mark_t at = ev.start_mark;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT) {
+            rc = 0;
+            break;
+        }
+        if (type == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
+            snprintf(err, errlen, "%s:%zu:%zu: a second YAML document; a job file holds one job (one "
+                     "document)", file, at.line + 1, at.column + 1);
+            break;
+        }
+        if ((type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) &&
+            ++depth > JOB_MAX_DEPTH) {
+            snprintf(err, errlen, "%s:%zu:%zu: nested more than %d levels deep (a job file needs 3)",
+                     file, at.line + 1, at.column + 1, JOB_MAX_DEPTH);
+            break;
+        }
+        if (type == YAML_SEQUENCE_END_EVENT || type == YAML_MAPPING_END_EVENT)
+            depth--;
+    }
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
 int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen)
 {
     return job_parse_grid(spec, text, file, 1, err, errlen);
@@ -480,11 +527,19 @@ int job_parse_grid(job_spec *spec, const char *text, const char *file, int check
     int rc = -1;
 
     defaults(spec);
+    size_t len = strlen(text);
+    if (len > JOB_MAX_BYTES) {
+        snprintf(err, errlen, "%s:1:1: %zu bytes; a job file is at most %d bytes (1 MiB)", file, len,
+                 JOB_MAX_BYTES);
+        return -1;
+    }
+    if (prescan(text, len, file, err, errlen) != 0)
+        return -1;
     if (!yaml_parser_initialize(&parser)) {
         snprintf(err, errlen, "%s: cannot initialise the YAML parser", file);
         return -1;
     }
-    yaml_parser_set_input_string(&parser, (const unsigned char *)text, strlen(text));
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &doc)) {
         snprintf(err, errlen, "%s:%zu:%zu: YAML syntax error: %s", file,
                  parser.problem_mark.line + 1, parser.problem_mark.column + 1,
@@ -562,6 +617,12 @@ char *job_read_file(const char *path, char *err, size_t errlen)
     size_t got;
     while (buf && (got = fread(buf + len, 1, cap - len - 1, f)) > 0) {
         len += got;
+        if (len > JOB_MAX_BYTES) { /* stop reading: a job file is small */
+            snprintf(err, errlen, "%s: more than %d bytes; a job file is at most 1 MiB", path, JOB_MAX_BYTES);
+            free(buf);
+            fclose(f);
+            return NULL;
+        }
         if (len + 1 == cap) {
             char *nb = realloc(buf, cap * 2);
             if (!nb) {

@@ -1,22 +1,113 @@
 /* Results file on parallel HDF5 (see store.h). Every hid_t starts invalid and every call is
  * checked; the automatic HDF5 error printing is off and each failure is reported with the
- * call and the file's name instead. */
+ * call and the file's name instead.
+ *
+ * Disk space: HDF5 1.10 cannot survive a failed close. When the metadata flush of H5Dclose or
+ * H5Fclose fails (no space left), it frees the object but keeps its identifier, and the
+ * library's own shutdown (at MPI_Finalize or exit) then closes it again and crashes. So the
+ * space a file will need is reserved (fallocate, beyond the end of the file) before HDF5
+ * writes a byte of it, and a creation that fails anyway gives its own blocks back
+ * (truncation) before it closes, so that the close can flush. */
+#define _GNU_SOURCE /* fallocate, FALLOC_FL_KEEP_SIZE */
 #include "synlaw/store.h"
 
 #include "synlaw/nn.h"
 #include "synlaw/util.h"
 #include "synlaw/version.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <hdf5_hl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Rows written per HDF5 call when rank 0 fills a table at creation (bounds its memory). */
 enum { BLOCK_ROWS = 65536 };
+
+/* Bytes reserved beyond a file's data for HDF5's metadata (the tiny test job's file has 20
+ * KB of it besides its job text). */
+#define META_MARGIN ((off_t)256 << 10)
+
+/* Reserve `bytes` of disk after the end of path (which must exist), without changing its
+ * size: HDF5's writes into that range cannot fail for lack of space. 0; 0 as well when the
+ * file system cannot reserve (no fallocate: nothing is promised there) or SYNLAW_RESERVE=0;
+ * -1 with err when the space is not there. */
+static int reserve_space(const char *path, off_t bytes, char *err, size_t errlen)
+{
+    const char *e = getenv("SYNLAW_RESERVE");
+    if (e && strcmp(e, "0") == 0)
+        return 0;
+    int fd = open(path, O_WRONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) {
+        int saved = errno;
+        if (fd >= 0)
+            close(fd);
+        return util_fail(err, errlen, -1, "%s: cannot open to reserve disk space: %s", path, strerror(saved));
+    }
+    int rc = 0;
+    if (fallocate(fd, FALLOC_FL_KEEP_SIZE, sb.st_size, bytes) != 0 && errno != EOPNOTSUPP && errno != ENOSYS &&
+        errno != EINVAL)
+        rc = util_fail(err, errlen, -1, "%s: cannot reserve the %.3g MB the results need on its device: %s",
+                       path, (double)bytes / 1e6, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+/* Give back what reserve_space took and HDF5 did not use (blocks past the end of the file). */
+static void release_space(const char *path)
+{
+    int fd = open(path, O_WRONLY);
+    struct stat sb;
+    if (fd < 0)
+        return;
+    if (fstat(fd, &sb) == 0 && ftruncate(fd, sb.st_size) != 0) {
+        /* nothing to do: the blocks stay reserved until the file is removed */
+    }
+    close(fd);
+}
+
+/* Bytes of the datasets of a results file of spec (the raw data of store_create's layout),
+ * plus the job text and META_MARGIN. */
+static off_t layout_bytes(const job_spec *spec, const char *job_text)
+{
+    double ncell = job_cell_count(spec), nbb = job_backbone_count(spec);
+    double b = ncell * (double)sizeof(store_cell_row) + nbb * (double)sizeof(store_backbone_row) +
+               ncell * job_max_finetune_evals(spec) * 12.0 + nbb * job_max_pretrain_evals(spec) * 12.0 +
+               4.0 * (ncell + nbb) + 2.0 * (double)strlen(job_text);
+    for (int m = 0; spec->pretrain.keep && m < spec->n_model; m++) {
+        nn_arch a;
+        if (nn_arch_build(&a, spec->model[m], 10) == 0)
+            b += nbb / (spec->n_model ? spec->n_model : 1) * (double)a.nparam_backbone * 4.0;
+    }
+    return (off_t)b + META_MARGIN;
+}
+
+/* Whether every rank of comm is ok; when not, err on every rank holds the message of the
+ * lowest rank that failed (an MPI failure counts as one). */
+static int all_ok(MPI_Comm comm, int ok, char *err, size_t errlen)
+{
+    int rank = 0, size = 1, all = 0;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    if (MPI_Allreduce(&ok, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) {
+        util_fail(err, errlen, -1, "MPI_Allreduce failed while agreeing on the results file");
+        return 0;
+    }
+    if (all)
+        return 1;
+    int mine = ok ? size : rank, first = size;
+    if (MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS ||
+        MPI_Bcast(err, (int)errlen, MPI_CHAR, first, comm) != MPI_SUCCESS)
+        util_fail(err, errlen, -1, "MPI failed while passing on an error about the results file");
+    return 0;
+}
 
 struct store {
     hid_t file;
@@ -30,6 +121,7 @@ struct store {
     int first_bb[JOB_MAX_AXIS];             /* backbone index of row 0 of weights[m] */
     char models[JOB_MAX_AXIS][JOB_NAME_LEN];
     char *path;                             /* owned */
+    int rank;                               /* in the communicator of create/open */
 };
 
 #define FAIL(...)                                                                               \
@@ -384,11 +476,13 @@ static store *store_new(const char *path, const job_spec *spec, MPI_Comm comm, h
     st->n_pre = job_max_pretrain_evals(spec);
     st->ft_every = spec->finetune.eval_every;
     st->pre_every = spec->pretrain.eval_every;
+    MPI_Comm_rank(comm, &st->rank);
     *fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (*fapl < 0 || H5Pset_fapl_mpio(*fapl, comm, MPI_INFO_NULL) < 0) {
         snprintf(err, errlen, "%s: cannot set up MPI-IO file access", path);
         if (*fapl >= 0)
             H5Pclose(*fapl);
+        *fapl = H5I_INVALID_HID;
         free(st->path);
         free(st);
         return NULL;
@@ -470,35 +564,53 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     hid_t fapl = H5I_INVALID_HID, grp = H5I_INVALID_HID, wgrp = H5I_INVALID_HID;
     hid_t cellscale = H5I_INVALID_HID, bbscale = H5I_INVALID_HID;
     hid_t ftsteps = H5I_INVALID_HID, presteps = H5I_INVALID_HID;
-    store *st = store_new(path, spec, comm, &fapl, err, errlen);
-    if (!st)
+    int ncell = job_cell_count(spec), nbb = job_backbone_count(spec), ok = 1;
+
+    /* Rank 0 creates the file empty and reserves its space before HDF5 touches it. */
+    if (rank == 0) {
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd < 0)
+            ok = util_fail(err, errlen, 0, "%s: cannot create the results file: %s", path, strerror(errno));
+        else
+            close(fd);
+        ok = ok && reserve_space(path, layout_bytes(spec, job_text), err, errlen) == 0;
+    }
+    if (!all_ok(comm, ok, err, errlen))
         return -1;
-    int ncell = job_cell_count(spec), nbb = job_backbone_count(spec);
+    store *st = store_new(path, spec, comm, &fapl, err, errlen);
+    if (!all_ok(comm, st != NULL, err, errlen)) {
+        store_close(st);
+        if (fapl >= 0)
+            H5Pclose(fapl);
+        return -1;
+    }
 
     st->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (st->file < 0)
-        FAIL("%s: cannot create the results file (does the directory exist and is it writable? "
-             "is another run writing it?)", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot create the results file (does the directory exist and is it "
+                       "writable? is another run writing it?)", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
 
     char buf[512], created[64];
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    int ok = attr_str(st->file, "format", STORE_FORMAT) == 0 &&
-             attr_int(st->file, "format_version", STORE_FORMAT_VERSION) == 0 &&
-             attr_str(st->file, "synlaw_version", version_synlaw()) == 0 &&
-             attr_str(st->file, "job_name", spec->name) == 0 &&
-             attr_str(st->file, "job_file", job_file) == 0 &&
-             attr_str(st->file, "job_text", job_text) == 0 &&
-             attr_str(st->file, "created", created) == 0 &&
-             attr_int(st->file, "ranks", size) == 0 && attr_int(st->file, "n_cells", ncell) == 0 &&
-             attr_int(st->file, "n_backbones", nbb) == 0 &&
-             attr_int(st->file, "shard_index", shard ? shard->index : 0) == 0 &&
-             attr_int(st->file, "shard_count", shard ? shard->count : 0) == 0 &&
-             attr_int(st->file, "merged_from", shard ? shard->merged_from : 0) == 0 &&
-             attr_str(st->file, "eval_split", job_eval_split_name(spec->finetune.eval_split)) == 0 &&
-             attr_int(st->file, "keep_backbones", spec->pretrain.keep) == 0 &&
-             attr_str(st->file, "openblas_config", version_openblas()) == 0 &&
-             attr_str(st->file, "gsl_version", version_gsl()) == 0;
+    ok = attr_str(st->file, "format", STORE_FORMAT) == 0 &&
+         attr_int(st->file, "format_version", STORE_FORMAT_VERSION) == 0 &&
+         attr_str(st->file, "synlaw_version", version_synlaw()) == 0 &&
+         attr_str(st->file, "job_name", spec->name) == 0 &&
+         attr_str(st->file, "job_file", job_file) == 0 &&
+         attr_str(st->file, "job_text", job_text) == 0 &&
+         attr_str(st->file, "created", created) == 0 &&
+         attr_int(st->file, "ranks", size) == 0 && attr_int(st->file, "n_cells", ncell) == 0 &&
+         attr_int(st->file, "n_backbones", nbb) == 0 &&
+         attr_int(st->file, "shard_index", shard ? shard->index : 0) == 0 &&
+         attr_int(st->file, "shard_count", shard ? shard->count : 0) == 0 &&
+         attr_int(st->file, "merged_from", shard ? shard->merged_from : 0) == 0 &&
+         attr_str(st->file, "eval_split", job_eval_split_name(spec->finetune.eval_split)) == 0 &&
+         attr_int(st->file, "keep_backbones", spec->pretrain.keep) == 0 &&
+         attr_str(st->file, "openblas_config", version_openblas()) == 0 &&
+         attr_str(st->file, "gsl_version", version_gsl()) == 0;
     snprintf(buf, sizeof buf, "%016llx", (unsigned long long)job_text_hash(job_text));
     ok = ok && attr_str(st->file, "job_hash", buf) == 0;
     version_hdf5(buf, sizeof buf);
@@ -506,12 +618,16 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     version_mpi(buf, sizeof buf);
     ok = ok && attr_str(st->file, "mpi_library", buf) == 0;
     if (!ok)
-        FAIL("%s: cannot write the root attributes", path);
+        util_fail(err, errlen, 0, "%s: cannot write the root attributes", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
 
     st->cell_type = cell_row_type(STORE_FORMAT_VERSION);
     st->bb_type = backbone_row_type();
     if (st->cell_type < 0 || st->bb_type < 0)
-        FAIL("%s: cannot build the table types", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot build the table types", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     hsize_t nc = (hsize_t)ncell, nb = (hsize_t)nbb;
     st->cells = make_dataset(st->file, "cells", st->cell_type, 1, &nc, NULL,
                              "one row per cell (fine-tuning stage): coordinates, backbone, status, "
@@ -521,7 +637,9 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
                                  "key, status, rank, times");
     grp = H5Gcreate2(st->file, "curves", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (st->cells < 0 || st->backbones < 0 || grp < 0)
-        FAIL("%s: cannot create /cells, /backbones or /curves", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot create /cells, /backbones or /curves", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     hsize_t dft[2] = {nc, (hsize_t)st->n_ft}, dpre[2] = {nb, (hsize_t)st->n_pre};
     ftsteps = make_dataset(grp, "finetune_step", H5T_NATIVE_INT32, 2, dft, "steps",
                            "fine-tuning step of each evaluation of the cell (0 past its last)");
@@ -537,37 +655,48 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
                                "held-out synthetic error (per output) at each evaluation");
     if (ftsteps < 0 || st->ft_val < 0 || st->ft_test < 0 || presteps < 0 || st->pre_loss < 0 ||
         st->pre_err < 0)
-        FAIL("%s: cannot create the curve datasets", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot create the curve datasets", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     if (spec->pretrain.keep && nbb > 0) {
         wgrp = H5Gcreate2(st->file, "weights", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         if (wgrp < 0)
-            FAIL("%s: cannot create /weights", path);
+            ok = util_fail(err, errlen, 0, "%s: cannot create /weights", path);
         int per = nbb / spec->n_model;
-        for (int m = 0; m < spec->n_model; m++) {
+        for (int m = 0; ok && m < spec->n_model; m++) {
             hsize_t dw[2] = {(hsize_t)per, (hsize_t)backbone_params(spec, m)};
             st->weights[m] = make_dataset(wgrp, spec->model[m], H5T_NATIVE_FLOAT, 2, dw, NULL,
                                           "pre-trained backbone parameters, one row per backbone of "
                                           "this model: nn's parameter block before the head");
             if (st->weights[m] < 0 || attr_int(st->weights[m], "first_backbone", st->first_bb[m]) < 0 ||
                 attr_str(st->weights[m], "model", spec->model[m]) < 0)
-                FAIL("%s: cannot create /weights/%s", path, spec->model[m]);
+                ok = util_fail(err, errlen, 0, "%s: cannot create /weights/%s", path, spec->model[m]);
         }
+        if (!all_ok(comm, ok, err, errlen))
+            goto fail;
     }
     cellscale = make_index_scale(st->file, "cell", ncell, "cell", rank);
     bbscale = make_index_scale(st->file, "backbone", nbb, "backbone", rank);
     if (cellscale < 0 || bbscale < 0)
-        FAIL("%s: cannot create the dimension scales", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot create the dimension scales", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     hid_t on_cells[] = {st->cells, ftsteps, st->ft_val, st->ft_test};
     hid_t on_bb[] = {st->backbones, presteps, st->pre_loss, st->pre_err};
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; ok && i < 4; i++)
         if (H5DSattach_scale(on_cells[i], cellscale, 0) < 0 || H5DSattach_scale(on_bb[i], bbscale, 0) < 0)
-            FAIL("%s: cannot attach the dimension scales", path);
+            ok = util_fail(err, errlen, 0, "%s: cannot attach the dimension scales", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     /* Pending rows and the step matrices, written by rank 0. */
     if (fill_cells(st, ftsteps, spec, ncell, rank) != 0 || fill_backbones(st, presteps, spec, nbb, rank) != 0)
-        FAIL("%s: cannot write the pending rows (or out of memory)", path);
+        ok = util_fail(err, errlen, 0, "%s: cannot write the pending rows (or out of memory)", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
     if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
-        FAIL("%s: cannot flush the new layout", path);
-    MPI_Barrier(comm);
+        ok = util_fail(err, errlen, 0, "%s: cannot flush the new layout", path);
+    if (!all_ok(comm, ok, err, errlen))
+        goto fail;
 
     H5Dclose(cellscale), H5Dclose(bbscale), H5Dclose(ftsteps), H5Dclose(presteps), H5Gclose(grp);
     if (wgrp >= 0)
@@ -576,6 +705,13 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     *out = st;
     return 0;
 fail:
+    /* Every rank is here together. The file is being created and the caller removes it: rank 0
+     * gives its blocks back first, so that the flushes of the closes below find space (a
+     * failed close would leave HDF5 unable to shut down; see the top of this file). */
+    if (rank == 0 && truncate(path, 0) != 0) {
+        /* the closes may then fail to flush; nothing more can be done here */
+    }
+    MPI_Barrier(comm);
     if (cellscale >= 0) H5Dclose(cellscale);
     if (bbscale >= 0) H5Dclose(bbscale);
     if (ftsteps >= 0) H5Dclose(ftsteps);
@@ -855,8 +991,12 @@ int store_close(store *st)
         H5Tclose(st->cell_type);
     if (st->bb_type >= 0)
         H5Tclose(st->bb_type);
-    if (st->file >= 0 && H5Fclose(st->file) < 0)
-        rc = -1;
+    if (st->file >= 0) {
+        if (H5Fclose(st->file) < 0)
+            rc = -1;
+        else if (st->rank == 0)
+            release_space(st->path);
+    }
     free(st->path);
     free(st);
     return rc;
@@ -1075,14 +1215,19 @@ int store_write_fits(const char *path, int create, const analysis_row *rows, int
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t f = H5I_INVALID_HID, t = H5I_INVALID_HID, ds = H5I_INVALID_HID;
+    off_t need = (off_t)n * (off_t)sizeof *rows + META_MARGIN;
     if (create) {
         f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
         if (f < 0)
             FAIL("%s: cannot create", path);
+        if (reserve_space(path, need, err, errlen) != 0)
+            goto fail;
         if (attr_str(f, "format", "synlaw-fits") < 0 || attr_str(f, "synlaw_version", version_synlaw()) < 0 ||
             attr_str(f, "source", source ? source : "") < 0)
             FAIL("%s: cannot write the file attributes", path);
     } else {
+        if (reserve_space(path, need, err, errlen) != 0)
+            return -1;
         f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
         if (f < 0)
             FAIL("%s: cannot open for writing the fits (is a synlaw run still writing it? HDF5 "
@@ -1108,11 +1253,17 @@ int store_write_fits(const char *path, int create, const analysis_row *rows, int
         snprintf(err, errlen, "%s: cannot close after writing the fits", path);
         return -1;
     }
+    release_space(path);
     return 0;
 fail:
+    if (create && f >= 0 && truncate(path, 0) != 0) {
+        /* a new file, removed below: its blocks given back so that the close can flush */
+    }
     if (ds >= 0) H5Dclose(ds);
     if (t >= 0) H5Tclose(t);
     if (f >= 0) H5Fclose(f);
+    if (create)
+        remove(path);
     return -1;
 }
 
@@ -1158,6 +1309,8 @@ static hid_t gains_row_type(void)
 int store_write_gains(const char *path, const gains_row *rows, int n, char *err, size_t errlen)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if (reserve_space(path, (off_t)n * (off_t)sizeof *rows + META_MARGIN, err, errlen) != 0)
+        return -1;
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), t = H5I_INVALID_HID, ds = H5I_INVALID_HID;
     if (f < 0)
         FAIL("%s: cannot open for writing the gains", path);
@@ -1177,6 +1330,7 @@ int store_write_gains(const char *path, const gains_row *rows, int n, char *err,
     H5Dclose(ds), H5Tclose(t);
     if (H5Fclose(f) < 0)
         return util_fail(err, errlen, -1, "%s: cannot close after writing the gains", path);
+    release_space(path);
     return 0;
 fail:
     if (ds >= 0) H5Dclose(ds);

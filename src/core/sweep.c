@@ -5,6 +5,7 @@
 #include "synlaw/sweep.h"
 
 #include "synlaw/cost.h"
+#include "synlaw/idx.h"
 #include "synlaw/sched.h"
 #include "synlaw/store.h"
 #include "synlaw/train.h"
@@ -247,13 +248,74 @@ typedef struct {
     int created;         /* rank 0 created the (empty) file: remove it if setup fails */
 } plan_t;
 
+/* The data of one split: both files probed, the geometry and labels of Fashion-MNIST. */
+static int validate_split(const job_spec *spec, const char *split, idx_info *info, char *err,
+                          size_t errlen)
+{
+    char *ip = idx_split_path(spec->data_dir, split, 0), *lp = idx_split_path(spec->data_dir, split, 1);
+    int rc = SL_EINPUT;
+    if (!ip || !lp)
+        rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
+    else if (idx_probe(info, ip, lp, err, errlen) != 0)
+        rc = SL_EINPUT;
+    else if (info->rows != SYNTH_SIDE || info->cols != SYNTH_SIDE)
+        util_fail(err, errlen, SL_EINPUT, "%s: %dx%d images; synlaw expects %dx%d images "
+                  "(Fashion-MNIST)", ip, info->rows, info->cols, SYNTH_SIDE, SYNTH_SIDE);
+    else if (info->nclass > TRAIN_CLASSES)
+        util_fail(err, errlen, SL_EINPUT, "%s: labels up to %d; synlaw expects %d classes "
+                  "(Fashion-MNIST)", lp, info->nclass - 1, TRAIN_CLASSES);
+    else
+        rc = SL_OK;
+    free(ip), free(lp);
+    return rc;
+}
+
+int sweep_validate(const job_spec *spec, char *err, size_t errlen)
+{
+    idx_info train, test;
+    int rc = validate_split(spec, "train", &train, err, errlen);
+    if (rc == SL_OK)
+        rc = validate_split(spec, "t10k", &test, err, errlen);
+    if (rc != SL_OK)
+        return rc;
+    if (train.count <= TRAIN_VALIDATION)
+        return util_fail(err, errlen, SL_EINPUT, "%s/train-images-idx3-ubyte.gz: %d training images, "
+                         "more than the %d of the validation split needed", spec->data_dir,
+                         train.count, TRAIN_VALIDATION);
+    int pool = train.count - TRAIN_VALIDATION;
+    for (int i = 0; i < spec->n_ftsize; i++)
+        if (spec->ftsize[i] > pool)
+            return util_fail(err, errlen, SL_EINPUT, "axes.finetune_size: %ld exceeds the %d training "
+                             "images of %s that fine-tuning may use (the last %d are the validation "
+                             "split)", spec->ftsize[i], pool, spec->data_dir, TRAIN_VALIDATION);
+    if (spec->finetune.eval_split != EVAL_VALIDATION && spec->finetune.eval_size > test.count)
+        return util_fail(err, errlen, SL_EINPUT, "finetune.eval_size: %d exceeds the %d test images of "
+                         "%s/t10k-images-idx3-ubyte.gz", spec->finetune.eval_size, test.count,
+                         spec->data_dir);
+    if (spec->pretrain_from[0]) {
+        store_results res;
+        char why[1024];
+        if (store_read(&res, spec->pretrain_from, 0, why, sizeof why) != 0)
+            return util_fail(err, errlen, SL_EINPUT, "pretrain.from: %s", why);
+        int version = res.version;
+        store_results_free(&res);
+        if (version < 2)
+            return util_fail(err, errlen, SL_EINPUT, "pretrain.from: %s is in results format %d, which "
+                             "keeps no backbones", spec->pretrain_from, version);
+    }
+    return SL_OK;
+}
+
 /* Rank 0: job, output path, mode and lock. */
 static int prepare(const sweep_options *opt, plan_t *pl, char *err, size_t errlen)
 {
     struct stat sb;
+    int rc;
     pl->text = job_read_file(opt->job_path, err, errlen);
     if (!pl->text || job_parse(&pl->spec, pl->text, opt->job_path, err, errlen) != 0)
         return SL_EINPUT;
+    if ((rc = sweep_validate(&pl->spec, err, errlen)) != SL_OK)
+        return rc;
     int ncell = job_cell_count(&pl->spec);
     if (opt->shard_count > 0 && opt->shard_count > ncell)
         return util_fail(err, errlen, SL_EINPUT, "--shard %d/%d: more shards than the %d cells of the grid",

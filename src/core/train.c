@@ -96,18 +96,58 @@ static void copy_real(float *dst, const idx_set *set, int item)
         dst[p] = standardise((float)src[p] * (1.0f / 255.0f));
 }
 
+/* Standardised value of each 8-bit pixel level (filled once; the same floats everywhere). */
+static float level_value[256];
+static int level_ready;
+
+static const float *levels(void)
+{
+    if (!level_ready) {
+        for (int v = 0; v < 256; v++)
+            level_value[v] = standardise((float)v * (1.0f / 255.0f));
+        level_ready = 1;
+    }
+    return level_value;
+}
+
+void train_render_sample(train_sample *out, synth_sample *s, uint64_t seed, uint64_t index,
+                         int complexity, int task)
+{
+    synth_render(s, seed, index, complexity);
+    for (int p = 0; p < SYNTH_PIXELS; p++) {
+        long v = lrintf(s->image[p] * 255.0f);
+        out->px[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+    memset(out->bits, 0, sizeof out->bits);
+    if (task == TASK_SEGMENT) {
+        for (int p = 0; p < SYNTH_PIXELS; p++)
+            if (s->mask[p] > 0.5f)
+                out->bits[p >> 3] |= (uint8_t)(1u << (p & 7));
+    } else {
+        for (int c = 0; c < SYNTH_NCLASS; c++)
+            if (s->present[c] > 0.5f)
+                out->bits[c >> 3] |= (uint8_t)(1u << (c & 7));
+    }
+}
+
+void train_expand_sample(float *x, float *target, const train_sample *in, int task)
+{
+    const float *lv = levels();
+    for (int p = 0; p < SYNTH_PIXELS; p++)
+        x[p] = lv[in->px[p]];
+    if (!target)
+        return;
+    int K = train_task_outputs(task);
+    for (int k = 0; k < K; k++)
+        target[k] = (in->bits[k >> 3] >> (k & 7)) & 1 ? 1.0f : 0.0f;
+}
+
 void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
                   int complexity, int task)
 {
-    synth_render(s, seed, index, complexity);
-    for (int p = 0; p < SYNTH_PIXELS; p++)
-        x[p] = standardise(s->image[p]);
-    if (!target)
-        return;
-    if (task == TASK_SEGMENT)
-        memcpy(target, s->mask, sizeof s->mask);
-    else
-        memcpy(target, s->present, sizeof s->present);
+    train_sample t;
+    train_render_sample(&t, s, seed, index, complexity, task);
+    train_expand_sample(x, target, &t, task);
 }
 
 /* The optimiser of a recipe, with its learning rate or another (scratch cells). */
@@ -192,20 +232,20 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
                      heldout_base + (uint64_t)i, bb->complexity, bb->task);
     out->times.generate += util_clock() - t0;
 
-    /* A small synthetic set is drawn many times over (steps x batch draws of n images):
-     * keep each image once it is rendered. Larger sets are rendered on the fly, so memory
-     * does not grow with n. The cache only memoises: the bits are the same either way. */
-    float *cx = NULL, *ct = NULL;
+    /* A synthetic set is drawn many times over (steps x batch draws of n images): keep each
+     * sample once it is rendered, as long as the set fits in TRAIN_CACHE_BYTES. Larger sets
+     * are rendered on the fly, so memory does not grow with n. The cache only memoises: the
+     * bits are the same either way. */
+    train_sample *cache = NULL, sample;
     uint8_t *have = NULL;
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
-    if (bb->size <= TRAIN_CACHE_IMAGES && (long)bb->steps * B > bb->size &&
+    if ((uint64_t)bb->size * sizeof(train_sample) <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
         !(nocache && strcmp(nocache, "0") == 0)) {
-        cx = malloc((size_t)bb->size * SYNTH_PIXELS * sizeof(float));
-        ct = malloc((size_t)bb->size * K * sizeof(float));
+        cache = malloc((size_t)bb->size * sizeof *cache);
         have = calloc((size_t)bb->size, 1);
-        if (!cx || !ct || !have) { /* no cache: slower, same result */
-            free(cx), free(ct), free(have);
-            cx = ct = NULL;
+        if (!cache || !have) { /* no cache: slower, same result */
+            free(cache), free(have);
+            cache = NULL;
             have = NULL;
         }
     }
@@ -221,17 +261,13 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
         for (int i = 0; i < B; i++) {
             uint64_t item = rng_below(&r, (uint64_t)bb->size);
             float *xi = x + (size_t)i * SYNTH_PIXELS, *ti = target + (size_t)i * K;
-            if (have && have[item]) {
-                memcpy(xi, cx + item * SYNTH_PIXELS, SYNTH_PIXELS * sizeof(float));
-                memcpy(ti, ct + item * K, (size_t)K * sizeof(float));
-                continue;
+            train_sample *t = cache ? &cache[item] : &sample;
+            if (!have || !have[item]) {
+                train_render_sample(t, s, data_seed, item, bb->complexity, bb->task);
+                if (have)
+                    have[item] = 1;
             }
-            train_render(xi, ti, s, data_seed, item, bb->complexity, bb->task);
-            if (have) {
-                memcpy(cx + item * SYNTH_PIXELS, xi, SYNTH_PIXELS * sizeof(float));
-                memcpy(ct + item * K, ti, (size_t)K * sizeof(float));
-                have[item] = 1;
-            }
+            train_expand_sample(xi, ti, t, bb->task);
         }
         double tt = util_clock();
         out->times.generate += tt - tg;
@@ -263,7 +299,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(hx), free(ht), free(target), free(s), free(cx), free(ct), free(have);
+    free(hx), free(ht), free(target), free(s), free(cache), free(have);
     return 0;
 }
 
