@@ -15,6 +15,7 @@
 #include <pmmintrin.h>
 #include <xmmintrin.h>
 #endif
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,26 +307,64 @@ void nn_linear_forward_naive(float *y, const float *x, const float *w, const flo
         }
 }
 
-/* One row of a 3x3 tap: out[x] = in[x + dx] with zeros outside, dx in {-1, 0, 1}. */
-static inline void shift_row(float *out, const float *in, int W, int dx)
+/* The rows y of an H-row plane whose tap row y + dy lies inside: [*y0, *y1). */
+static inline void tap_rows(int H, int dy, int *y0, int *y1)
 {
+    *y0 = dy < 0 ? -dy : 0;
+    *y1 = dy > 0 ? H - dy : H;
+}
+
+/* One tap of one plane: out[y][x] = in[y + dy][x + dx] with zeros outside (dx, dy in
+ * {-1, 0, 1}). The valid rows are one contiguous block of the plane shifted by dy*W + dx: one
+ * copy, then the column that wrapped around is zeroed, and the rows outside are zeroed. */
+static void tap_plane(float *restrict out, const float *restrict in, int H, int W, int dy, int dx)
+{
+    int y0, y1;
+    tap_rows(H, dy, &y0, &y1);
+    if (y0 > 0)
+        memset(out, 0, (size_t)y0 * W * sizeof(float));
+    if (y1 < H)
+        memset(out + (size_t)y1 * W, 0, (size_t)(H - y1) * W * sizeof(float));
+    if (y1 <= y0)
+        return;
+    size_t len = (size_t)(y1 - y0) * W;
+    float *o = out + (size_t)y0 * W;
+    const float *src = in + (size_t)(y0 + dy) * W;
     if (dx == 0) {
-        memcpy(out, in, (size_t)W * sizeof(float));
-    } else if (dx < 0) {
-        out[0] = 0.0f;
-        memcpy(out + 1, in, (size_t)(W - 1) * sizeof(float));
-    } else {
-        memcpy(out, in + 1, (size_t)(W - 1) * sizeof(float));
-        out[W - 1] = 0.0f;
+        memcpy(o, src, len * sizeof(float));
+    } else if (dx > 0) { /* o[i] = src[i + 1]; the last column has no right neighbour */
+        memcpy(o, src + 1, (len - 1) * sizeof(float));
+        for (int y = 0; y < y1 - y0; y++)
+            o[(size_t)y * W + W - 1] = 0.0f;
+    } else { /* o[i] = src[i - 1]; the first column has no left neighbour */
+        memcpy(o + 1, src, (len - 1) * sizeof(float));
+        for (int y = 0; y < y1 - y0; y++)
+            o[(size_t)y * W] = 0.0f;
     }
 }
 
-/* Adjoint of shift_row: in[x + dx] += out[x]. */
-static inline void unshift_row(float *restrict in, const float *restrict out, int W, int dx)
+/* Adjoint of tap_plane: in[y + dy][x + dx] += out[y][x] over the valid (y, x). The column of
+ * out that has no source is zeroed first (out is scratch), so that the block add is one
+ * contiguous loop. */
+static void untap_plane(float *restrict in, float *restrict out, int H, int W, int dy, int dx)
 {
-    int lo = dx < 0 ? 1 : 0, hi = dx > 0 ? W - 1 : W;
-    for (int x = lo; x < hi; x++)
-        in[x + dx] += out[x];
+    int y0, y1;
+    tap_rows(H, dy, &y0, &y1);
+    if (y1 <= y0)
+        return;
+    size_t len = (size_t)(y1 - y0) * W;
+    float *o = out + (size_t)y0 * W;
+    float *dst = in + (size_t)(y0 + dy) * W;
+    if (dx > 0)
+        for (int y = 0; y < y1 - y0; y++)
+            o[(size_t)y * W + W - 1] = 0.0f;
+    else if (dx < 0)
+        for (int y = 0; y < y1 - y0; y++)
+            o[(size_t)y * W] = 0.0f;
+    /* dst[i + dx] += o[i] over the block, leaving out the one element past either end */
+    size_t lo = dx < 0 ? 1 : 0, hi = dx > 0 ? len - 1 : len;
+    for (size_t i = lo; i < hi; i++)
+        dst[(ptrdiff_t)i + dx] += o[i];
 }
 
 /* col [C*9, B*H*W] from x [C, B, H, W] (zero padding 1): row (c, ky, kx), column (b, y, x). */
@@ -333,42 +372,24 @@ static void im2col3(float *col, const float *x, int B, int C, int H, int W)
 {
     size_t HW = (size_t)H * W, N = (size_t)B * HW;
     for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                float *row = col + (size_t)(c * 9 + ky * 3 + kx) * N;
-                for (int b = 0; b < B; b++) {
-                    const float *xp = x + ((size_t)c * B + b) * HW;
-                    float *out = row + (size_t)b * HW;
-                    for (int y = 0; y < H; y++) {
-                        int sy = y + ky - 1;
-                        if (sy < 0 || sy >= H)
-                            memset(out + (size_t)y * W, 0, (size_t)W * sizeof(float));
-                        else
-                            shift_row(out + (size_t)y * W, xp + (size_t)sy * W, W, kx - 1);
-                    }
-                }
-            }
+        for (int t = 0; t < 9; t++) {
+            float *row = col + (size_t)(c * 9 + t) * N;
+            for (int b = 0; b < B; b++)
+                tap_plane(row + (size_t)b * HW, x + ((size_t)c * B + b) * HW, H, W, t / 3 - 1, t % 3 - 1);
+        }
 }
 
-/* dx [C, B, H, W] = adjoint of im2col3 applied to dcol [C*9, B*H*W]. */
-static void col2im3(float *dx, const float *dcol, int B, int C, int H, int W)
+/* dx [C, B, H, W] = adjoint of im2col3 applied to dcol [C*9, B*H*W] (dcol is scratch). */
+static void col2im3(float *dx, float *dcol, int B, int C, int H, int W)
 {
     size_t HW = (size_t)H * W, N = (size_t)B * HW;
     memset(dx, 0, (size_t)C * N * sizeof(float));
     for (int c = 0; c < C; c++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                const float *row = dcol + (size_t)(c * 9 + ky * 3 + kx) * N;
-                for (int b = 0; b < B; b++) {
-                    float *xp = dx + ((size_t)c * B + b) * HW;
-                    const float *in = row + (size_t)b * HW;
-                    for (int y = 0; y < H; y++) {
-                        int sy = y + ky - 1;
-                        if (sy >= 0 && sy < H)
-                            unshift_row(xp + (size_t)sy * W, in + (size_t)y * W, W, kx - 1);
-                    }
-                }
-            }
+        for (int t = 0; t < 9; t++) {
+            float *row = dcol + (size_t)(c * 9 + t) * N;
+            for (int b = 0; b < B; b++)
+                untap_plane(dx + ((size_t)c * B + b) * HW, row + (size_t)b * HW, H, W, t / 3 - 1, t % 3 - 1);
+        }
 }
 
 /* y [K, B*H*W] = w [K, C*9] x col: the convolution without bias, one GEMM for the batch. */
