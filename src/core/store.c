@@ -339,13 +339,17 @@ static int attr_int(hid_t loc, const char *name, long long value)
     return rc;
 }
 
-/* Create a 1- or 2-D dataset; float datasets are filled with NaN, others with 0. */
+/* Create a 1- or 2-D dataset, its space allocated now but not written: the caller writes
+ * every element (float datasets: fill_nan; their fill value, NaN, is recorded for readers).
+ * HDF5's own fill is a collective write inside H5Dcreate, and a rank whose part of it fails
+ * (no space) leaves the others waiting in it forever; our writes fail where we can see it. */
 static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, const hsize_t *dims,
                           const char *units, const char *description)
 {
     hid_t sp = H5Screate_simple(rank, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t ds = H5I_INVALID_HID;
-    if (sp >= 0 && dcpl >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0) {
+    if (sp >= 0 && dcpl >= 0 && H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY) >= 0 &&
+        H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) >= 0) {
         float nan = NAN;
         if (H5Tequal(type, H5T_NATIVE_FLOAT) <= 0 || H5Pset_fill_value(dcpl, H5T_NATIVE_FLOAT, &nan) >= 0)
             ds = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
@@ -379,6 +383,35 @@ static int write_block(hid_t ds, hid_t mtype, hsize_t start, hsize_t count, hsiz
     }
     if (fs >= 0) H5Sclose(fs);
     if (ms >= 0) H5Sclose(ms);
+    return rc;
+}
+
+/* Rank 0 writes NaN into every element of a float matrix [rows, width] (in blocks of at most
+ * 4M values); the other ranks take part once with nothing, as in fill_cells. */
+static int fill_nan(hid_t ds, int rank)
+{
+    hsize_t d[2] = {0, 0};
+    hid_t sp = H5Dget_space(ds);
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 2 && H5Sget_simple_extent_dims(sp, d, NULL) >= 0;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (!ok)
+        return -1;
+    float none = NAN;
+    if (rank != 0 || d[0] == 0 || d[1] == 0)
+        return write_block(ds, H5T_NATIVE_FLOAT, 0, 0, d[1] ? d[1] : 1, &none, 0);
+    hsize_t per = d[1] >= ((hsize_t)1 << 22) ? 1 : ((hsize_t)1 << 22) / d[1];
+    if (per > d[0])
+        per = d[0];
+    float *nan = malloc(sizeof *nan * (size_t)(per * d[1]));
+    if (!nan)
+        return -1;
+    for (hsize_t i = 0; i < per * d[1]; i++)
+        nan[i] = NAN;
+    int rc = 0;
+    for (hsize_t r = 0; r < d[0] && rc == 0; r += per)
+        rc = write_block(ds, H5T_NATIVE_FLOAT, r, d[0] - r < per ? d[0] - r : per, d[1], nan, 1);
+    free(nan);
     return rc;
 }
 
@@ -688,9 +721,16 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
             ok = util_fail(err, errlen, 0, "%s: cannot attach the dimension scales", path);
     if (!all_ok(comm, ok, err, errlen))
         goto fail;
-    /* Pending rows and the step matrices, written by rank 0. */
+    /* Pending rows, the step matrices and NaN curves (and weights), written by rank 0. */
     if (fill_cells(st, ftsteps, spec, ncell, rank) != 0 || fill_backbones(st, presteps, spec, nbb, rank) != 0)
         ok = util_fail(err, errlen, 0, "%s: cannot write the pending rows (or out of memory)", path);
+    hid_t nan_ds[] = {st->ft_val, st->ft_test, st->pre_loss, st->pre_err};
+    for (int i = 0; ok && i < 4; i++)
+        if (fill_nan(nan_ds[i], rank) != 0)
+            ok = util_fail(err, errlen, 0, "%s: cannot write the empty curves", path);
+    for (int m = 0; ok && m < JOB_MAX_AXIS; m++)
+        if (st->weights[m] >= 0 && fill_nan(st->weights[m], rank) != 0)
+            ok = util_fail(err, errlen, 0, "%s: cannot write the empty weights of %s", path, spec->model[m]);
     if (!all_ok(comm, ok, err, errlen))
         goto fail;
     if (H5Fflush(st->file, H5F_SCOPE_GLOBAL) < 0)
@@ -853,7 +893,8 @@ static int read_attr_str(hid_t loc, const char *name, char **out)
     return rc;
 }
 
-/* Read a 1-D table of `type` into *out (n rows, allocated). */
+/* Read a 1-D table of `type` into *out (n rows, allocated). -1, or -2 when its status
+ * member is not synlaw's enum (which HDF5 would convert wrongly, or crash converting). */
 static int read_table(hid_t f, const char *name, hid_t type, size_t rowsize, int *n, void **out)
 {
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT), sp = H5I_INVALID_HID;
@@ -862,12 +903,18 @@ static int read_table(hid_t f, const char *name, hid_t type, size_t rowsize, int
     *out = NULL;
     if (ds >= 0)
         sp = H5Dget_space(ds);
-    if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &d, NULL) >= 0 &&
-        d < 0x7fffffff && status_type_ok(ds)) {
+    if (ds >= 0 && !status_type_ok(ds))
+        rc = -2;
+    else if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 && H5Sget_simple_extent_dims(sp, &d, NULL) >= 0 &&
+        d < 0x7fffffff) {
         *n = (int)d;
         *out = calloc(d ? d : 1, rowsize);
         if (*out && (d == 0 || H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, *out) >= 0))
             rc = 0;
+    }
+    if (rc != 0) {
+        free(*out);
+        *out = NULL;
     }
     if (sp >= 0) H5Sclose(sp);
     if (ds >= 0) H5Dclose(ds);
@@ -1037,6 +1084,50 @@ static hid_t open_readonly(const char *path)
     return f;
 }
 
+/* Whether the rows of a format 2 file are the stages of its stored job's grid: the same
+ * coordinates and names. Whatever reads the file (fit, status, merge, resume) then sees only
+ * the job's model and task names, which its parser validated. 0, or -1 with err. */
+static int check_grid(const store_results *r, const char *path, char *err, size_t errlen)
+{
+    job_spec spec;
+    char why[512];
+    if (job_parse_grid(&spec, r->job_text, "(stored job)", 0, why, sizeof why) != 0)
+        return util_fail(err, errlen, -1, "%s: its stored job text does not parse: %s", path, why);
+    if (job_cell_count(&spec) != r->ncell || job_backbone_count(&spec) != r->nbackbone)
+        return util_fail(err, errlen, -1, "%s: %d cells and %d backbones in the file, %d and %d in its job", path,
+                         r->ncell, r->nbackbone, job_cell_count(&spec), job_backbone_count(&spec));
+    job_cell *cells = malloc(sizeof *cells * (size_t)(r->ncell + 1));
+    job_backbone *bb = malloc(sizeof *bb * (size_t)(r->nbackbone + 1));
+    int rc = 0;
+    if (!cells || !bb)
+        rc = util_fail(err, errlen, -1, "%s: out of memory for %d cells", path, r->ncell);
+    if (rc == 0) {
+        job_cells(&spec, cells);
+        job_backbones(&spec, bb);
+    }
+    for (int i = 0; rc == 0 && i < r->ncell; i++) {
+        const store_cell_row *w = &r->rows[i];
+        const job_cell *c = &cells[i];
+        if (w->pretrain_size != c->size || strcmp(w->model, spec.model[c->model]) != 0 ||
+            w->complexity != c->complexity || strcmp(w->pretrain_task, job_task_name(c->task)) != 0 ||
+            w->finetune_size != c->ftsize || w->repeat != c->repeat || w->backbone != c->backbone)
+            rc = util_fail(err, errlen, -1, "%s: /cells row %d (n %lld, model '%s', task '%s') is not cell %d of "
+                           "its job's grid", path, i, (long long)w->pretrain_size, w->model, w->pretrain_task, i);
+    }
+    for (int i = 0; rc == 0 && i < r->nbackbone; i++) {
+        const store_backbone_row *w = &r->bb[i];
+        const job_backbone *b = &bb[i];
+        if (w->pretrain_size != b->size || strcmp(w->model, spec.model[b->model]) != 0 ||
+            w->complexity != b->complexity || strcmp(w->pretrain_task, job_task_name(b->task)) != 0 ||
+            w->repeat != b->repeat)
+            rc = util_fail(err, errlen, -1, "%s: /backbones row %d (n %lld, model '%s', task '%s') is not "
+                           "backbone %d of its job's grid", path, i, (long long)w->pretrain_size, w->model,
+                           w->pretrain_task, i);
+    }
+    free(cells), free(bb);
+    return rc;
+}
+
 /* The job of a format 1 file (for its eval split and fine-tuning recipe); 0 or -1. */
 static int v1_job(job_spec *spec, const char *job_text)
 {
@@ -1082,9 +1173,18 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
         FAIL("out of memory");
     /* Format 1 rows lack the members of format 2: give those their pending values first. */
     void *rows = NULL;
-    if (read_table(f, "cells", t, sizeof *out->rows, &out->ncell, &rows) != 0)
+    int rt = read_table(f, "cells", t, sizeof *out->rows, &out->ncell, &rows);
+    if (rt == -2)
+        FAIL("%s: /cells has another status type than synlaw's enum (pending 0, done 1, failed 2); not a "
+             "results file this synlaw can read", path);
+    if (rt != 0)
         FAIL("%s: cannot read /cells (missing, damaged, or another layout than synlaw's)", path);
     out->rows = rows;
+    for (int i = 0; i < out->ncell; i++) { /* HDF5 copies fixed strings as they are stored */
+        store_cell_row *r = &out->rows[i];
+        r->model[sizeof r->model - 1] = r->pretrain_task[sizeof r->pretrain_task - 1] = '\0';
+        r->reason[sizeof r->reason - 1] = '\0';
+    }
     for (int i = 0; i < out->ncell; i++) {
         store_cell_row *r = &out->rows[i];
         if (r->status < 0 || r->status >= CELL_NSTATUS || r->index != i)
@@ -1099,19 +1199,38 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
             r->finetune_steps = v1spec.finetune.steps;
             r->final_val_error = v1_val ? r->final_error : NAN;
             r->final_test_error = v1_val ? NAN : r->final_error;
+            int known = 0; /* names from the job, as check_grid makes sure for format 2 */
+            for (int m = 0; m < v1spec.n_model; m++)
+                known |= strcmp(r->model, v1spec.model[m]) == 0;
+            for (int t = -1; t < TASK_COUNT; t++)
+                known |= (strcmp(r->pretrain_task, job_task_name(t)) == 0) << 1;
+            if (known != 3)
+                FAIL("%s: /cells row %d (model '%s', task '%s') does not belong to its job", path, i, r->model,
+                     r->pretrain_task);
         }
     }
     if (out->version >= 2) {
         void *bb = NULL;
-        if (read_table(f, "backbones", bt, sizeof *out->bb, &out->nbackbone, &bb) != 0)
+        rt = read_table(f, "backbones", bt, sizeof *out->bb, &out->nbackbone, &bb);
+        if (rt == -2)
+            FAIL("%s: /backbones has another status type than synlaw's enum (pending 0, done 1, failed 2); "
+                 "not a results file this synlaw can read", path);
+        if (rt != 0)
             FAIL("%s: cannot read /backbones (missing or damaged)", path);
         out->bb = bb;
+        for (int i = 0; i < out->nbackbone; i++) {
+            store_backbone_row *r = &out->bb[i];
+            r->model[sizeof r->model - 1] = r->pretrain_task[sizeof r->pretrain_task - 1] = '\0';
+            r->reason[sizeof r->reason - 1] = '\0';
+        }
         for (int i = 0; i < out->nbackbone; i++)
             if (out->bb[i].status < 0 || out->bb[i].status >= CELL_NSTATUS || out->bb[i].index != i)
                 FAIL("%s: /backbones row %d is damaged", path, i);
         for (int i = 0; i < out->ncell; i++)
             if (out->rows[i].backbone < -1 || out->rows[i].backbone >= out->nbackbone)
                 FAIL("%s: /cells row %d names backbone %d of %d", path, i, out->rows[i].backbone, out->nbackbone);
+        if (check_grid(out, path, err, errlen) != 0)
+            goto fail;
     }
     if (curves && out->version >= 2) {
         if (read_matrix(f, "curves/finetune_val_error", out->ncell, &out->n_ft, &out->ft_val) != 0 ||
