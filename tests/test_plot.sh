@@ -8,7 +8,7 @@ synlaw=$1 dir=$2 py=$3
 plot="$dir/../scripts/plot.py"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export MPLBACKEND=Agg MPLCONFIGDIR="$tmp/mpl"
+export MPLBACKEND=Agg MPLCONFIGDIR="$tmp/mpl" SYNLAW="$synlaw"  # plot.py asks it for parameter counts
 
 sed 's/^\( *repeats:\).*/\1 2/' "$dir/tiny.yaml" >"$tmp/tiny2.yaml"
 grep -q "repeats: 2" "$tmp/tiny2.yaml"
