@@ -63,7 +63,9 @@ int cli_help_only(int argc, char **argv, const char *usage, const char *cmd);
 void cli_duration(char *buf, size_t len, double seconds);
 
 /* MPI for the commands that need it: MPI_Init, and an error handler on MPI_COMM_WORLD that
- * names the command and MPI's message before aborting. */
+ * names the command and MPI's message before aborting. Before MPI_Init it sets
+ * OMPI_MCA_sharedfp=^lockedfile unless the variable is set (Open MPI 4.1's lockedfile
+ * component smashes its stack on long paths; synlaw uses no shared file pointers). */
 void cli_mpi_init(const char *command);
 
 /* The fit tables and decisions of analysis rows (group columns tab-separated), for

@@ -175,6 +175,11 @@ static void mpi_fatal(MPI_Comm *comm, int *code, ...)
 void cli_mpi_init(const char *command)
 {
     mpi_command = command;
+    /* Open MPI 4.1's sharedfp/lockedfile component overflows a fixed buffer in MPI_File_open
+     * with a path of about 245 characters or more ("stack smashing detected" inside H5Fcreate).
+     * synlaw never uses shared file pointers: leave that component out, unless the user chose
+     * the sharedfp components themselves. Read by MPI_Init, so set before it. */
+    setenv("OMPI_MCA_sharedfp", "^lockedfile", 0);
     MPI_Init(NULL, NULL);
     MPI_Errhandler h;
     if (MPI_Comm_create_errhandler(mpi_fatal, &h) == MPI_SUCCESS) {

@@ -458,11 +458,16 @@ static void csv_field(FILE *f, const char *s)
 int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
                        const char *group_columns, char *err, size_t errlen)
 {
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    size_t tlen = strlen(path) + 5; /* "PATH.tmp", as long as PATH is */
+    char *tmp = malloc(tlen);
+    FILE *f = NULL;
+    if (tmp) {
+        snprintf(tmp, tlen, "%s.tmp", path);
+        f = fopen(tmp, "w");
+    }
     if (!f) {
-        snprintf(err, errlen, "%s: cannot write", tmp);
+        snprintf(err, errlen, "%s: cannot write", tmp ? tmp : path);
+        free(tmp);
         return -1;
     }
     char head[MAXCOL][FIELD];
@@ -504,7 +509,9 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
     if (fclose(f) != 0 || rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: cannot write", path);
         remove(tmp);
+        free(tmp);
         return -1;
     }
+    free(tmp);
     return 0;
 }

@@ -33,8 +33,14 @@ int image_write_sheet(const char *path, const float *images, int count, int side
                 buf[(size_t)(oy + y) * width + ox + x] = (unsigned char)(v * 255.0f + 0.5f);
             }
     }
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    size_t tlen = strlen(path) + 5; /* "PATH.tmp", as long as PATH is */
+    char *tmp = malloc(tlen);
+    if (!tmp) {
+        free(buf);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    snprintf(tmp, tlen, "%s.tmp", path);
     png_image png;
     memset(&png, 0, sizeof png);
     png.version = PNG_IMAGE_VERSION;
@@ -46,12 +52,15 @@ int image_write_sheet(const char *path, const float *images, int count, int side
     if (!ok) {
         snprintf(err, errlen, "%s: cannot write PNG: %s", path, png.message);
         remove(tmp);
+        free(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
         snprintf(err, errlen, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
         remove(tmp);
+        free(tmp);
         return -1;
     }
+    free(tmp);
     return 0;
 }
