@@ -59,9 +59,11 @@ typedef struct {
     double extrap_carry;            /* the same for carrying the mean at the largest fitted n
                                        forward (the baseline the law must beat) */
     double aic_const, aic_power;    /* AIC of a constant and of the pure power law D n^-alpha */
-    int8_t identified;              /* 1: the law beats a constant by AIC (by more than 2), alpha
-                                       is inside its range, and, where there is a back-test,
-                                       it beats carrying forward */
+    int8_t identified;              /* simple and power law: 1 when it beats a constant by AIC (by
+                                       more than 2), alpha is inside its range, there are more
+                                       distinct sizes than free parameters, and, where there is
+                                       a back-test, it beats carrying forward; 0 for the full law */
+    int8_t within;                  /* 1: fitted within repeats (repeat means removed) */
     int64_t n_max;                  /* largest n fitted */
     double pred_2x, pred_10x;       /* law at 2 n_max and 10 n_max */
     double gain_10x, gain_10x_lo, gain_10x_hi; /* L(n_max) - L(10 n_max), bootstrap interval */
@@ -80,6 +82,8 @@ typedef struct {
     unsigned long long seed;      /* bootstrap seed */
     double level;                 /* interval coverage, e.g. 0.95 */
     int holdout;                  /* largest distinct n held out for the extrapolation check */
+    int within_repeats;           /* 1: fit within repeats where the repeats are balanced (see
+                                     analysis_group) */
     double epsilon;               /* error difference that matters (0.01: one point) */
 } analysis_options;
 
@@ -95,7 +99,15 @@ void analysis_loss_label(char *buf, size_t len, const fit_options *o);
  * covered the truth in only about 70% of simulated data sets (tests/test_fit.c), against
  * 91-95% for resampling points, the default. Fills everything in row except the group
  * label, coordinates and scratch/best fields, which the caller sets. Returns 0; 1 when the
- * law could not be fitted (row then says "no-fit"); -1 on out-of-memory (message in err). */
+ * law could not be fitted (row then says "no-fit"); -1 on out-of-memory (message in err).
+ *
+ * Within repeats (o->within_repeats, with cluster ids): when every repeat has a point at every
+ * distinct (n, s) of the group, each point's repeat mean is subtracted and the grand mean
+ * added back before fitting: y'[k] = y[k] - mean(repeat of k) + mean(all). A repeat fixes the
+ * real subset and the initial weights, which shift every n of it alike; removing that shift
+ * is the fixed-effects fit L(n) + u_repeat with the average repeat's level, and leaves the
+ * law's parameters the meaning they have without it. The extrapolation check centres its
+ * training points alone. Unbalanced groups are fitted as they are (row->within = 0). */
 int analysis_group(analysis_row *row, const analysis_options *o, const double *n,
                    const double *s, const double *y, const int *cluster, int m, char *err,
                    size_t errlen);

@@ -30,7 +30,8 @@ typedef struct {
     char job_name[64];
 } fitfile_result;
 
-/* The default options of a results-file fit (the simple law, 1000 bootstrap replicates). */
+/* The default options of a results-file fit (the simple law, 1000 bootstrap replicates,
+ * fitted within repeats). */
 analysis_options fitfile_default_options(void);
 
 /* Fit path's results with o (whose fit part is for the simple law), compare pre-trained

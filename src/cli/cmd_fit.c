@@ -39,6 +39,9 @@ const char *const usage_fit =
     "  --holdout K        extrapolation check: fit without the K largest n, predict them\n"
     "                     (default 1; 0: no check)\n"
     "  --epsilon E        error difference that matters for the decision (default 0.01)\n"
+    "  --within-repeats   fit within repeats: remove each repeat's mean over the group's sizes\n"
+    "                     (the default for a results file; a CSV needs --repeat)\n"
+    "  --across-repeats   fit the points as they are, repeats as independent points\n"
     "CSV input:\n"
     "  --csv FILE         read curves from a CSV file with a header row\n"
     "  --x COL            column of n (pre-training size); rows with n <= 0 are refused\n"
@@ -177,7 +180,8 @@ int cmd_fit(int argc, char **argv)
         {"bootstrap", required_argument, NULL, 'b'}, {"boot-repeats", no_argument, NULL, 'P'},
         {"seed", required_argument, NULL, 'e'},      {"level", required_argument, NULL, 'v'},
         {"holdout", required_argument, NULL, 'H'},   {"epsilon", required_argument, NULL, 'E'},
-        {"repeat", required_argument, NULL, 'r'},    {NULL, 0, NULL, 0}};
+        {"repeat", required_argument, NULL, 'r'},    {"within-repeats", no_argument, NULL, 'W'},
+        {"across-repeats", no_argument, NULL, 'A'},  {NULL, 0, NULL, 0}};
     const char *outp = NULL;
     int quiet = 0, c, nfix = 0, nbound = 0;
     char *fixes[MAX_PARAM_OPTIONS], *bounds[MAX_PARAM_OPTIONS];
@@ -187,7 +191,7 @@ int cmd_fit(int argc, char **argv)
     analysis_options ao = fitfile_default_options();
     fit_loss loss = FIT_LOSS_LINEAR;
     double loss_scale = 0, v;
-    int log_res = 0;
+    int log_res = 0, within = -1; /* -1: the default (results file: within; CSV: across) */
     while ((c = getopt_long(argc, argv, "o:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'o': outp = optarg; break;
@@ -244,6 +248,8 @@ int cmd_fit(int argc, char **argv)
             ao.bootstrap = (int)v;
             break;
         case 'P': ao.boot_repeats = 1; break;
+        case 'W': within = 1; break;
+        case 'A': within = 0; break;
         case 'e':
             if (cli_parse_double(optarg, 0, 1.8e19, &v) || v != floor(v))
                 return cli_usage_error(usage_fit, "fit: --seed '%s': expected a whole number >= 0", optarg);
@@ -268,6 +274,12 @@ int cmd_fit(int argc, char **argv)
     if (!sp.path && law != FIT_SIMPLE)
         return cli_usage_error(usage_fit, "fit: --law is for --csv; a results file gets the simple and full laws");
     ao.fit = fit_default_options(law);
+    if (within >= 0)
+        ao.within_repeats = within;
+    else if (sp.path)
+        ao.within_repeats = 0;
+    if (sp.path && ao.within_repeats && !sp.repeat_col)
+        return cli_usage_error(usage_fit, "fit: --within-repeats needs --repeat COL for a CSV");
     ao.fit.log_residuals = log_res;
     ao.fit.loss = loss;
     ao.fit.loss_scale = loss_scale;

@@ -181,9 +181,13 @@ static void print_law(FILE *out, const analysis_row *rows, int nrow, const char 
     if (any) {
         static const char *desc[3] = {"L(n) = D n^-alpha + C", "L(n) = D n^-alpha",
                                       "L(n, s) = delta (gamma + n^-alpha) s^-beta"};
-        fprintf(out, "\n%s law %s, loss %s; %s\n", fit_law_name(law), desc[law], rows[0].loss,
+        int within = 0;
+        for (int k = 0; k < nrow; k++)
+            within += analysis_row_law(&rows[k]) == law && rows[k].within;
+        fprintf(out, "\n%s law %s, loss %s; %s%s\n", fit_law_name(law), desc[law], rows[0].loss,
                 boot ? "parameters with bootstrap percentile intervals"
-                     : "parameters ± one standard error");
+                     : "parameters ± one standard error",
+                within ? "; fitted within repeats (each repeat's mean over the sizes removed)" : "");
         grid_print(out, &g);
     }
     free(g.cell);

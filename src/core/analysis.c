@@ -19,6 +19,7 @@ analysis_options analysis_default_options(fit_law law)
     o.level = 0.95;
     o.holdout = 1;
     o.epsilon = 0.01;
+    o.within_repeats = 0;
     return o;
 }
 
@@ -63,10 +64,53 @@ static int interval(const double *v, int count, int stride, double level, double
     return 0;
 }
 
+/* y centred within repeats into out (see analysis.h); 1 when done, 0 when the repeats are not
+ * balanced (out then holds y as it is), -1 on out-of-memory. */
+static int center_repeats(const double *n, const double *s, const double *y, const int *cluster, int m,
+                          double *out)
+{
+    memcpy(out, y, sizeof *out * (size_t)m);
+    if (!cluster || m == 0)
+        return 0;
+    int *id = malloc(sizeof *id * (size_t)m), nrep = 0, npts = fit_distinct_points(n, s, m);
+    double *sum = malloc(sizeof *sum * (size_t)m);
+    int *cnt = calloc((size_t)m, sizeof *cnt);
+    if (!id || !sum || !cnt || npts < 0) {
+        free(id), free(sum), free(cnt);
+        return -1;
+    }
+    for (int k = 0; k < m; k++) { /* repeat ids in order of first appearance */
+        id[k] = -1;
+        for (int j = 0; j < k && id[k] < 0; j++)
+            if (cluster[j] == cluster[k])
+                id[k] = id[j];
+        if (id[k] < 0)
+            id[k] = nrep++;
+    }
+    double grand = 0;
+    for (int r = 0; r < nrep; r++)
+        sum[r] = 0, cnt[r] = 0;
+    for (int k = 0; k < m; k++) {
+        sum[id[k]] += y[k];
+        cnt[id[k]]++;
+        grand += y[k] / m;
+    }
+    /* balanced: every repeat has one point per distinct (n, s) */
+    int balanced = nrep > 1;
+    for (int r = 0; r < nrep && balanced; r++)
+        balanced = cnt[r] == npts;
+    if (balanced)
+        for (int k = 0; k < m; k++)
+            out[k] = y[k] - sum[id[k]] / cnt[id[k]] + grand;
+    free(id), free(sum), free(cnt);
+    return balanced;
+}
+
 /* Fit below the holdout largest distinct n, predict the held-out ones. Returns 0, or -1 on
  * out-of-memory. */
 static int extrapolate(analysis_row *row, const analysis_options *o, const double *n,
-                       const double *s, const double *y, int m, const double *sizes, int nd)
+                       const double *s, const double *y, const int *cluster, int m, const double *sizes,
+                       int nd)
 {
     row->extrap_points = 0;
     row->extrap_from = 0;
@@ -76,15 +120,26 @@ static int extrapolate(analysis_row *row, const analysis_options *o, const doubl
     if (o->holdout <= 0 || nd - o->holdout < nfree_of(&o->fit))
         return 0;
     double cut = sizes[nd - o->holdout];
-    double *tn = malloc(sizeof(double) * (size_t)m * 3), *ts = tn + m, *ty = tn + 2 * m;
-    if (!tn)
+    double *tn = malloc(sizeof(double) * (size_t)m * 4), *ts = tn + m, *ty = tn + 2 * m, *tc = tn + 3 * m;
+    int *tcl = malloc(sizeof *tcl * (size_t)(m + 1));
+    if (!tn || !tcl) {
+        free(tn), free(tcl);
         return -1;
+    }
     int mt = 0;
     for (int k = 0; k < m; k++)
         if (n[k] < cut) {
-            tn[mt] = n[k], ts[mt] = s ? s[k] : 1.0, ty[mt] = y[k];
+            tn[mt] = n[k], ts[mt] = s ? s[k] : 1.0, ty[mt] = y[k], tcl[mt] = cluster ? cluster[k] : 0;
             mt++;
         }
+    if (o->within_repeats && cluster) { /* centred on the training points alone */
+        if (center_repeats(tn, s ? ts : NULL, ty, tcl, mt, tc) < 0) {
+            free(tn), free(tcl);
+            return -1;
+        }
+        memcpy(ty, tc, sizeof *ty * (size_t)mt);
+    }
+    free(tcl);
     fit_result fr;
     if (fit_run(&fr, &o->fit, tn, s ? ts : NULL, ty, mt) == 0) {
         double sum = 0, carry = 0;
@@ -157,7 +212,9 @@ static void set_verdict(analysis_row *row, const analysis_options *o)
 {
     const char *v;
     int ia = o->fit.law == FIT_FULL ? 2 : 1; /* alpha */
-    row->identified = !isnan(row->p[0]) && row->aic < row->aic_const - 2.0 && !(row->at_bound & (1 << ia)) &&
+    int nfree = nfree_of(&o->fit);
+    row->identified = o->fit.law != FIT_FULL && !isnan(row->p[0]) && row->aic < row->aic_const - 2.0 &&
+                      !(row->at_bound & (1 << ia)) && row->n_sizes > nfree &&
                       (row->extrap_points == 0 || row->extrap_error < row->extrap_carry);
     if (isnan(row->p[0]))
         v = "no-fit";
@@ -197,10 +254,19 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
     row->at_bound = 0;
     row->converged = 0;
     double *sizes = malloc(sizeof *sizes * (size_t)(m > 0 ? m : 1));
+    double *yc = malloc(sizeof *yc * (size_t)(m > 0 ? m : 1)), *yraw = (double *)y;
     double *smp = NULL, *gain = NULL;
     int rc = SL_EFAIL;
-    if (!sizes)
+    if (!sizes || !yc)
         goto oom;
+    row->within = 0;
+    if (o->within_repeats && cluster) {
+        int c = center_repeats(n, s, y, cluster, m, yc);
+        if (c < 0)
+            goto oom;
+        row->within = (int8_t)c;
+        y = yc; /* the fit, the bootstrap and the constant see the centred points */
+    }
     int nd = distinct_sorted(n, m, sizes);
     row->n_sizes = nd;
     row->n_max = nd ? (int64_t)sizes[nd - 1] : 0;
@@ -208,7 +274,7 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
     fit_result fr;
     if (fit_run(&fr, fo, n, s, y, m) != 0) {
         set_verdict(row, o);
-        free(sizes);
+        free(sizes), free(yc);
         return 1;
     }
     for (int i = 0; i < np; i++) {
@@ -259,7 +325,7 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
                 goto oom;
         }
     }
-    if (extrapolate(row, o, n, s, y, m, sizes, nd) != 0)
+    if (extrapolate(row, o, n, s, yraw, cluster, m, sizes, nd) != 0)
         goto oom;
     alternatives(row, o, n, s, y, m);
     set_verdict(row, o);
@@ -268,7 +334,7 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
 oom:
     util_fail(err, errlen, SL_EFAIL, "out of memory while analysing a group of %d points", m);
 out:
-    free(smp), free(gain), free(sizes);
+    free(smp), free(gain), free(sizes), free(yc);
     return rc;
 }
 
@@ -479,7 +545,7 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
     fprintf(f, "law,loss,n_points,n_sizes,param_names,p0,p1,p2,p3,se0,se1,se2,se3,"
                "ci_lo0,ci_lo1,ci_lo2,ci_lo3,ci_hi0,ci_hi1,ci_hi2,ci_hi3,boot_samples,rmse,r2,"
                "aic,bic,converged,at_bound,extrap_points,extrap_from,extrap_error,extrap_carry,aic_const,"
-               "aic_power,identified,n_max,pred_2x,"
+               "aic_power,identified,within,n_max,pred_2x,"
                "pred_10x,gain_10x,gain_10x_lo,gain_10x_hi,n_within_eps,verdict,scratch_error,"
                "best_error,best_size\n");
     for (int k = 0; k < nrow; k++) {
@@ -498,10 +564,10 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
         for (int a = 0; a < 4; a++)
             for (int i = 0; i < 4; i++)
                 fprintf(f, ",%.10g", arr[a][i]);
-        fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%d,%d,%d,%lld,%.10g,%.10g,%.10g,%.10g,%d,%lld", r->boot_samples,
+        fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%d,%d,%d,%lld,%.10g,%.10g,%.10g,%.10g,%d,%d,%lld", r->boot_samples,
                 r->rmse, r->r2, r->aic, r->bic, r->converged, r->at_bound, r->extrap_points,
                 (long long)r->extrap_from, r->extrap_error, r->extrap_carry, r->aic_const, r->aic_power,
-                r->identified, (long long)r->n_max);
+                r->identified, r->within, (long long)r->n_max);
         fprintf(f, ",%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,%s,%.10g,%.10g,%lld\n", r->pred_2x,
                 r->pred_10x, r->gain_10x, r->gain_10x_lo, r->gain_10x_hi, r->n_within_eps,
                 r->verdict, r->scratch_error, r->best_error, (long long)r->best_size);

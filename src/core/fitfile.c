@@ -13,6 +13,7 @@ analysis_options fitfile_default_options(void)
 {
     analysis_options o = analysis_default_options(FIT_SIMPLE);
     o.bootstrap = 1000;
+    o.within_repeats = 1; /* repeats pair the sizes: fit within them */
     return o;
 }
 

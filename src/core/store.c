@@ -292,6 +292,7 @@ static hid_t fit_row_type(void)
     F("aic_const", aic_const, H5T_NATIVE_DOUBLE);
     F("aic_power", aic_power, H5T_NATIVE_DOUBLE);
     F("identified", identified, H5T_NATIVE_INT8);
+    F("within", within, H5T_NATIVE_INT8);
     F("n_max", n_max, H5T_NATIVE_INT64);
     F("pred_2x", pred_2x, H5T_NATIVE_DOUBLE);
     F("pred_10x", pred_10x, H5T_NATIVE_DOUBLE);
