@@ -49,6 +49,7 @@ typedef struct {
     int32_t n_points, n_sizes;      /* points fitted; distinct n among them */
     double p[4], se[4];             /* simple: D alpha C; power: D alpha; full: delta gamma alpha beta */
     double ci_lo[4], ci_hi[4];      /* bootstrap percentile interval (NaN without bootstrap) */
+    double level;                   /* coverage of those intervals (e.g. 0.95) */
     int32_t boot_samples;           /* bootstrap replicates that fitted */
     double rmse, r2, aic, bic;
     int8_t converged;

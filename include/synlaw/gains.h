@@ -52,6 +52,7 @@ typedef struct {
     int32_t pairs;             /* repeats with both arms (and, averaged, every n) */
     double pretrained, scratch;/* mean errors over the pairs */
     double gain, gain_lo, gain_hi; /* mean of scratch - pre-trained, and its interval */
+    double level;              /* coverage of that interval (e.g. 0.95) */
     double sd;                 /* standard deviation of the paired differences */
     double t, p;               /* paired t statistic, two-sided p-value */
     double p_holm;             /* Holm-adjusted over the family */

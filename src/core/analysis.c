@@ -243,6 +243,7 @@ int analysis_group(analysis_row *row, const analysis_options *o, const double *n
     snprintf(row->law, sizeof row->law, "%s", fit_law_name(fo->law));
     analysis_loss_label(row->loss, sizeof row->loss, fo);
     row->n_points = m;
+    row->level = o->level;
     for (int i = 0; i < 4; i++)
         row->p[i] = row->se[i] = row->ci_lo[i] = row->ci_hi[i] = NAN;
     row->rmse = row->r2 = row->aic = row->bic = NAN;
@@ -543,7 +544,7 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
         fputc(',', f);
     }
     fprintf(f, "law,loss,n_points,n_sizes,param_names,p0,p1,p2,p3,se0,se1,se2,se3,"
-               "ci_lo0,ci_lo1,ci_lo2,ci_lo3,ci_hi0,ci_hi1,ci_hi2,ci_hi3,boot_samples,rmse,r2,"
+               "ci_lo0,ci_lo1,ci_lo2,ci_lo3,ci_hi0,ci_hi1,ci_hi2,ci_hi3,level,boot_samples,rmse,r2,"
                "aic,bic,converged,at_bound,extrap_points,extrap_from,extrap_error,extrap_carry,aic_const,"
                "aic_power,identified,within,n_max,pred_2x,"
                "pred_10x,gain_10x,gain_10x_lo,gain_10x_hi,n_within_eps,verdict,scratch_error,"
@@ -564,6 +565,7 @@ int analysis_write_csv(const char *path, const analysis_row *rows, int nrow,
         for (int a = 0; a < 4; a++)
             for (int i = 0; i < 4; i++)
                 fprintf(f, ",%.10g", arr[a][i]);
+        fprintf(f, ",%.10g", r->level);
         fprintf(f, ",%d,%.10g,%.10g,%.10g,%.10g,%d,%d,%d,%lld,%.10g,%.10g,%.10g,%.10g,%d,%d,%lld", r->boot_samples,
                 r->rmse, r->r2, r->aic, r->bic, r->converged, r->at_bound, r->extrap_points,
                 (long long)r->extrap_from, r->extrap_error, r->extrap_carry, r->aic_const, r->aic_power,

@@ -78,6 +78,7 @@ static int choose(const gains_cell *cells, int m, const gains_cell *group, const
 static void paired_stats(gains_row *r, const double *d, const double *pre, const double *scr, int n, double level)
 {
     r->pairs = n;
+    r->level = level;
     r->gain = r->gain_lo = r->gain_hi = r->sd = r->t = r->p = NAN;
     r->pretrained = r->scratch = NAN;
     if (n == 0)
@@ -309,14 +310,14 @@ int gains_write_csv(const char *path, const gains_row *rows, int nrow, char *err
         return util_fail(err, errlen, -1, "%s: cannot write", path);
     }
     fprintf(f, "model,cplx,task,s,n,lr,steps,scratch_lr,scratch_steps,settings,selected_on,reported_on,"
-               "pairs,pretrained,scratch,gain,gain_lo,gain_hi,sd,t,p,p_holm,family\n");
+               "pairs,pretrained,scratch,gain,gain_lo,gain_hi,level,sd,t,p,p_holm,family\n");
     for (int i = 0; i < nrow; i++) {
         const gains_row *r = &rows[i];
         fprintf(f, "%s,%d,%s,%lld,%lld,%.10g,%d,%.10g,%d,%d,%s,%s,%d,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,"
-                   "%.10g,%.10g,%.10g,%d\n", r->model, r->complexity, r->task, (long long)r->finetune_size,
+                   "%.10g,%.10g,%.10g,%.10g,%d\n", r->model, r->complexity, r->task, (long long)r->finetune_size,
                 (long long)r->pretrain_size, r->lr, r->steps, r->scratch_lr, r->scratch_steps, r->settings,
                 r->selected_on, r->reported_on, r->pairs, r->pretrained, r->scratch, r->gain, r->gain_lo,
-                r->gain_hi, r->sd, r->t, r->p, r->p_holm, r->family);
+                r->gain_hi, r->level, r->sd, r->t, r->p, r->p_holm, r->family);
     }
     int bad = ferror(f);
     if (fclose(f) != 0 || bad || rename(tmp, path) != 0) {

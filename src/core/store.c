@@ -278,6 +278,7 @@ static hid_t fit_row_type(void)
     F("se", se, a4);
     F("ci_lo", ci_lo, a4);
     F("ci_hi", ci_hi, a4);
+    F("level", level, H5T_NATIVE_DOUBLE);
     F("boot_samples", boot_samples, H5T_NATIVE_INT32);
     F("rmse", rmse, H5T_NATIVE_DOUBLE);
     F("r2", r2, H5T_NATIVE_DOUBLE);
@@ -1412,6 +1413,7 @@ static hid_t gains_row_type(void)
     F("gain", gain, H5T_NATIVE_DOUBLE);
     F("gain_lo", gain_lo, H5T_NATIVE_DOUBLE);
     F("gain_hi", gain_hi, H5T_NATIVE_DOUBLE);
+    F("level", level, H5T_NATIVE_DOUBLE);
     F("sd", sd, H5T_NATIVE_DOUBLE);
     F("t", t, H5T_NATIVE_DOUBLE);
     F("p", p, H5T_NATIVE_DOUBLE);
