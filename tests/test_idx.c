@@ -1,8 +1,16 @@
 /* IDX loader: valid files load; damaged ones (bad magic, truncated, trailing bytes, count
  * mismatch, label out of range, missing, not gzip-valid) fail with a message naming the
- * file. If the Fashion-MNIST package is installed, its files load with the right counts. */
+ * file. Another geometry (20 x 20) loads as such; payloads must match count x rows x cols;
+ * headers that lie (overflow, gigabytes over a few bytes) are refused without allocating;
+ * a broken CRC gives one exact message. A data directory with 20 x 20 test images or labels
+ * out of range is refused by sweep_validate (check and run) naming the file. If the
+ * Fashion-MNIST package is installed, its files load with the right counts. */
 #include "check.h"
 #include "synlaw/idx.h"
+#include "synlaw/job.h"
+#include "synlaw/sweep.h"
+#include "synlaw/train.h"
+#include "synlaw/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +107,99 @@ int main(void)
         CHECK(rc == -1 && strstr(err, "img.gz") != NULL, "corrupt gzip accepted (rc %d, '%s')", rc, err);
     }
 
+    /* Another geometry with valid headers: read as 20 x 20, never as 784 pixels per image. */
+    unsigned char pix20[3 * 400];
+    for (int i = 0; i < 1200; i++)
+        pix20[i] = (unsigned char)i;
+    unsigned h20[4] = {0x803, 3, 20, 20};
+    write_idx("img20.gz", h20, 4, pix20, sizeof pix20);
+    snprintf(ip, sizeof ip, "%s/img20.gz", dir);
+    CHECK(idx_load(&s, ip, lp, 0, err, sizeof err) == 0 && s.rows == 20 && s.cols == 20 && s.count == 3 &&
+          memcmp(s.pixels + 400, pix20 + 400, 400) == 0, "20x20 set: %s (%d x %d)", err, s.rows, s.cols);
+    idx_free(&s);
+    idx_info info;
+    CHECK(idx_probe(&info, ip, lp, err, sizeof err) == 0 && info.rows == 20 && info.cols == 20 && info.count == 3 &&
+          info.nclass == 10, "probe of the 20x20 set: %s", err);
+    /* The payload must be exactly count x rows x cols bytes. */
+    unsigned char pix28[3 * 784] = {0};
+    write_idx("img20long.gz", h20, 4, pix28, sizeof pix28);
+    expect_fail("img20long.gz", "lab.gz", "has data past the 1200 bytes its header declares");
+    unsigned h28[4] = {0x803, 3, 28, 28};
+    write_idx("img28short.gz", h28, 4, pix20, sizeof pix20);
+    expect_fail("img28short.gz", "lab.gz", "truncated: expected 2352 data bytes, found 1200");
+    /* Headers that lie: a product that overflows, and one that claims 7.8 GB over 48 bytes (refused
+     * without allocating what it claims). */
+    unsigned hbig[4] = {0x803, 10000000, 10000000, 10000000};
+    write_idx("overflow.gz", hbig, 4, pix, sizeof pix);
+    expect_fail("overflow.gz", "lab.gz", "declares more than");
+    unsigned hlie[4] = {0x803, 10000000, 28, 28};
+    write_idx("lie.gz", hlie, 4, pix, sizeof pix);
+    expect_fail("lie.gz", "lab.gz", "truncated: expected 7840000000 data bytes, found 48");
+    /* Labels out of range, through the probe as well. */
+    snprintf(lp, sizeof lp, "%s/lab3.gz", dir);
+    CHECK(idx_probe(&info, ip, lp, err, sizeof err) == -1 && strstr(err, "lab3.gz: label 12 of item 1 is out of range"),
+          "probe accepted a label out of range: '%s'", err);
+    snprintf(lp, sizeof lp, "%s/lab.gz", dir);
+    /* A broken CRC: the message names the file once and gives zlib's reason. */
+    write_idx("crc.gz", himg, 4, pix, sizeof pix);
+    snprintf(ip, sizeof ip, "%s/crc.gz", dir);
+    {
+        FILE *g = fopen(ip, "r+b");
+        fseek(g, -8, SEEK_END); /* the gzip trailer: CRC-32, then the length */
+        int c = fgetc(g);
+        fseek(g, -8, SEEK_END);
+        fputc(c ^ 0xff, g);
+        fclose(g);
+        char want[600];
+        snprintf(want, sizeof want, "%s: corrupt gzip data: incorrect data check", ip);
+        int rc = idx_load(&s, ip, lp, 0, err, sizeof err);
+        CHECK(rc == -1 && strcmp(err, want) == 0, "corrupt CRC: '%s', expected '%s'", err, want);
+    }
+
     struct stat sb;
+    if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) == 0) {
+        /* A data directory whose test images are 20 x 20 (valid IDX): refused before any work by
+         * the check that synlaw check and run share, naming the file. */
+        char dd[300], src[300], dst[600];
+        snprintf(dd, sizeof dd, "%s/data", dir);
+        CHECK(mkdir(dd, 0755) == 0, "mkdir %s", dd);
+        const char *names[2] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"};
+        for (int i = 0; i < 2; i++) {
+            snprintf(src, sizeof src, "/usr/share/datasets/fashion-mnist/%s", names[i]);
+            snprintf(dst, sizeof dst, "%s/%s", dd, names[i]);
+            CHECK(symlink(src, dst) == 0, "symlink %s", dst);
+        }
+        snprintf(src, sizeof src, "%s/img20.gz", dir);
+        snprintf(dst, sizeof dst, "%s/t10k-images-idx3-ubyte.gz", dd);
+        CHECK(rename(src, dst) == 0, "rename");
+        snprintf(src, sizeof src, "%s/lab.gz", dir);
+        snprintf(dst, sizeof dst, "%s/t10k-labels-idx1-ubyte.gz", dd);
+        CHECK(rename(src, dst) == 0, "rename");
+        char text[1024];
+        snprintf(text, sizeof text, "data_dir: %s\naxes:\n  pretrain_size: [0]\n  model: [mlp-s]\n", dd);
+        job_spec spec;
+        CHECK(job_parse(&spec, text, "j.yaml", err, sizeof err) == 0, "job: %s", err);
+        char want[700];
+        snprintf(want, sizeof want, "%s/t10k-images-idx3-ubyte.gz: 20x20 images; synlaw expects 28x28", dd);
+        int rc = sweep_validate(&spec, err, sizeof err);
+        CHECK(rc == SL_EINPUT && strstr(err, want) != NULL, "20x20 test set: rc %d '%s'", rc, err);
+        train_data d;
+        rc = train_data_load(&d, &spec, err, sizeof err);
+        CHECK(rc != 0 && strstr(err, "t10k-images-idx3-ubyte.gz") != NULL && strstr(err, "20x20"),
+              "train_data_load of a 20x20 test set: rc %d '%s'", rc, err);
+        if (rc == 0)
+            train_data_free(&d);
+        /* Labels out of range in the test labels: the labels file named. */
+        snprintf(src, sizeof src, "%s/lab3.gz", dir);
+        CHECK(rename(src, dst) == 0, "rename");
+        write_idx("img4.gz", himg, 4, pix, sizeof pix);
+        snprintf(src, sizeof src, "%s/img4.gz", dir);
+        snprintf(dst, sizeof dst, "%s/t10k-images-idx3-ubyte.gz", dd);
+        CHECK(rename(src, dst) == 0, "rename"); /* 4x4: the labels are checked first */
+        snprintf(want, sizeof want, "%s/t10k-labels-idx1-ubyte.gz: label 12 of item 1 is out of range", dd);
+        rc = sweep_validate(&spec, err, sizeof err);
+        CHECK(rc == SL_EINPUT && strstr(err, want) != NULL, "labels out of range: rc %d '%s'", rc, err);
+    }
     if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) == 0) {
         CHECK(idx_load_split(&s, "/usr/share/datasets/fashion-mnist", "train", 0, err, sizeof err) == 0,
               "fashion-mnist train: %s", err);
