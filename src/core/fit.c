@@ -604,6 +604,20 @@ static int by_cluster(const void *a, const void *b)
     return i - j;
 }
 
+/* Double the capacity of three buffers of doubles; 0, or -1 (they stay as they were). */
+static int grow3(double **a, double **b, double **c, size_t *cap)
+{
+    double **buf[3] = {a, b, c};
+    for (int i = 0; i < 3; i++) {
+        double *p = realloc(*buf[i], sizeof(double) * *cap * 2);
+        if (!p)
+            return -1;
+        *buf[i] = p;
+    }
+    *cap *= 2;
+    return 0;
+}
+
 int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *full, const double *n,
                   const double *s, const double *y, const int *cluster, int m, int B,
                   unsigned long long seed)
@@ -660,8 +674,9 @@ int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *ful
     }
     for (int k = 0; k < m; k++)
         member[first[cid[k]]++] = k;
-    /* A replicate has at most nclu * (largest cluster) points. */
-    size_t cap = (size_t)nclu * (size_t)(big > 0 ? big : 1);
+    /* A replicate has m points on average and at most nclu * (largest cluster): the buffers
+     * start at m + the largest cluster and grow when a replicate needs more. */
+    size_t cap = mm + (size_t)big;
     bn = malloc(sizeof(double) * cap), bs = malloc(sizeof(double) * cap);
     by = malloc(sizeof(double) * cap);
     if (!bn || !bs || !by)
@@ -675,6 +690,8 @@ int fit_bootstrap(double *samples, const fit_options *opt, const fit_result *ful
             mb = 0;
             for (int d = 0; d < nclu; d++) {
                 int c = (int)rng_below(&r, (uint64_t)nclu);
+                if ((size_t)mb + (size_t)big > cap && grow3(&bn, &bs, &by, &cap) != 0)
+                    goto out;
                 for (int j = start[c]; j < start[c + 1]; j++) {
                     int k = member[j];
                     bn[mb] = n[k], bs[mb] = s ? s[k] : 1.0, by[mb] = y[k];
