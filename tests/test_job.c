@@ -123,6 +123,8 @@ int main(void)
         bad("name: t\n", from, "t.yaml:1:7", "cannot name files");
     }
     bad("name: t\n", "name: \"a\\0b\"\n", "t.yaml:1:7", "contains a NUL character");
+    bad("finetune:\n", "finetune:\n  freeze: all\n", "t.yaml:", "finetune.freeze: unknown value 'all' (expected none, conv or backbone)");
+    bad("pretrain:\n", "pretrain:\n  freeze: conv\n", "t.yaml:", "pretrain.freeze: only fine-tuning has freeze");
     {
         char *t = replace(good, "name: t\n", "name: ok-name_1.2\n");
         CHECK(t && job_parse(&s, t, "t.yaml", err, sizeof err) == 0 && strcmp(s.name, "ok-name_1.2") == 0,

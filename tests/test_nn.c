@@ -224,6 +224,32 @@ static void test_denormals(void)
     CHECK(q == 0.0f, "a subnormal input read as %g with DAZ, expected 0", (double)q);
 }
 
+/* A frozen prefix of the parameter block does not move; the rest does. */
+static void test_frozen(void)
+{
+    nn_arch a;
+    nn_arch_build(&a, "cnn-s", 10);
+    nn_net *n = nn_create(&a, 8);
+    nn_init(n, 5);
+    rng_t r;
+    rng_seed(&r, 6);
+    fill(nn_input(n), 8 * 784, &r);
+    uint8_t labels[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    size_t conv = nn_conv_params(&a);
+    float *before = malloc(sizeof(float) * a.nparam);
+    memcpy(before, n->param, sizeof(float) * a.nparam);
+    nn_optim o = {.kind = NN_ADAM, .lr = 1e-2f, .momentum = 0.9f, .weight_decay = 1e-4f, .frozen = conv};
+    for (int step = 0; step < 3; step++) {
+        net_loss(n, 8, 0, labels, NULL, 1);
+        nn_backward(n, 8);
+        nn_step(n, &o);
+    }
+    CHECK(conv > 0 && memcmp(before, n->param, sizeof(float) * conv) == 0, "frozen convolution layers moved");
+    CHECK(memcmp(before + conv, n->param + conv, sizeof(float) * (a.nparam - conv)) != 0, "the dense layers did not move");
+    free(before);
+    nn_free(n);
+}
+
 int main(void)
 {
     test_denormals();
@@ -234,5 +260,6 @@ int main(void)
     }
     test_optimisers();
     test_backbone_copy();
+    test_frozen();
     return test_summary("test_nn");
 }

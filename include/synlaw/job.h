@@ -59,6 +59,8 @@ typedef struct {
     int keep;            /* 1: backbone weights are written to the results file */
     /* fine-tuning only */
     job_eval_split eval_split;
+    int freeze;          /* what fine-tuning leaves fixed: 0 nothing, 1 the convolution layers, 2
+                            the whole backbone (scratch cells alike: random features) */
     double scratch_lr;   /* learning rate of scratch cells (0: lr); not with a finetune_lr axis */
 } job_recipe;
 
@@ -187,6 +189,7 @@ const char *job_task_name(int task);        /* "multilabel", "segment", "none" f
 const char *job_status_name(int status);    /* "pending", "done", "failed" */
 const char *job_optimizer_name(job_optimizer o);
 const char *job_eval_split_name(job_eval_split s); /* "test", "validation", "both" */
+const char *job_freeze_name(int freeze);           /* "none", "conv", "backbone" */
 /* Short human descriptions, e.g. "n=4000 mlp-s c3 multilabel s=500 r0" (with lr=/steps= when
  * those axes have several values) and "n=4000 mlp-s c3 multilabel r0". */
 void job_cell_describe(const job_spec *spec, const job_cell *cell, char *buf, size_t len);

@@ -24,6 +24,8 @@ typedef struct {
     float lr;           /* learning rate */
     float momentum;     /* SGD momentum; Adam beta1 */
     float weight_decay; /* L2 on weights (decoupled for Adam) */
+    size_t frozen;      /* parameters at the start of the block that stay fixed (a frozen
+                           backbone or its convolution layers); 0: train everything */
 } nn_optim;
 
 typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2, NN_FLAT } nn_kind;

@@ -106,6 +106,8 @@ static void print_text(const char *path, const job_spec *s, double work, double 
                r[i]->eval_every, r[i]->eval_size, split_name(r[i], i == 0));
         if (i == 1 && r[i]->scratch_lr > 0)
             printf(", scratch cells lr %g", r[i]->scratch_lr);
+        if (i == 1 && r[i]->freeze)
+            printf(", %s frozen", r[i]->freeze == 1 ? "convolution layers" : "backbone");
         if (i == 0)
             printf(", transfers the %s%s", r[i]->transfer_conv ? "convolution layers" : "backbone",
                    r[i]->keep ? "" : ", weights not kept in the results file");
@@ -144,6 +146,7 @@ static void json_recipe(cli_json *j, const job_recipe *r, int pretrain)
     } else {
         json_key(j, "eval_split"), json_string(j, job_eval_split_name(r->eval_split));
         json_key(j, "scratch_lr"), json_number(j, r->scratch_lr > 0 ? r->scratch_lr : NAN);
+        json_key(j, "freeze"), json_string(j, job_freeze_name(r->freeze));
     }
     json_object_end(j);
 }

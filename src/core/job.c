@@ -270,15 +270,15 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
 
 enum { RK_STEPS, RK_BATCH, RK_OPTIMIZER, RK_LR, RK_MOMENTUM, RK_WEIGHT_DECAY, RK_EVAL_EVERY,
        RK_EVAL_SIZE, RK_EVAL_SPLIT, RK_SCRATCH_LR, RK_TRANSFER, RK_EPOCHS, RK_MIN_STEPS,
-       RK_MAX_STEPS, RK_KEEP, RK_FROM, RK_COUNT };
+       RK_MAX_STEPS, RK_KEEP, RK_FROM, RK_FREEZE, RK_COUNT };
 static const char *const recipe_keys[RK_COUNT + 1] = {
     [RK_STEPS] = "steps", [RK_BATCH] = "batch", [RK_OPTIMIZER] = "optimizer", [RK_LR] = "lr",
     [RK_MOMENTUM] = "momentum", [RK_WEIGHT_DECAY] = "weight_decay", [RK_EVAL_EVERY] = "eval_every",
     [RK_EVAL_SIZE] = "eval_size", [RK_EVAL_SPLIT] = "eval_split", [RK_SCRATCH_LR] = "scratch_lr",
     [RK_TRANSFER] = "transfer", [RK_EPOCHS] = "epochs", [RK_MIN_STEPS] = "min_steps",
-    [RK_MAX_STEPS] = "max_steps", [RK_KEEP] = "keep", [RK_FROM] = "from"};
+    [RK_MAX_STEPS] = "max_steps", [RK_KEEP] = "keep", [RK_FROM] = "from", [RK_FREEZE] = "freeze"};
 /* Keys of one section only. */
-static const int finetune_only[] = {RK_EVAL_SPLIT, RK_SCRATCH_LR};
+static const int finetune_only[] = {RK_EVAL_SPLIT, RK_SCRATCH_LR, RK_FREEZE};
 static const int pretrain_only[] = {RK_TRANSFER, RK_EPOCHS, RK_MIN_STEPS, RK_MAX_STEPS, RK_KEEP, RK_FROM};
 typedef struct {
     job_recipe *r;
@@ -350,6 +350,15 @@ static int recipe_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *
     case RK_FROM:
         return get_string(c, v, what, st->spec->pretrain_from, sizeof st->spec->pretrain_from);
     case RK_SCRATCH_LR: return get_double(c, v, what, 0, 10, 1, &r->scratch_lr);
+    case RK_FREEZE:
+        if (get_string(c, v, what, name, sizeof name))
+            return -1;
+        for (int f = 0; f <= 2; f++)
+            if (strcmp(name, job_freeze_name(f)) == 0) {
+                r->freeze = f;
+                return 0;
+            }
+        return fail(c, v, "%s: unknown value '%s' (expected none, conv or backbone)", what, name);
     case RK_EVAL_SPLIT:
         if (get_string(c, v, what, name, sizeof name))
             return -1;
@@ -883,6 +892,8 @@ void job_backbone_describe(const job_spec *s, const job_backbone *b, char *buf, 
     snprintf(buf, len, "n=%ld %s c%d %s r%d", b->size, s->model[b->model], b->complexity,
              job_task_name(b->task), b->repeat);
 }
+
+const char *job_freeze_name(int f) { return f == 1 ? "conv" : f == 2 ? "backbone" : "none"; }
 
 const char *job_eval_split_name(job_eval_split sp)
 {

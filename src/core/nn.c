@@ -669,15 +669,15 @@ HOT static void adam_update(float *restrict p, const float *restrict g, float *r
 
 void nn_step(nn_net *n, const nn_optim *o)
 {
-    size_t P = n->arch.nparam;
+    size_t f = o->frozen < n->arch.nparam ? o->frozen : n->arch.nparam, P = n->arch.nparam - f;
     float lr = o->lr, mu = o->momentum, wd = o->weight_decay;
     n->opt_t++;
     if (o->kind == NN_SGD) {
-        sgd_update(n->param, n->grad, n->opt_m, P, lr, mu, wd);
+        sgd_update(n->param + f, n->grad + f, n->opt_m + f, P, lr, mu, wd);
         return;
     }
     float c1 = 1.0f - powf(mu, (float)n->opt_t), c2 = 1.0f - powf(0.999f, (float)n->opt_t);
-    adam_update(n->param, n->grad, n->opt_m, n->opt_v, P, lr, mu, wd, lr * sqrtf(c2) / c1);
+    adam_update(n->param + f, n->grad + f, n->opt_m + f, n->opt_v + f, P, lr, mu, wd, lr * sqrtf(c2) / c1);
 }
 
 size_t nn_conv_params(const nn_arch *a)

@@ -378,7 +378,8 @@ int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell
     nn_init(net, job_init_seed(spec, cell->model, cell->repeat));
     if (backbone)
         nn_load_backbone(net, backbone, spec->pretrain.transfer_conv);
-    const nn_optim opt = optim_of(&rc, rc.lr);
+    nn_optim opt = optim_of(&rc, rc.lr);
+    opt.frozen = rc.freeze == 1 ? nn_conv_params(&arch) : rc.freeze == 2 ? arch.nparam_backbone : 0;
     int val = rc.eval_split != EVAL_TEST, test = rc.eval_split != EVAL_VALIDATION;
     rng_t r;
     rng_seed(&r, job_finetune_order_seed(spec, cell->ftsize, cell->repeat));
