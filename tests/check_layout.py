@@ -11,7 +11,7 @@ ROOT_ATTRS = ["format", "format_version", "synlaw_version", "job_name", "job_fil
               "job_hash", "created", "ranks", "n_cells", "n_backbones", "eval_split", "keep_backbones",
               "hdf5_version", "mpi_library", "openblas_config", "gsl_version"]
 CELL_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_task", "finetune_size",
-               "finetune_lr", "finetune_steps", "repeat", "backbone", "seed", "status", "rank",
+               "finetune_lr", "finetune_steps", "finetune_freeze", "repeat", "backbone", "seed", "status", "rank",
                "final_error", "final_val_error", "final_test_error", "wall_time", "time_generate",
                "time_pretrain", "time_finetune", "time_evaluate", "time_write", "reason"]
 BACKBONE_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_task", "repeat", "steps",
@@ -19,7 +19,7 @@ BACKBONE_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_ta
                    "final_error", "wall_time", "time_generate", "time_pretrain", "time_evaluate",
                    "time_write", "reason"]
 FIT_FIELDS = ["group", "model", "complexity", "pretrain_task", "finetune_size", "finetune_lr",
-              "finetune_steps", "law", "loss", "n_points", "n_sizes", "p", "se", "ci_lo", "ci_hi",
+              "finetune_steps", "finetune_freeze", "law", "loss", "n_points", "n_sizes", "p", "se", "ci_lo", "ci_hi",
               "boot_samples", "rmse", "r2", "aic", "bic", "converged", "at_bound", "extrap_points",
               "extrap_from", "extrap_error", "n_max", "pred_2x", "pred_10x", "gain_10x", "gain_10x_lo",
               "gain_10x_hi", "n_within_eps", "verdict", "scratch_error", "best_error", "best_size"]
@@ -129,7 +129,7 @@ def main(path):
                 free = [i for i in range(3) if r["se"][i] != 0]
                 if any(r["ci_lo"][i] > r["ci_hi"][i] for i in free if r["law"] == b"simple"):
                     fail("bootstrap interval with lo > hi")
-        if f["fits"].attrs["group_columns"] != b"model\tcplx\ttask\ts\tlr\tsteps":
+        if f["fits"].attrs["group_columns"] != b"model\tcplx\ttask\ts\tlr\tsteps\tfreeze":
             fail(f"/fits group_columns {f['fits'].attrs['group_columns']!r}")
         for a in ("params_simple", "params_power", "params_full"):
             if a not in f["fits"].attrs:

@@ -44,6 +44,7 @@ typedef struct {
     int64_t finetune_size;          /* 0 for the full law across fine-tuning sizes */
     double finetune_lr;             /* the fine-tuning setting (results files; NaN from a CSV) */
     int32_t finetune_steps;         /* (0 from a CSV) */
+    int8_t finetune_freeze;         /* 0 none, 1 conv, 2 backbone (0 from a CSV) */
     char law[ANALYSIS_WORD_LEN];    /* simple, power, full */
     char loss[ANALYSIS_WORD_LEN];   /* linear, huber, soft-l1 (with "+log" for log residuals) */
     int32_t n_points, n_sizes;      /* points fitted; distinct n among them */

@@ -1,6 +1,7 @@
 /* Fitting a results file: groups its finished cells, fits the laws, writes /fits and a CSV.
  *
- * Groups are (model, complexity, pretrain_task, finetune_size, finetune_lr, finetune_steps);
+ * Groups are (model, complexity, pretrain_task, finetune_size, finetune_lr, finetune_steps,
+ * finetune_freeze);
  * each fits the simple law
  * L(n) = D n^-alpha + C to the final fine-tuning error of every done cell with n > 0, all
  * repeats as separate points (the repeat is the bootstrap cluster), with D >= 0, alpha in
@@ -19,7 +20,7 @@
 #include <stddef.h>
 
 /* Names of the tab-separated fields of each row's group. */
-#define FITFILE_GROUP_COLUMNS "model\tcplx\ttask\ts\tlr\tsteps"
+#define FITFILE_GROUP_COLUMNS "model\tcplx\ttask\ts\tlr\tsteps\tfreeze"
 
 typedef struct {
     analysis_row *rows;   /* [nrows], owned */

@@ -10,7 +10,7 @@
  * Holm's step-down adjustment runs over each family: all per-n comparisons, and all
  * averaged comparisons.
  *
- * Fine-tuning settings (learning rate, steps): with one setting both arms use it. With
+ * Fine-tuning settings (learning rate, steps, what is frozen): with one setting both arms use it. With
  * several, each arm's setting is chosen on validation error — the pre-trained arm per
  * (model, complexity, task, s), scratch per (model, s), the setting with the lowest mean
  * validation error over all its cells, from the same set of settings, so both arms are tuned
@@ -33,6 +33,7 @@ typedef struct {
     long n;                    /* 0: scratch */
     double lr;
     int steps;
+    int freeze;                /* 0 none, 1 conv, 2 backbone */
     int repeat;
     double val, test;          /* final errors; NaN when the split was not evaluated */
 } gains_cell;
@@ -46,6 +47,7 @@ typedef struct {
     int64_t pretrain_size;     /* n; 0: averaged over the group's n */
     double lr, scratch_lr;     /* the settings compared (chosen on validation when several) */
     int32_t steps, scratch_steps;
+    int8_t freeze, scratch_freeze;
     int32_t settings;          /* settings each arm was chosen from (1: none to choose) */
     char selected_on[GAINS_WORD_LEN]; /* "validation", "-" (one setting), "none" (all reported) */
     char reported_on[GAINS_WORD_LEN]; /* "test", or "validation" when the job has no test curves */

@@ -10,8 +10,8 @@
  *    any fine-tuning setting.
  *  - a cell (fine-tuning stage) per (model, fine-tuning setting, repeat, n, complexity,
  *    task): its backbone (none for scratch cells, n = 0) fine-tuned on s real images with a
- *    fresh head. A fine-tuning setting is (finetune_size, finetune_lr, finetune_steps); every
- *    setting applies to scratch and pre-trained cells alike. Scratch cells do not depend on
+ *    fresh head. A fine-tuning setting is (finetune_size, finetune_lr, finetune_steps,
+ *    finetune_freeze); every setting applies to scratch and pre-trained cells alike. Scratch cells do not depend on
  *    complexity or pre-training task and appear once per (model, setting, repeat).
  * Orders and seeds are pure functions of the spec. */
 #ifndef SYNLAW_JOB_H
@@ -77,6 +77,7 @@ typedef struct {
     int n_ftsize;     long ftsize[JOB_MAX_AXIS];          /* finetune_size axis */
     int n_ftlr;       double ftlr[JOB_MAX_AXIS];          /* finetune_lr axis ([finetune.lr]) */
     int n_ftsteps;    int ftsteps[JOB_MAX_AXIS];          /* finetune_steps axis ([finetune.steps]) */
+    int n_ftfreeze;   int ftfreeze[JOB_MAX_AXIS];         /* finetune_freeze axis ([finetune.freeze]) */
     int repeats;
     job_recipe pretrain, finetune;
 } job_spec;
@@ -106,6 +107,7 @@ typedef struct {
     long ftsize;     /* s: real fine-tuning images */
     int ftlr;        /* index into job_spec.ftlr */
     int ftsteps;     /* index into job_spec.ftsteps */
+    int ftfreeze;    /* index into job_spec.ftfreeze */
     int repeat;      /* 0..repeats-1 */
     int backbone;    /* index of its backbone, -1 for scratch */
 } job_cell;
@@ -130,7 +132,7 @@ void job_cell_counts(const job_spec *spec, long *pretrained, long *scratch);
 /* Number of backbones (pre-training stages). */
 int job_backbone_count(const job_spec *spec);
 /* Fill cells[0..job_cell_count-1] in canonical order: model, finetune_size, finetune_lr,
- * finetune_steps, repeat, then pretrain_size, complexity, task. */
+ * finetune_steps, finetune_freeze, repeat, then pretrain_size, complexity, task. */
 void job_cells(const job_spec *spec, job_cell *cells);
 /* Fill bb[0..job_backbone_count-1] in canonical order: model, repeat, pretrain_size,
  * complexity, task (the backbones of a model are contiguous). */
@@ -139,7 +141,7 @@ void job_backbones(const job_spec *spec, job_backbone *bb);
 /* Pre-training steps for n synthetic images: the fixed steps, or the epoch budget. */
 int job_pretrain_steps(const job_spec *spec, long n);
 /* The fine-tuning recipe of a cell: the job's, with the cell's learning rate (scratch_lr for
- * scratch cells when set) and steps. */
+ * scratch cells when set), steps and freeze. */
 job_recipe job_cell_recipe(const job_spec *spec, const job_cell *cell);
 /* Evaluations of `steps` steps evaluated every eval_every: at every multiple and at the last
  * step. job_eval_steps writes their 1-based step numbers to out[job_eval_count(...)]. */

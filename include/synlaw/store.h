@@ -60,6 +60,7 @@ typedef struct {
     int64_t finetune_size;
     double finetune_lr;
     int32_t finetune_steps;
+    int8_t finetune_freeze;      /* 0 none, 1 conv, 2 backbone (job_freeze_name) */
     int32_t repeat;
     int32_t backbone;            /* index into /backbones, -1 for scratch */
     uint64_t seed;               /* job_cell_seed: an identifier */

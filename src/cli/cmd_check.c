@@ -86,6 +86,9 @@ static void print_text(const char *path, const job_spec *s, double work, double 
     printf("\n  %-14s (%d):", "finetune_steps", s->n_ftsteps);
     for (int i = 0; i < s->n_ftsteps; i++)
         printf(" %d", s->ftsteps[i]);
+    printf("\n  %-14s (%d):", "finetune_freeze", s->n_ftfreeze);
+    for (int i = 0; i < s->n_ftfreeze; i++)
+        printf(" %s", job_freeze_name(s->ftfreeze[i]));
     printf("\n  %-14s (%d)\n", "repeats", s->repeats);
     const job_recipe *r[2] = {&s->pretrain, &s->finetune};
     const char *nm[2] = {"pretrain", "finetune"};
@@ -106,8 +109,7 @@ static void print_text(const char *path, const job_spec *s, double work, double 
                r[i]->eval_every, r[i]->eval_size, split_name(r[i], i == 0));
         if (i == 1 && r[i]->scratch_lr > 0)
             printf(", scratch cells lr %g", r[i]->scratch_lr);
-        if (i == 1 && r[i]->freeze)
-            printf(", %s frozen", r[i]->freeze == 1 ? "convolution layers" : "backbone");
+
         if (i == 0)
             printf(", transfers the %s%s", r[i]->transfer_conv ? "convolution layers" : "backbone",
                    r[i]->keep ? "" : ", weights not kept in the results file");
@@ -146,7 +148,6 @@ static void json_recipe(cli_json *j, const job_recipe *r, int pretrain)
     } else {
         json_key(j, "eval_split"), json_string(j, job_eval_split_name(r->eval_split));
         json_key(j, "scratch_lr"), json_number(j, r->scratch_lr > 0 ? r->scratch_lr : NAN);
-        json_key(j, "freeze"), json_string(j, job_freeze_name(r->freeze));
     }
     json_object_end(j);
 }
@@ -195,6 +196,10 @@ static void print_json(const char *path, const job_spec *s, double work, double 
     json_key(&j, "finetune_steps"), json_array(&j);
     for (int i = 0; i < s->n_ftsteps; i++)
         json_int(&j, s->ftsteps[i]);
+    json_array_end(&j);
+    json_key(&j, "finetune_freeze"), json_array(&j);
+    for (int i = 0; i < s->n_ftfreeze; i++)
+        json_string(&j, job_freeze_name(s->ftfreeze[i]));
     json_array_end(&j);
     json_key(&j, "repeats"), json_int(&j, s->repeats);
     json_object_end(&j);

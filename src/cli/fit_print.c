@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "synlaw/fitfile.h"
+#include "synlaw/job.h"
 #include "synlaw/util.h"
 
 #include <math.h>
@@ -330,7 +331,7 @@ void cli_print_gains(FILE *out, const gains_row *rows, int n, double level)
     fputc('\n', out);
     grid g;
     memset(&g, 0, sizeof g);
-    static const char *const head[] = {"model", "cplx", "task", "s", "lr (scratch)", "n", "pairs",
+    static const char *const head[] = {"model", "cplx", "task", "s", "setting (scratch)", "n", "pairs",
                                        "pre-trained", "scratch", "gain [interval]", "p", "p Holm"};
     int nh = (int)(sizeof head / sizeof head[0]);
     int h = grid_row(&g);
@@ -351,10 +352,14 @@ void cli_print_gains(FILE *out, const gains_row *rows, int n, double level)
         snprintf(g.cell[k][c++], CELL, "%d", r->complexity);
         snprintf(g.cell[k][c++], CELL, "%s", r->task);
         snprintf(g.cell[k][c++], CELL, "%lld", (long long)r->finetune_size);
-        if (r->lr == r->scratch_lr)
-            snprintf(g.cell[k][c++], CELL, "%g", r->lr);
+        char pre[32], scr[32];
+        snprintf(pre, sizeof pre, "%g%s%s", r->lr, r->freeze ? " " : "", r->freeze ? job_freeze_name(r->freeze) : "");
+        snprintf(scr, sizeof scr, "%g%s%s", r->scratch_lr, r->scratch_freeze ? " " : "",
+                 r->scratch_freeze ? job_freeze_name(r->scratch_freeze) : "");
+        if (strcmp(pre, scr) == 0 && r->steps == r->scratch_steps)
+            snprintf(g.cell[k][c++], CELL, "%s", pre);
         else
-            snprintf(g.cell[k][c++], CELL, "%g (%g)", r->lr, r->scratch_lr);
+            snprintf(g.cell[k][c++], CELL, "%.28s (%.28s)", pre, scr);
         if (r->pretrain_size)
             snprintf(g.cell[k][c++], CELL, "%lld", (long long)r->pretrain_size);
         else

@@ -57,6 +57,7 @@ static int gains_of(fitfile_result *out, const store_results *res, double level,
         c->n = r->pretrain_size;
         c->lr = r->finetune_lr;
         c->steps = r->finetune_steps;
+        c->freeze = r->finetune_freeze;
         c->repeat = r->repeat;
         c->val = r->final_val_error;
         c->test = r->final_test_error;
@@ -75,7 +76,8 @@ static double scratch_mean(const store_results *res, const analysis_row *g)
         const store_cell_row *r = &res->rows[i];
         if (r->status == CELL_DONE && r->pretrain_size == 0 && strcmp(r->model, g->model) == 0 &&
             (g->finetune_size == 0 || r->finetune_size == g->finetune_size) &&
-            (res->version < 2 || (r->finetune_lr == g->finetune_lr && r->finetune_steps == g->finetune_steps)) &&
+            (res->version < 2 || (r->finetune_lr == g->finetune_lr && r->finetune_steps == g->finetune_steps &&
+                                  r->finetune_freeze == g->finetune_freeze)) &&
             isfinite(r->final_error)) {
             sum += r->final_error;
             k++;
@@ -92,19 +94,23 @@ static void label_of(char *buf, size_t len, const store_cell_row *r, int full)
         snprintf(s, sizeof s, "all");
     else
         snprintf(s, sizeof s, "%lld", (long long)r->finetune_size);
-    snprintf(buf, len, "%s\t%d\t%s\t%s\t%.15g\t%d", r->model, r->complexity, r->pretrain_task, s,
-             r->finetune_lr, r->finetune_steps);
+    snprintf(buf, len, "%s\t%d\t%s\t%s\t%.15g\t%d\t%s", r->model, r->complexity, r->pretrain_task, s,
+             r->finetune_lr, r->finetune_steps, job_freeze_name(r->finetune_freeze));
 }
 
 /* After each group's fit: coordinates from the label, the scratch baseline, the best mean. */
 static void fill_group(analysis_row *row, const double *n, const double *y, int m, void *user)
 {
     const store_results *res = user;
-    char task[ANALYSIS_WORD_LEN] = "", s[32] = "";
+    char task[ANALYSIS_WORD_LEN] = "", s[32] = "", freeze[16] = "";
     int cplx = 0, steps = 0;
     double lr = NAN;
-    sscanf(row->group, "%31[^\t]\t%d\t%15[^\t]\t%31[^\t]\t%lf\t%d", row->model, &cplx, task, s, &lr,
-           &steps);
+    sscanf(row->group, "%31[^\t]\t%d\t%15[^\t]\t%31[^\t]\t%lf\t%d\t%15s", row->model, &cplx, task, s, &lr,
+           &steps, freeze);
+    row->finetune_freeze = 0;
+    for (int f = 0; f <= 2; f++)
+        if (strcmp(freeze, job_freeze_name(f)) == 0)
+            row->finetune_freeze = (int8_t)f;
     row->complexity = cplx;
     snprintf(row->pretrain_task, sizeof row->pretrain_task, "%s", task);
     row->finetune_size = strcmp(s, "all") == 0 ? 0 : atol(s);
@@ -160,7 +166,7 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
             sizes += strcmp(srows[g].model, r->model) == 0 && srows[g].complexity == r->complexity &&
                      strcmp(srows[g].pretrain_task, r->pretrain_task) == 0 &&
                      (srows[g].finetune_lr == r->finetune_lr || (isnan(srows[g].finetune_lr) && isnan(r->finetune_lr))) &&
-                     srows[g].finetune_steps == r->finetune_steps;
+                     srows[g].finetune_steps == r->finetune_steps && srows[g].finetune_freeze == r->finetune_freeze;
         if (sizes < 2)
             continue;
         label_of(label, sizeof label, r, 1);

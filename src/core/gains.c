@@ -11,7 +11,7 @@
 
 typedef struct {
     double lr;
-    int steps;
+    int steps, freeze;
 } setting;
 
 /* Growable output. */
@@ -37,7 +37,7 @@ static gains_row *push(out_rows *o)
 
 static int same_setting(const gains_cell *c, const setting *s)
 {
-    return (c->lr == s->lr || (isnan(c->lr) && isnan(s->lr))) && c->steps == s->steps;
+    return (c->lr == s->lr || (isnan(c->lr) && isnan(s->lr))) && c->steps == s->steps && c->freeze == s->freeze;
 }
 
 static int in_group(const gains_cell *c, const gains_cell *g)
@@ -226,6 +226,7 @@ static int compare_group(out_rows *o, work *w, const gains_cell *cells, int m, c
         g->finetune_size = G->finetune_size;
         g->lr = set[sp].lr, g->steps = set[sp].steps;
         g->scratch_lr = set[ss].lr, g->scratch_steps = set[ss].steps;
+        g->freeze = (int8_t)set[sp].freeze, g->scratch_freeze = (int8_t)set[ss].freeze;
         g->settings = nset;
         snprintf(g->selected_on, sizeof g->selected_on, "%s", selected);
         snprintf(g->reported_on, sizeof g->reported_on, "%s", has_test ? "test" : "validation");
@@ -260,7 +261,7 @@ int gains_compute(gains_row **rows_out, int *nrows, const gains_cell *cells, int
         for (int k = 0; k < nset && !seen; k++)
             seen = same_setting(&cells[i], &set[k]);
         if (!seen)
-            set[nset++] = (setting){cells[i].lr, cells[i].steps};
+            set[nset++] = (setting){cells[i].lr, cells[i].steps, cells[i].freeze};
         if (cells[i].n > 0) {
             int g = 0;
             while (g < ngrp && !in_group(&cells[i], &cells[grp[g]]))
@@ -309,13 +310,14 @@ int gains_write_csv(const char *path, const gains_row *rows, int nrow, char *err
         free(tmp);
         return util_fail(err, errlen, -1, "%s: cannot write", path);
     }
-    fprintf(f, "model,cplx,task,s,n,lr,steps,scratch_lr,scratch_steps,settings,selected_on,reported_on,"
+    fprintf(f, "model,cplx,task,s,n,lr,steps,freeze,scratch_lr,scratch_steps,scratch_freeze,settings,selected_on,reported_on,"
                "pairs,pretrained,scratch,gain,gain_lo,gain_hi,level,sd,t,p,p_holm,family\n");
     for (int i = 0; i < nrow; i++) {
         const gains_row *r = &rows[i];
-        fprintf(f, "%s,%d,%s,%lld,%lld,%.10g,%d,%.10g,%d,%d,%s,%s,%d,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,"
+        fprintf(f, "%s,%d,%s,%lld,%lld,%.10g,%d,%d,%.10g,%d,%d,%d,%s,%s,%d,%.10g,%.10g,%.10g,%.10g,%.10g,%.10g,"
                    "%.10g,%.10g,%.10g,%.10g,%d\n", r->model, r->complexity, r->task, (long long)r->finetune_size,
-                (long long)r->pretrain_size, r->lr, r->steps, r->scratch_lr, r->scratch_steps, r->settings,
+                (long long)r->pretrain_size, r->lr, r->steps, r->freeze, r->scratch_lr, r->scratch_steps,
+                r->scratch_freeze, r->settings,
                 r->selected_on, r->reported_on, r->pairs, r->pretrained, r->scratch, r->gain, r->gain_lo,
                 r->gain_hi, r->level, r->sd, r->t, r->p, r->p_holm, r->family);
     }

@@ -219,16 +219,30 @@ static int elem_task(parse_ctx *c, yaml_node_t *n, const char *what, int i, void
 }
 static int same_task(const void *a, int i, int j) { return ((const job_task *)a)[i] == ((const job_task *)a)[j]; }
 
-enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_FTLR, AX_FTSTEPS, AX_REPEATS, AX_COUNT };
+enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_FTLR, AX_FTSTEPS, AX_FTFREEZE, AX_REPEATS,
+       AX_COUNT };
 static const char *const axes_keys[AX_COUNT + 1] = {
     [AX_SIZE] = "pretrain_size", [AX_MODEL] = "model", [AX_COMPLEXITY] = "complexity",
     [AX_TASK] = "pretrain_task", [AX_FTSIZE] = "finetune_size", [AX_FTLR] = "finetune_lr",
-    [AX_FTSTEPS] = "finetune_steps", [AX_REPEATS] = "repeats"};
+    [AX_FTSTEPS] = "finetune_steps", [AX_FTFREEZE] = "finetune_freeze", [AX_REPEATS] = "repeats"};
 typedef struct {
     job_spec *spec;
     int seen_size, seen_model;
-    const yaml_node_t *ftlr_node, *ftsteps_node;
+    const yaml_node_t *ftlr_node, *ftsteps_node, *ftfreeze_node;
 } axes_state;
+
+static int elem_freeze(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
+{
+    char name[JOB_NAME_LEN];
+    if (get_string(c, n, what, name, sizeof name) != 0)
+        return -1;
+    for (int f = 0; f <= 2; f++)
+        if (strcmp(name, job_freeze_name(f)) == 0) {
+            ((int *)axis)[i] = f;
+            return 0;
+        }
+    return fail(c, n, "%s: unknown value '%s' (expected none, conv or backbone)", what, name);
+}
 
 static int elem_lr(parse_ctx *c, yaml_node_t *n, const char *what, int i, void *axis)
 {
@@ -259,6 +273,7 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
     case AX_FTSIZE: return walk_list(c, v, "axes.finetune_size", &s->n_ftsize, elem_ftsize, same_long, s->ftsize);
     case AX_FTLR: st->ftlr_node = v; return walk_list(c, v, "axes.finetune_lr", &s->n_ftlr, elem_lr, same_double, s->ftlr);
     case AX_FTSTEPS: st->ftsteps_node = v; return walk_list(c, v, "axes.finetune_steps", &s->n_ftsteps, elem_steps, same_int, s->ftsteps);
+    case AX_FTFREEZE: st->ftfreeze_node = v; return walk_list(c, v, "axes.finetune_freeze", &s->n_ftfreeze, elem_freeze, same_int, s->ftfreeze);
     case AX_REPEATS:
         if (get_int(c, v, "axes.repeats", 1, 1000, &r) != 0)
             return -1;
@@ -568,7 +583,7 @@ int job_parse_grid(job_spec *spec, const char *text, const char *file, int check
         fail(&c, root, "missing key 'axes' (expected axes: with pretrain_size and model)");
         goto out;
     }
-    axes_state ast = {spec, 0, 0, NULL, NULL};
+    axes_state ast = {spec, 0, 0, NULL, NULL, NULL};
     if (walk_map(&c, st.axes, "axes", axes_keys, axes_key, &ast) != 0)
         goto out;
     if (!ast.seen_size || !ast.seen_model) {
@@ -591,6 +606,13 @@ int job_parse_grid(job_spec *spec, const char *text, const char *file, int check
              "remove one of them");
         goto out;
     }
+    if (ast.ftfreeze_node && st.ft.node[RK_FREEZE]) {
+        fail(&c, st.ft.node[RK_FREEZE], "finetune.freeze: the axis finetune_freeze gives what is frozen; "
+             "remove one of them");
+        goto out;
+    }
+    if (!spec->n_ftfreeze)
+        spec->ftfreeze[spec->n_ftfreeze++] = spec->finetune.freeze;
     if (!spec->n_ftlr)
         spec->ftlr[spec->n_ftlr++] = spec->finetune.lr;
     if (!spec->n_ftsteps)
@@ -664,7 +686,7 @@ void job_cell_counts(const job_spec *s, long *pretrained, long *scratch)
     long nscratch = 0;
     for (int i = 0; i < s->n_size; i++)
         nscratch += s->size[i] == 0;
-    long per = (long)s->n_model * s->n_ftsize * s->n_ftlr * s->n_ftsteps * s->repeats;
+    long per = (long)s->n_model * s->n_ftsize * s->n_ftlr * s->n_ftsteps * s->n_ftfreeze * s->repeats;
     if (pretrained)
         *pretrained = per * (s->n_size - nscratch) * s->n_complexity * s->n_task;
     if (scratch)
@@ -717,6 +739,25 @@ void job_backbones(const job_spec *s, job_backbone *bb)
             }
 }
 
+/* The cells of one fine-tuning setting (f, l, st, fz) of model m, from position *k. */
+static void setting_cells(const job_spec *s, job_cell *cells, int *k, int m, int f, int l, int st, int fz)
+{
+    for (int r = 0; r < s->repeats; r++)
+        for (int n = 0, pos = 0; n < s->n_size; n++) {
+            int scratch = s->size[n] == 0;
+            for (int c = 0; c < (scratch ? 1 : s->n_complexity); c++)
+                for (int t = 0; t < (scratch ? 1 : s->n_task); t++) {
+                    cells[*k] = (job_cell){.index = *k, .size = s->size[n], .model = m,
+                                           .complexity = scratch ? 0 : s->complexity[c],
+                                           .task = scratch ? -1 : (int)s->task[t], .ftsize = s->ftsize[f],
+                                           .ftlr = l, .ftsteps = st, .ftfreeze = fz, .repeat = r,
+                                           .backbone = scratch ? -1 : backbone_index(s, m, r, pos, c, t)};
+                    (*k)++;
+                }
+            pos += !scratch;
+        }
+}
+
 void job_cells(const job_spec *s, job_cell *cells)
 {
     int k = 0;
@@ -724,21 +765,8 @@ void job_cells(const job_spec *s, job_cell *cells)
         for (int f = 0; f < s->n_ftsize; f++)
             for (int l = 0; l < s->n_ftlr; l++)
                 for (int st = 0; st < s->n_ftsteps; st++)
-                    for (int r = 0; r < s->repeats; r++)
-                        for (int n = 0, pos = 0; n < s->n_size; n++) {
-                            int scratch = s->size[n] == 0;
-                            for (int c = 0; c < (scratch ? 1 : s->n_complexity); c++)
-                                for (int t = 0; t < (scratch ? 1 : s->n_task); t++) {
-                                    cells[k] = (job_cell){
-                                        .index = k, .size = s->size[n], .model = m,
-                                        .complexity = scratch ? 0 : s->complexity[c],
-                                        .task = scratch ? -1 : (int)s->task[t], .ftsize = s->ftsize[f],
-                                        .ftlr = l, .ftsteps = st, .repeat = r,
-                                        .backbone = scratch ? -1 : backbone_index(s, m, r, pos, c, t)};
-                                    k++;
-                                }
-                            pos += !scratch;
-                        }
+                    for (int fz = 0; fz < s->n_ftfreeze; fz++)
+                        setting_cells(s, cells, &k, m, f, l, st, fz);
 }
 
 int job_pretrain_steps(const job_spec *s, long n)
@@ -761,6 +789,7 @@ job_recipe job_cell_recipe(const job_spec *s, const job_cell *c)
     if (c->size == 0 && r.scratch_lr > 0)
         r.lr = r.scratch_lr;
     r.steps = s->ftsteps[c->ftsteps];
+    r.freeze = s->ftfreeze[c->ftfreeze];
     return r;
 }
 
@@ -796,12 +825,13 @@ int job_max_pretrain_evals(const job_spec *s)
 
 uint64_t job_cell_seed(const job_spec *s, const job_cell *c)
 {
-    uint64_t w[8] = {(uint64_t)c->size, rng_hash_str(0, s->model[c->model]), (uint64_t)c->complexity,
-                     (uint64_t)(c->task + 1), (uint64_t)c->ftsize, (uint64_t)c->repeat, 0, 0};
+    uint64_t w[9] = {(uint64_t)c->size, rng_hash_str(0, s->model[c->model]), (uint64_t)c->complexity,
+                     (uint64_t)(c->task + 1), (uint64_t)c->ftsize, (uint64_t)c->repeat, 0, 0, 0};
     double lr = s->ftlr[c->ftlr];
     memcpy(&w[6], &lr, sizeof lr);
     w[7] = (uint64_t)s->ftsteps[c->ftsteps];
-    return rng_hash(s->seed, w, 8);
+    w[8] = (uint64_t)s->ftfreeze[c->ftfreeze];
+    return rng_hash(s->seed, w, 9);
 }
 
 uint64_t job_backbone_seed(const job_spec *s, const job_backbone *b)
@@ -879,6 +909,10 @@ void job_cell_describe(const job_spec *s, const job_cell *c, char *buf, size_t l
     if (s->n_ftsteps > 1) {
         size_t used = strlen(extra);
         snprintf(extra + used, sizeof extra - used, " steps=%d", s->ftsteps[c->ftsteps]);
+    }
+    if (s->n_ftfreeze > 1) {
+        size_t used = strlen(extra);
+        snprintf(extra + used, sizeof extra - used, " freeze=%s", job_freeze_name(s->ftfreeze[c->ftfreeze]));
     }
     if (c->size == 0)
         snprintf(buf, len, "n=0 %s scratch s=%ld%s r%d", s->model[c->model], c->ftsize, extra, c->repeat);

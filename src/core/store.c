@@ -180,6 +180,7 @@ static hid_t cell_row_type(int version)
     if (v2) {
         F("finetune_lr", finetune_lr, H5T_NATIVE_DOUBLE);
         F("finetune_steps", finetune_steps, H5T_NATIVE_INT32);
+        F("finetune_freeze", finetune_freeze, H5T_NATIVE_INT8);
     }
     F("repeat", repeat, H5T_NATIVE_INT32);
     if (v2)
@@ -281,6 +282,7 @@ static hid_t fit_row_type(void)
     F("finetune_size", finetune_size, H5T_NATIVE_INT64);
     F("finetune_lr", finetune_lr, H5T_NATIVE_DOUBLE);
     F("finetune_steps", finetune_steps, H5T_NATIVE_INT32);
+    F("finetune_freeze", finetune_freeze, H5T_NATIVE_INT8);
     F("law", law, s16);
     F("loss", loss, s16);
     F("n_points", n_points, H5T_NATIVE_INT32);
@@ -459,6 +461,7 @@ void store_cell_row_init(store_cell_row *row, const job_spec *spec, const job_ce
     row->finetune_size = cell->ftsize;
     row->finetune_lr = job_cell_recipe(spec, cell).lr;
     row->finetune_steps = spec->ftsteps[cell->ftsteps];
+    row->finetune_freeze = (int8_t)spec->ftfreeze[cell->ftfreeze];
     row->repeat = cell->repeat;
     row->backbone = cell->backbone;
     row->seed = job_cell_seed(spec, cell);
@@ -1210,6 +1213,7 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
             r->finetune_lr = r->pretrain_size == 0 && v1spec.finetune.scratch_lr > 0 ? v1spec.finetune.scratch_lr
                                                                                        : v1spec.finetune.lr;
             r->finetune_steps = v1spec.finetune.steps;
+            r->finetune_freeze = 0;
             r->final_val_error = v1_val ? r->final_error : NAN;
             r->final_test_error = v1_val ? NAN : r->final_error;
             int known = 0; /* names from the job, as check_grid makes sure for format 2 */
@@ -1415,6 +1419,8 @@ static hid_t gains_row_type(void)
     F("scratch_lr", scratch_lr, H5T_NATIVE_DOUBLE);
     F("steps", steps, H5T_NATIVE_INT32);
     F("scratch_steps", scratch_steps, H5T_NATIVE_INT32);
+    F("freeze", freeze, H5T_NATIVE_INT8);
+    F("scratch_freeze", scratch_freeze, H5T_NATIVE_INT8);
     F("settings", settings, H5T_NATIVE_INT32);
     F("selected_on", selected_on, s16);
     F("reported_on", reported_on, s16);
