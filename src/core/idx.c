@@ -17,8 +17,10 @@
 #define IDX_MAX_COUNT 10000000u
 /* Largest payload accepted (8 GiB; Fashion-MNIST's training images are 47 MB). */
 #define IDX_MAX_BYTES ((size_t)1 << 33)
-/* Bytes read per gzread call and the first size of the payload buffer. */
+/* Bytes read per gzread call, and the first size of the payload buffer (which doubles as
+ * the data arrives). */
 #define IDX_CHUNK ((size_t)1 << 24)
+#define IDX_FIRST ((size_t)1 << 16)
 
 /* zlib's message for the last failure on f without the "path: " that gzerror puts in front
  * of it (the caller names the file itself); NULL when f only reached its end. */
@@ -119,7 +121,7 @@ fail:
  * (malloc'ed), or NULL with err set. */
 static uint8_t *read_payload(gzFile f, const char *path, size_t total, char *err, size_t errlen)
 {
-    size_t cap = total < IDX_CHUNK ? total : IDX_CHUNK, have = 0;
+    size_t cap = total < IDX_FIRST ? total : IDX_FIRST, have = 0;
     uint8_t *data = malloc(cap);
     if (!data) {
         snprintf(err, errlen, "%s: out of memory for %zu bytes", path, cap);
