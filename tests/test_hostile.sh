@@ -65,7 +65,7 @@ EOF
 "$py" - "$tmp/base.h5" "$tmp" <<'PY' || bad "crafting results files with h5py"
 import sys, shutil, h5py, numpy as np
 src, out = sys.argv[1], sys.argv[2]
-def craft(name, table, mapping=None, value=None, reason=None):
+def craft(name, table, mapping=None, value=None, reason=None, base="i1"):
     dst = f"{out}/{name}.h5"
     shutil.copy(src, dst)
     with h5py.File(dst, "r+") as f:
@@ -78,7 +78,7 @@ def craft(name, table, mapping=None, value=None, reason=None):
         if mapping is None:
             f[table][...] = data
             return
-        dt = [(n, h5py.enum_dtype(mapping, basetype="i1") if n == "status" else data.dtype.fields[n][0])
+        dt = [(n, h5py.enum_dtype(mapping, basetype=base) if n == "status" else data.dtype.fields[n][0])
               for n in data.dtype.names]
         new = np.zeros(data.shape, dtype=dt)
         for n in data.dtype.names:
@@ -93,9 +93,13 @@ for t, short in (("cells", "c"), ("backbones", "b")):
     craft(f"{short}-values", t, {"pending": 0, "done": 5, "failed": 7})
     craft(f"{short}-wide", t, {"pending": 0, "done": 1, "failed": 2, "lost": 3})
     craft(f"{short}-range", t, value=7)
+    # read without the check, these were misread silently (statuses shifted or invented)
+    craft(f"{short}-one", t, {"pending": 0})
+    craft(f"{short}-neg", t, {"pending": -1, "done": 1, "failed": 2})
+    craft(f"{short}-int32", t, {"pending": 0, "done": 1, "failed": 2}, base="i4")
 craft("esc", "cells", reason=b"\x1b[31mRED\x1b]0;pwned\x07 \xc2\x9b2J\nfake line")
 PY
-for f in c-names c-values c-wide c-range b-names b-values b-wide b-range; do
+for f in {c,b}-{names,values,wide,range,one,neg,int32}; do
   h=$tmp/$f.h5
   refused "$h" -- "$synlaw" fit "$h" --bootstrap 0
   refused "$h" -- "$synlaw" status "$h"

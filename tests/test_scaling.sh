@@ -16,18 +16,19 @@ pass=0 failed=0
 ok() { pass=$((pass + 1)); }
 bad() { failed=$((failed + 1)); echo "FAILED: $*" >&2; }
 now() { date +%s.%N; }
-# seconds COMMAND...: the wall time of the command (the best of two), its status in $status
-seconds() {
-  local best="" t0 t
+# timed COMMAND...: the wall time of the command (the best of two runs) in $secs, the last
+# exit status in $status (not in a subshell: both stay visible)
+timed() {
+  local best="" t0 d
   for _ in 1 2; do
     t0=$(now)
     "$@" >"$tmp/last.out" 2>&1
     status=$?
-    t=$(echo "$(now) - $t0" | bc)
-    if [ -z "$best" ] || [ "$(echo "$t < $best" | bc)" = 1 ]; then best=$t; fi
+    d=$(echo "$(now) - $t0" | bc)
+    if [ -z "$best" ] || [ "$(echo "$d < $best" | bc)" = 1 ]; then best=$d; fi
     [ "$status" = 0 ] || break
   done
-  echo "$best"
+  secs=$best
 }
 # points N FILE: a CSV of N points in one group, 8 sizes, y = 0.3 + 0.5 n^-0.4 + noise
 points() {
@@ -45,9 +46,9 @@ echo "1,000,000 points in one group: exit $status in $(echo "$(now) - $t0" | bc)
 
 points 25000 "$tmp/p25k.csv"
 points 100000 "$tmp/p100k.csv"
-t25=$(seconds "$synlaw" fit --csv "$tmp/p25k.csv" --x n --y y --bootstrap 20 --holdout 0)
+timed "$synlaw" fit --csv "$tmp/p25k.csv" --x n --y y --bootstrap 20 --holdout 0; t25=$secs
 [ "$status" = 0 ] || bad "bootstrap of 25k points: $(tail -c 600 "$tmp/last.out")"
-t100=$(seconds "$synlaw" fit --csv "$tmp/p100k.csv" --x n --y y --bootstrap 20 --holdout 0)
+timed "$synlaw" fit --csv "$tmp/p100k.csv" --x n --y y --bootstrap 20 --holdout 0; t100=$secs
 [ "$status" = 0 ] || bad "bootstrap of 100k points: $(tail -c 600 "$tmp/last.out")"
 ratio=$(echo "scale=2; $t100 / $t25" | bc)
 echo "bootstrap 20, no repeat ids: 25k points $t25 s, 100k points $t100 s, ratio $ratio (linear 4, quadratic 16)"
@@ -66,9 +67,9 @@ axes:
   repeats: 10
 EOF
 "$synlaw" check "$tmp/big.yaml" | grep -q "^cells: 100000 " && ok || bad "the plan job does not have 100,000 cells"
-t10=$(seconds "$synlaw" plan "$tmp/big.yaml" --ranks 10 --seconds 0.05)
+timed "$synlaw" plan "$tmp/big.yaml" --ranks 10 --seconds 0.05; t10=$secs
 [ "$status" = 0 ] || bad "plan --ranks 10: $(tail -c 600 "$tmp/last.out")"
-tbig=$(seconds "$synlaw" plan "$tmp/big.yaml" --ranks 100000 --seconds 0.05)
+timed "$synlaw" plan "$tmp/big.yaml" --ranks 100000 --seconds 0.05; tbig=$secs
 [ "$status" = 0 ] || bad "plan --ranks 100000: $(tail -c 600 "$tmp/last.out")"
 ratio=$(echo "scale=2; $tbig / $t10" | bc)
 echo "plan of 100,000 cells: --ranks 10 $t10 s, --ranks 100000 $tbig s, ratio $ratio"
