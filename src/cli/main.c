@@ -91,7 +91,10 @@ static int cmd_man(void)
     }
     puts(".SH ENVIRONMENT\n.TP\n.B OPENBLAS_NUM_THREADS\nthreads per rank (default 1: ranks are "
          "synlaw's parallelism)\n.TP\n.B HDF5_USE_FILE_LOCKING\nFALSE on file systems without "
-         "locks (then make sure only one run writes a file)");
+         "locks (then make sure only one run writes a file)\n.TP\n.B OMPI_MCA_sharedfp\nset by "
+         "synlaw to ^lockedfile when unset (that Open MPI component crashes on long paths)\n.TP\n"
+         ".B SYNLAW_RESERVE\nstatvfs: check the free space instead of reserving it (fallocate) "
+         "before writing a results file; 0: neither (for tests)");
     puts(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input or usage.");
     puts(".SH SEE ALSO\n.BR mpirun (1),\n.BR sbatch (1),\n.BR h5dump (1);\nthe README of the "
          "synlaw sources for the job-file reference and the HDF5 layout.");
