@@ -31,7 +31,9 @@ expect 2 "run: -o OUT.h5 is required" -- "$synlaw" run "$dir/tiny.yaml"
 expect 2 "render: --complexity '7'" -- "$synlaw" render --complexity 7 -o "$tmp/x.png"
 expect 0 "cells: 52 \(48 pre-trained, 4 scratch baselines\)" -- "$synlaw" check "$dir/tiny.yaml"
 expect 0 "model +\(2\): mlp-s cnn-s" -- "$synlaw" check "$dir/tiny.yaml"
-expect 0 "mlp-s +[0-9]+ +[0-9.]+ +fc128 fc128 fc10" -- "$synlaw" models
+expect 0 "mlp-s +[0-9]+ +[0-9]+ +[0-9.]+ +fc128 fc128 fc10" -- "$synlaw" models
+expect 0 "cnn-s +[0-9]+ +[0-9]+ +[0-9.]+ +conv3x3-8 pool2 conv3x3-16 pool2 fc64 fc5" -- "$synlaw" models --input 16x16x3 --classes 5
+expect 2 "expected HxWxC" -- "$synlaw" models --input 4x4x1
 for c in merge status bench plan models; do
   expect 0 "usage: .*synlaw $c" -- "$synlaw" "$c" --help
 done

@@ -173,7 +173,7 @@ with gzip.open(f"{d}/t10k-labels-idx1-ubyte.gz", "wb") as f:
     f.write(struct.pack(">II", 0x801, n) + bytes(i % 10 for i in range(n)))
 PY
   sed "s|^seed: 3|seed: 3\ndata_dir: $tmp/data|" "$tmp/mini.yaml" >"$tmp/geo.yaml"
-  msg="data/t10k-images-idx3-ubyte.gz: 20x20 images; synlaw expects 28x28"
+  msg="data/t10k-images-idx3-ubyte.gz: 20x20x1 images, but .*/train-images-idx3-ubyte.gz has 28x28x1 \\(expected the same shape in both splits"
   expect 2 "$msg" -- "$synlaw" check "$tmp/geo.yaml"
   expect 2 "$msg" -- "$synlaw" run "$tmp/geo.yaml" -o "$tmp/geo.h5"
   [ ! -e "$tmp/geo.h5" ] && ok || bad "run with 20x20 test images wrote its output"

@@ -1,10 +1,12 @@
 /* IDX loader: valid files load; damaged ones (bad magic, truncated, trailing bytes, count
- * mismatch, label out of range, missing, not gzip-valid) fail with a message naming the
- * file. Another geometry (20 x 20) loads as such; payloads must match count x rows x cols;
- * headers that lie (overflow, gigabytes over a few bytes) are refused without allocating;
- * a broken CRC gives one exact message. A data directory with 20 x 20 test images or labels
- * out of range is refused by sweep_validate (check and run) naming the file. If the
- * Fashion-MNIST package is installed, its files load with the right counts. */
+ * mismatch, missing, not gzip-valid) fail with a message naming the file. Another geometry
+ * (20 x 20) loads as such; payloads must match count x rows x cols; headers that lie
+ * (overflow, gigabytes over a few bytes) are refused without allocating; a broken CRC gives
+ * one exact message. A data directory whose test images differ from its training images
+ * (20 x 20 against 28 x 28), are too small (4 x 4) or whose labels exceed data.classes is
+ * refused while the job is parsed (check and run) naming the file; labels up to 12 without
+ * data.classes make 13 classes. If the Fashion-MNIST package is installed, its files load
+ * with the right counts. */
 #include "check.h"
 #include "synlaw/idx.h"
 #include "synlaw/job.h"
@@ -86,8 +88,7 @@ int main(void)
     write_idx("lab2.gz", hlab2, 2, lab, 2);
     expect_fail("img.gz", "lab2.gz", "has 3 images but");
     unsigned char badlab[3] = {1, 12, 0};
-    write_idx("lab3.gz", hlab, 2, badlab, 3);
-    expect_fail("img.gz", "lab3.gz", "out of range");
+    write_idx("lab3.gz", hlab, 2, badlab, 3); /* a label 12: valid IDX, refused by data.c below */
     expect_fail("missing.gz", "lab.gz", "missing.gz: cannot open");
     write_idx("hdr.gz", himg, 2, NULL, 0);
     expect_fail("hdr.gz", "lab.gz", "truncated header");
@@ -135,10 +136,10 @@ int main(void)
     unsigned hlie[4] = {0x803, 10000000, 28, 28};
     write_idx("lie.gz", hlie, 4, pix, sizeof pix);
     expect_fail("lie.gz", "lab.gz", "truncated: expected 7840000000 data bytes, found 48");
-    /* Labels out of range, through the probe as well. */
+    /* Any byte is a label at the IDX level (the class range is data.c's rule, below). */
     snprintf(lp, sizeof lp, "%s/lab3.gz", dir);
-    CHECK(idx_probe(&info, ip, lp, err, sizeof err) == -1 && strstr(err, "lab3.gz: label 12 of item 1 is out of range"),
-          "probe accepted a label out of range: '%s'", err);
+    CHECK(idx_probe(&info, ip, lp, err, sizeof err) == 0 && info.nclass == 13 && info.freq[12] == 1,
+          "probe of labels up to 12: '%s' nclass %d", err, info.nclass);
     snprintf(lp, sizeof lp, "%s/lab.gz", dir);
     /* A broken CRC: the message names the file once and gives zlib's reason. */
     write_idx("crc.gz", himg, 4, pix, sizeof pix);
@@ -178,27 +179,53 @@ int main(void)
         char text[1024];
         snprintf(text, sizeof text, "data_dir: %s\naxes:\n  pretrain_size: [0]\n  model: [mlp-s]\n", dd);
         job_spec spec;
-        CHECK(job_parse(&spec, text, "j.yaml", err, sizeof err) == 0, "job: %s", err);
         char want[700];
-        snprintf(want, sizeof want, "%s/t10k-images-idx3-ubyte.gz: 20x20 images; synlaw expects 28x28", dd);
-        int rc = sweep_validate(&spec, err, sizeof err);
-        CHECK(rc == SL_EINPUT && strstr(err, want) != NULL, "20x20 test set: rc %d '%s'", rc, err);
-        train_data d;
-        rc = train_data_load(&d, &spec, err, sizeof err);
-        CHECK(rc != 0 && strstr(err, "t10k-images-idx3-ubyte.gz") != NULL && strstr(err, "20x20"),
-              "train_data_load of a 20x20 test set: rc %d '%s'", rc, err);
-        if (rc == 0)
-            train_data_free(&d);
-        /* Labels out of range in the test labels: the labels file named. */
-        snprintf(src, sizeof src, "%s/lab3.gz", dir);
-        CHECK(rename(src, dst) == 0, "rename");
+        /* the job is refused while it is parsed (check and run alike), naming the file */
+        snprintf(want, sizeof want, "%s/t10k-images-idx3-ubyte.gz: 20x20x1 images, but %s/train-images-idx3-ubyte.gz "
+                 "has 28x28x1", dd, dd);
+        int rc = job_parse(&spec, text, "j.yaml", err, sizeof err);
+        CHECK(rc != 0 && strstr(err, "j.yaml:1:11: data: ") && strstr(err, want) != NULL,
+              "20x20 test set with a 28x28 training set: rc %d '%s'", rc, err);
+        /* 4 x 4 images: below the smallest size */
         write_idx("img4.gz", himg, 4, pix, sizeof pix);
         snprintf(src, sizeof src, "%s/img4.gz", dir);
         snprintf(dst, sizeof dst, "%s/t10k-images-idx3-ubyte.gz", dd);
-        CHECK(rename(src, dst) == 0, "rename"); /* 4x4: the labels are checked first */
-        snprintf(want, sizeof want, "%s/t10k-labels-idx1-ubyte.gz: label 12 of item 1 is out of range", dd);
-        rc = sweep_validate(&spec, err, sizeof err);
-        CHECK(rc == SL_EINPUT && strstr(err, want) != NULL, "labels out of range: rc %d '%s'", rc, err);
+        CHECK(rename(src, dst) == 0, "rename");
+        snprintf(want, sizeof want, "%s/t10k-images-idx3-ubyte.gz: 4x4 images (expected 8..64 pixels a side)", dd);
+        rc = job_parse(&spec, text, "j.yaml", err, sizeof err);
+        CHECK(rc != 0 && strstr(err, want) != NULL, "4x4 test set: rc %d '%s'", rc, err);
+        /* Labels out of range of the declared classes: the labels file and the item named. */
+        write_idx("img28.gz", h28, 4, pix28, sizeof pix28);
+        snprintf(src, sizeof src, "%s/img28.gz", dir);
+        CHECK(rename(src, dst) == 0, "rename");
+        snprintf(src, sizeof src, "%s/lab3.gz", dir);
+        snprintf(dst, sizeof dst, "%s/t10k-labels-idx1-ubyte.gz", dd);
+        CHECK(rename(src, dst) == 0, "rename");
+        snprintf(text, sizeof text, "data:\n  dir: %s\n  classes: 10\naxes:\n  pretrain_size: [0]\n  model: [mlp-s]\n", dd);
+        snprintf(want, sizeof want, "%s/t10k-labels-idx1-ubyte.gz: label 12 of item 1 is out of range (expected 0..9: "
+                 "10 classes from data.classes)", dd);
+        rc = job_parse(&spec, text, "j.yaml", err, sizeof err);
+        CHECK(rc != 0 && strstr(err, want) != NULL, "labels out of range: rc %d '%s'", rc, err);
+        /* without data.classes the training labels give 10 classes: a test label of a class
+         * that training never shows is refused */
+        snprintf(text, sizeof text, "data_dir: %s\naxes:\n  pretrain_size: [0]\n  model: [mlp-s]\n", dd);
+        snprintf(want, sizeof want, "%s/t10k-labels-idx1-ubyte.gz: label 12 of item 1 is out of range (expected 0..9: "
+                 "10 classes from the training labels)", dd);
+        rc = job_parse(&spec, text, "j.yaml", err, sizeof err);
+        CHECK(rc != 0 && strstr(err, want) != NULL, "test label unseen in training: rc %d '%s'", rc, err);
+        /* declared, 13 classes are valid, and run measures the data */
+        snprintf(text, sizeof text, "data:\n  dir: %s\n  classes: 13\naxes:\n  pretrain_size: [0]\n  model: [mlp-s]\n  "
+                 "finetune_size: [100]\nfinetune:\n  eval_size: 3\n", dd);
+        rc = job_parse(&spec, text, "j.yaml", err, sizeof err);
+        CHECK(rc == 0 && spec.shape.classes == 13 && spec.shape.test_count == 3 && spec.shape.validation == 10000,
+              "13 classes from the labels: rc %d '%s' classes %d", rc, err, spec.shape.classes);
+        rc = rc == 0 ? sweep_validate(&spec, err, sizeof err) : -1;
+        CHECK(rc == SL_OK && spec.shape.std[0] > 0, "sweep_validate: rc %d '%s'", rc, err);
+        train_data d;
+        rc = rc == SL_OK ? train_data_load(&d, &spec, err, sizeof err) : -1;
+        CHECK(rc == 0 && d.classes == 13 && d.test.count == 3 && d.pool == 50000, "train_data_load: rc %d '%s'", rc, err);
+        if (rc == 0)
+            train_data_free(&d);
     }
     if (stat("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz", &sb) == 0) {
         CHECK(idx_load_split(&s, "/usr/share/datasets/fashion-mnist", "train", 0, err, sizeof err) == 0,

@@ -70,10 +70,10 @@ static double net_loss(nn_net *n, int B, int bce, const uint8_t *labels, const f
     return nn_softmax_xent(d, NULL, out, labels, B, n->arch.out_size);
 }
 
-static void gradient_check(const char *model, int out_size, int bce)
+static void gradient_check(const char *model, int rows, int cols, int channels, int out_size, int bce)
 {
     nn_arch a;
-    CHECK(nn_arch_build(&a, model, out_size) == 0, "build %s", model);
+    CHECK(nn_arch_build(&a, model, rows, cols, channels, out_size) == 0, "build %s", model);
     int B = 4;
     nn_net *n = nn_create(&a, B);
     nn_init(n, 11);
@@ -84,6 +84,8 @@ static void gradient_check(const char *model, int out_size, int bce)
     float *xsave = malloc((size_t)B * a.in_size * 4);
     memcpy(xsave, x, (size_t)B * a.in_size * 4);
     uint8_t labels[4] = {1, 7, 3, 9};
+    for (int i = 0; i < B; i++)
+        labels[i] %= (uint8_t)out_size; /* labels in range for every class count */
     float *targets = malloc((size_t)B * out_size * 4);
     for (int i = 0; i < B * out_size; i++)
         targets[i] = rng_uniform(&r) < 0.3 ? 1.0f : 0.0f;
@@ -142,7 +144,7 @@ static void test_optimisers(void)
 {
     for (int opt = 0; opt < 2; opt++) {
         nn_arch a;
-        nn_arch_build(&a, "cnn-s", 10);
+        nn_arch_build(&a, "cnn-s", 28, 28, 1, 10);
         nn_net *n = nn_create(&a, 16);
         nn_init(n, 3);
         rng_t r;
@@ -173,8 +175,8 @@ static void test_optimisers(void)
 static void test_backbone_copy(void)
 {
     nn_arch a, b;
-    nn_arch_build(&a, "mlp-s", 12);
-    nn_arch_build(&b, "mlp-s", 10);
+    nn_arch_build(&a, "mlp-s", 28, 28, 1, 12);
+    nn_arch_build(&b, "mlp-s", 28, 28, 1, 10);
     CHECK(a.nparam_backbone == b.nparam_backbone, "backbone sizes differ");
     nn_net *src = nn_create(&a, 4), *dst = nn_create(&b, 4);
     nn_init(src, 1);
@@ -189,8 +191,8 @@ static void test_backbone_copy(void)
     nn_free(src);
     nn_free(dst);
     /* Convolution layers only: a CNN's conv weights move, its dense layers do not. */
-    nn_arch_build(&a, "cnn-s", 12);
-    nn_arch_build(&b, "cnn-s", 10);
+    nn_arch_build(&a, "cnn-s", 28, 28, 1, 12);
+    nn_arch_build(&b, "cnn-s", 28, 28, 1, 10);
     src = nn_create(&a, 4), dst = nn_create(&b, 4);
     nn_init(src, 1);
     nn_init(dst, 2);
@@ -228,7 +230,7 @@ static void test_denormals(void)
 static void test_frozen(void)
 {
     nn_arch a;
-    nn_arch_build(&a, "cnn-s", 10);
+    nn_arch_build(&a, "cnn-s", 28, 28, 1, 10);
     nn_net *n = nn_create(&a, 8);
     nn_init(n, 5);
     rng_t r;
@@ -250,13 +252,49 @@ static void test_frozen(void)
     nn_free(n);
 }
 
+/* A colour input's channel planes: each sample's output is the same in a batch as alone
+ * (a layout that mixed samples' channels would pass the gradient check but not this). */
+static void test_planes(void)
+{
+    nn_arch a;
+    CHECK(nn_arch_build(&a, "cnn-s", 12, 10, 3, 5) == 0 && a.layer[0].kind == NN_PLANES && a.in_size == 360,
+          "cnn-s on 12x10x3");
+    nn_arch g;
+    CHECK(nn_arch_build(&g, "cnn-s", 12, 10, 1, 5) == 0 && g.layer[0].kind == NN_CONV3, "no planes layer for grey");
+    CHECK(nn_arch_build(&g, "cnn-s", 3, 3, 1, 5) == -1, "a 3x3 input pooled twice was accepted");
+    int B = 3;
+    nn_net *n = nn_create(&a, B);
+    nn_init(n, 5);
+    rng_t r;
+    rng_seed(&r, 6);
+    float x[3 * 360], alone[3 * 5];
+    fill(x, sizeof x / sizeof *x, &r);
+    for (int i = 0; i < B; i++) {
+        memcpy(nn_input(n), x + i * 360, sizeof(float) * 360);
+        memcpy(alone + i * 5, nn_forward(n, 1), sizeof(float) * 5);
+    }
+    memcpy(nn_input(n), x, sizeof x);
+    const float *out = nn_forward(n, B);
+    double worst = 0;
+    for (int j = 0; j < B * 5; j++)
+        worst = fmax(worst, fabs(out[j] - alone[j]));
+    CHECK(worst < 1e-5, "batch of 3 against one at a time: %g", worst);
+    nn_free(n);
+}
+
 int main(void)
 {
     test_denormals();
+    test_planes();
     test_kernels();
     for (int m = 0; m < nn_model_count(); m++) {
-        gradient_check(nn_model_name(m), 10, 0);
-        gradient_check(nn_model_name(m), 12, 1);
+        gradient_check(nn_model_name(m), 28, 28, 1, 10, 0);
+        gradient_check(nn_model_name(m), 28, 28, 1, 12, 1);
+        /* other inputs: colour (the planes layer before the first convolution), odd sides
+         * (pooling drops the last row and column), the smallest size, 5 classes */
+        gradient_check(nn_model_name(m), 16, 16, 3, 5, 0);
+        gradient_check(nn_model_name(m), 11, 9, 3, 12, 1);
+        gradient_check(nn_model_name(m), 8, 8, 1, 5, 0);
     }
     test_optimisers();
     test_backbone_copy();

@@ -1,5 +1,8 @@
 /* Renderer: determinism, value ranges, labels, class coverage, antialiasing, levels 1-3
- * with one object and level 4 with several, PNG contact sheets. The per-pixel variance of
+ * with one object and level 4 with several, PNG contact sheets (grey and colour). The 28 x 28
+ * grey images are pinned by hashes (the images of every published result); other shapes
+ * write only their part of the sample, show every class, keep the grey image's mask and
+ * labels in colour, and have channels that differ from level 2. The per-pixel variance of
  * each level is printed for information, not asserted. */
 #include "check.h"
 #include "synlaw/image.h"
@@ -9,6 +12,105 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* The 28 x 28 x 1 images of seed 42, 0..1999, per level: FNV-1a over image, mask, present and
+ * nobj, as synlaw rendered them before other shapes existed. */
+static void test_pinned(synth_sample *a)
+{
+    static const unsigned long long want[4] = {0xd4336b770c2b5249ULL, 0x68f5d88e268b2d0fULL,
+                                               0x523b61774e1789edULL, 0x35aa55b1a6c7eef7ULL};
+    for (int level = 1; level <= 4; level++) {
+        unsigned long long h = 0xcbf29ce484222325ULL;
+        for (int i = 0; i < 2000; i++) {
+            synth_render(a, 42, (uint64_t)i, level);
+            h = fnv(h, a->image, SYNTH_PIXELS * sizeof(float));
+            h = fnv(h, a->mask, SYNTH_PIXELS * sizeof(float));
+            h = fnv(h, a->present, sizeof a->present);
+            h = fnv(h, &a->nobj, sizeof a->nobj);
+        }
+        CHECK(h == want[level - 1], "level %d: the 28x28 images changed (hash 0x%016llx)", level, h);
+    }
+}
+
+static void test_shapes(synth_sample *a, synth_sample *b)
+{
+    const synth_shape shapes[] = {{8, 8, 1}, {16, 16, 3}, {64, 48, 3}, {64, 64, 1}, {20, 33, 1}};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        const synth_shape *sh = &shapes[k];
+        size_t plane = (size_t)sh->rows * sh->cols, used = plane * sh->channels;
+        int seen[SYNTH_NCLASS] = {0}, written_past = 0, bad = 0, empty = 0, differ = 0, mask_diff = 0;
+        for (int level = 1; level <= 4; level++)
+            for (int i = 0; i < 300; i++) {
+                memset(a, 0x5a, sizeof *a); /* a sentinel past the used part */
+                synth_render_shape(a, sh, 9, (uint64_t)i, level);
+                const unsigned char *img = (const unsigned char *)(a->image + used);
+                for (size_t j = 0; j < (sizeof a->image - used * sizeof(float)); j++)
+                    written_past += img[j] != 0x5a;
+                const unsigned char *msk = (const unsigned char *)(a->mask + plane);
+                for (size_t j = 0; j < (sizeof a->mask - plane * sizeof(float)); j++)
+                    written_past += msk[j] != 0x5a;
+                int present = 0;
+                for (int c = 0; c < SYNTH_NCLASS; c++)
+                    if (a->present[c] > 0)
+                        present++, seen[c] = 1;
+                for (size_t p = 0; p < used; p++)
+                    bad += !(a->image[p] >= 0.0f && a->image[p] <= 1.0f);
+                empty += present == 0 && level == 1;
+                if (sh->channels == 3 && level >= 2)
+                    for (size_t p = 0; p < plane && !differ; p++)
+                        differ += fabsf(a->image[p] - a->image[plane + p]) > 0.05f ||
+                                  fabsf(a->image[p] - a->image[2 * plane + p]) > 0.05f;
+                if (sh->channels == 3) { /* the grey render of the same image: same mask, labels */
+                    synth_shape grey = {sh->rows, sh->cols, 1};
+                    synth_render_shape(b, &grey, 9, (uint64_t)i, level);
+                    mask_diff += memcmp(a->mask, b->mask, plane * sizeof(float)) != 0 ||
+                                 memcmp(a->present, b->present, sizeof a->present) != 0 || a->nobj != b->nobj;
+                }
+            }
+        CHECK(written_past == 0, "%dx%dx%d: %d bytes written past the used part", sh->rows, sh->cols, sh->channels,
+              written_past);
+        CHECK(bad == 0, "%dx%dx%d: %d pixels outside [0, 1]", sh->rows, sh->cols, sh->channels, bad);
+        CHECK(empty == 0, "%dx%dx%d: %d level-1 images without a class", sh->rows, sh->cols, sh->channels, empty);
+        for (int c = 0; c < SYNTH_NCLASS; c++)
+            CHECK(seen[c], "%dx%dx%d never shows class %s", sh->rows, sh->cols, sh->channels, synth_class_name(c));
+        if (sh->channels == 3) {
+            CHECK(differ > 0, "%dx%dx3: the channels never differ", sh->rows, sh->cols);
+            CHECK(mask_diff == 0, "%dx%dx3: %d images whose mask or labels differ from grey", sh->rows, sh->cols,
+                  mask_diff);
+        }
+    }
+    const synth_shape badshapes[] = {{7, 8, 1}, {8, 65, 1}, {16, 16, 2}, {16, 16, 0}};
+    for (size_t k = 0; k < sizeof badshapes / sizeof *badshapes; k++)
+        CHECK(synth_shape_check(&badshapes[k]) == -1, "shape %zu accepted", k);
+    /* a colour sheet is an RGB PNG (colour type 2 in the IHDR) */
+    char path[] = "/tmp/synlaw_test_rgbXXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    static float imgs[4 * 3 * 256];
+    const synth_shape rgb = {16, 16, 3};
+    for (int i = 0; i < 4; i++) {
+        synth_render_shape(a, &rgb, 1, (uint64_t)i, 3);
+        memcpy(imgs + i * 3 * 256, a->image, sizeof(float) * 3 * 256);
+    }
+    char err[256];
+    CHECK(image_write_sheet(path, imgs, 4, 16, 16, 3, 2, 2, err, sizeof err) == 0, "rgb sheet: %s", err);
+    FILE *f = fopen(path, "rb");
+    unsigned char head[26] = {0};
+    CHECK(f && fread(head, 1, 26, f) == 26 && head[25] == 2, "not an RGB PNG (colour type %d)", head[25]);
+    if (f)
+        fclose(f);
+    remove(path);
+}
 
 int main(void)
 {
@@ -22,7 +124,9 @@ int main(void)
         for (int i = 0; i < N; i++) {
             synth_render(a, 42, (uint64_t)i, level);
             synth_render(b, 42, (uint64_t)i, level);
-            CHECK(memcmp(a, b, sizeof *a) == 0, "level %d image %d not deterministic", level, i);
+            CHECK(memcmp(a->image, b->image, SYNTH_PIXELS * sizeof(float)) == 0 &&
+                      memcmp(a->mask, b->mask, SYNTH_PIXELS * sizeof(float)) == 0 && a->nobj == b->nobj,
+                  "level %d image %d not deterministic", level, i);
             int present = 0, masked = 0, bad_px = 0;
             for (int c = 0; c < SYNTH_NCLASS; c++)
                 if (a->present[c] > 0) {
@@ -63,7 +167,7 @@ int main(void)
     /* Level 1 has 12 fixed images, so the images of a seed differ only by class. */
     synth_render(a, 1, 0, 2);
     synth_render(b, 2, 0, 2);
-    CHECK(memcmp(a->image, b->image, sizeof a->image) != 0, "seed does not change the image");
+    CHECK(memcmp(a->image, b->image, SYNTH_PIXELS * sizeof(float)) != 0, "seed does not change the image");
     printf("per-pixel variance by level: %.4f %.4f %.4f %.4f\n", spread[1], spread[2], spread[3], spread[4]);
     /* Antialiasing: a level-1 disk has partial-coverage pixels on its rim. */
     int partial = 0;
@@ -81,18 +185,20 @@ int main(void)
     float imgs[4 * SYNTH_PIXELS];
     for (int i = 0; i < 4; i++) {
         synth_render(a, 1, (uint64_t)i, 3);
-        memcpy(imgs + i * SYNTH_PIXELS, a->image, sizeof a->image);
+        memcpy(imgs + i * SYNTH_PIXELS, a->image, SYNTH_PIXELS * sizeof(float));
     }
     char err[256];
-    CHECK(image_write_sheet(path, imgs, 4, SYNTH_SIDE, 2, 2, err, sizeof err) == 0, "sheet: %s", err);
+    CHECK(image_write_sheet(path, imgs, 4, SYNTH_SIDE, SYNTH_SIDE, 1, 2, 2, err, sizeof err) == 0, "sheet: %s", err);
     FILE *f = fopen(path, "rb");
     unsigned char sig[8] = {0};
     CHECK(f && fread(sig, 1, 8, f) == 8 && memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0, "not a PNG");
     if (f)
         fclose(f);
     remove(path);
-    CHECK(image_write_sheet("/nonexistent-dir/x.png", imgs, 4, SYNTH_SIDE, 2, 2, err, sizeof err) == -1,
+    CHECK(image_write_sheet("/nonexistent-dir/x.png", imgs, 4, SYNTH_SIDE, SYNTH_SIDE, 1, 2, 2, err, sizeof err) == -1,
           "writing into a missing directory succeeded");
+    test_pinned(a);
+    test_shapes(a, b);
     free(a);
     free(b);
     return test_summary("test_synth");

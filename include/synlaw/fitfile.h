@@ -5,7 +5,7 @@
  * each fits the simple law
  * L(n) = D n^-alpha + C to the final fine-tuning error of every done cell with n > 0, all
  * repeats as separate points (the repeat is the bootstrap cluster), with D >= 0, alpha in
- * [0.01, 3], C in [0, 1]. The scratch cells (n = 0) of (model, finetune_size) are the
+ * [0.01, 3], C in [0, 1 - 1/K] for K classes (a uniform guess's error). The scratch cells (n = 0) of (model, finetune_size) are the
  * reference of every group (with the same fine-tuning setting): their mean error is reported
  * beside the fit. The error is each cell's final_error: test when the job evaluates the test
  * set, validation otherwise. When the job has two or more fine-tuning sizes, the full law
@@ -28,6 +28,8 @@ typedef struct {
     gains_row *gains;     /* [ngains], owned: pre-trained against scratch (gains.h) */
     int ngains;
     int failed;           /* failed cells, skipped by the fit */
+    int classes;          /* of the real task (/data; 10 for files written before it) */
+    double chance;        /* its chance level (data_shape.chance) */
     char job_name[64];
 } fitfile_result;
 

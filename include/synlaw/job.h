@@ -17,6 +17,8 @@
 #ifndef SYNLAW_JOB_H
 #define SYNLAW_JOB_H
 
+#include "synlaw/data.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -68,7 +70,10 @@ typedef struct {
 typedef struct {
     char name[JOB_NAME_LEN];
     uint64_t seed;
-    char data_dir[JOB_PATH_LEN];
+    data_source data;   /* the real task: the data: section (Fashion-MNIST by default) */
+    data_shape shape;   /* what its files hold: Fashion-MNIST's until data_probe or
+                           data_measure (job_parse, sweep_validate) or a results file say
+                           otherwise; rows 0 when the data was not probed */
     char pretrain_from[JOB_PATH_LEN];   /* results file whose backbones are reused ("": none) */
     int n_size;       long size[JOB_MAX_AXIS];            /* pretrain_size axis, 0 = scratch */
     int n_model;      char model[JOB_MAX_AXIS][JOB_NAME_LEN];
@@ -117,8 +122,10 @@ typedef struct {
  * deeper than JOB_MAX_DEPTH, a second document, and names that cannot name a file (see
  * util_safe_name), before or while it builds the document. */
 int job_parse(job_spec *spec, const char *text, const char *file, char *err, size_t errlen);
-/* As job_parse; check_data 0 skips the check that data_dir holds the IDX files (for
- * commands that only need the grid, e.g. merge on a login node). */
+/* As job_parse; check_data 1 probes the data (data_probe: headers and labels, not the
+ * statistics) into spec->shape, 0 skips it (for commands that only need the grid, e.g. merge
+ * on a login node: spec->shape is then Fashion-MNIST's for the default data, and has rows 0
+ * for other data). */
 int job_parse_grid(job_spec *spec, const char *text, const char *file, int check_data, char *err,
                    size_t errlen);
 /* Read a whole file into a malloc'ed NUL-terminated buffer (caller frees), or NULL + err;

@@ -28,7 +28,10 @@ typedef struct {
                            backbone or its convolution layers); 0: train everything */
 } nn_optim;
 
-typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2, NN_FLAT } nn_kind;
+/* NN_PLANES turns the input rows [B, C*H*W] into channel planes [C, B, H*W] before the first
+ * convolution of a colour network (with one channel the two layouts are the same and the
+ * layer is not there). */
+typedef enum { NN_LINEAR, NN_RELU, NN_CONV3, NN_POOL2, NN_FLAT, NN_PLANES } nn_kind;
 
 typedef struct {
     nn_kind kind;
@@ -44,7 +47,8 @@ typedef struct {
     nn_layer layer[NN_MAX_LAYER]; /* layer[nlayer-1] is the linear head */
     size_t nparam;                /* whole block */
     size_t nparam_backbone;       /* prefix of the block that excludes the head */
-    int in_size;                  /* input values per sample (784) */
+    int in_rows, in_cols, in_channels; /* input image */
+    int in_size;                  /* input values per sample: channel planes, C*H*W */
     int feat_size;                /* backbone output features per sample */
     int out_size;                 /* head outputs per sample */
     double flops;                 /* forward multiply-adds x 2 per sample */
@@ -80,8 +84,11 @@ int nn_model_count(void);
 const char *nn_model_name(int i);
 int nn_model_find(const char *name);            /* index or -1 */
 void nn_model_list(char *buf, size_t len);      /* "mlp-s, mlp-m, ..." */
-/* Build the architecture of zoo model `name` with a head of `out_size` outputs; 0 or -1. */
-int nn_arch_build(nn_arch *arch, const char *name, int out_size);
+/* Build the architecture of zoo model `name` for rows x cols images of `channels` channels
+ * (the layers' sizes follow: a convolution stage halves the image, the first dense layer
+ * takes what remains) with a head of `out_size` outputs; 0 or -1 (unknown model, or a shape
+ * that pooling would reduce to nothing). */
+int nn_arch_build(nn_arch *arch, const char *name, int rows, int cols, int channels, int out_size);
 
 /* The layers as text, e.g. "conv3x3-8 pool2 conv3x3-16 pool2 fc64 fc10". */
 void nn_arch_describe(const nn_arch *arch, char *buf, size_t len);
@@ -98,7 +105,7 @@ void nn_copy_backbone(nn_net *dst, const nn_net *src, int conv_only);
  * model (a prefix of the parameter block). */
 void nn_load_backbone(nn_net *dst, const float *params, int conv_only);
 
-/* Input buffer [B, in_size] to fill before nn_forward. */
+/* Input buffer [B, in_size] to fill before nn_forward: per sample its channel planes. */
 float *nn_input(nn_net *net);
 /* Forward pass over B <= batch_cap samples; returns the head output [B, out_size]. */
 const float *nn_forward(nn_net *net, int B);

@@ -144,6 +144,8 @@ typedef struct {
     char job_name[64];
     char job_hash[24];
     store_shard shard;
+    data_shape shape;       /* /data; Fashion-MNIST's for files written before it existed */
+    int has_data;           /* the file has /data */
     int n_ft, n_pre;        /* evaluations per curve (widths of the curve matrices) */
     float *ft_val, *ft_test;        /* [ncell * n_ft]; with curves only */
     float *pre_loss, *pre_error;    /* [nbackbone * n_pre]; with curves only */

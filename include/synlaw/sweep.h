@@ -92,14 +92,15 @@ typedef struct {
 char *sweep_shard_path(const char *dir, const char *job_name, int index, int count);
 
 /* Everything about a job that sweep_run refuses before any work starts, checked without
- * running (serial, no MPI): the data directory (each split's IDX header and labels, not the
- * pixels: 28 x 28 images, labels 0..9, as many labels as images, more training images than
- * the validation split, every finetune_size within the fine-tuning pool, finetune.eval_size
- * within the test set when it is evaluated) and the file of pretrain.from (a readable results
- * file of format 2). `synlaw check` and sweep_run (rank 0, before creating any output) both
- * call it, so check passes exactly the jobs run accepts. SL_OK, or SL_EINPUT with err naming
- * the file (SL_EFAIL: out of memory). */
-int sweep_validate(const job_spec *spec, char *err, size_t errlen);
+ * running (serial, no MPI): the data (data_measure: both splits read in full, their shapes,
+ * types, label range and values checked, the training split's statistics measured into
+ * spec->shape), every finetune_size within the fine-tuning pool, finetune.eval_size within
+ * the test set (and the validation split) when it is evaluated, the models' fit to the image
+ * size, and the file of pretrain.from (a readable results file of format 2). `synlaw check`
+ * and sweep_run (rank 0, before creating any output) both call it, so check passes exactly
+ * the jobs run accepts. SL_OK, or SL_EINPUT with err naming the file (SL_EFAIL: out of
+ * memory). */
+int sweep_validate(job_spec *spec, char *err, size_t errlen);
 
 /* Collective over comm. Returns SL_OK, SL_EINPUT (job file, options, data, an output of
  * another job) or SL_EFAIL (I/O, memory, MPI), the same on every rank, with the message in

@@ -14,37 +14,40 @@
 #include "synlaw/job.h"
 #include "synlaw/synth.h"
 
-/* Fashion-MNIST statistics used to standardise real and synthetic inputs alike. */
-#define TRAIN_PIXEL_MEAN 0.2860f
-#define TRAIN_PIXEL_STD 0.3530f
-
-/* Classes of the real task (Fashion-MNIST): the fine-tuning head's outputs. */
-#define TRAIN_CLASSES 10
-
-/* A synthetic image as the network sees it, compactly: 8-bit pixels (as real images are;
- * every rendered image is quantised to 256 levels, cached or not) and its target as bits
- * (the foreground mask, or the classes present). 882 bytes. */
+/* What the networks see of an image: its geometry and the standardised value of each 8-bit
+ * level in each channel ((level / 255 - mean) / std with the statistics of the real training
+ * split: spec->shape), for real and synthetic inputs alike. */
 typedef struct {
-    uint8_t px[SYNTH_PIXELS];
-    uint8_t bits[(SYNTH_PIXELS + 7) / 8];
-} train_sample;
+    int rows, cols, channels;
+    int pixels;                                /* rows * cols * channels */
+    float level[DATA_MAX_CHANNELS][256];
+} train_input;
 
-/* Pre-training sets whose samples fit in this many bytes (about 152,000 images) are kept
+/* From a job's data shape; -1 when its statistics were not measured (std 0). */
+int train_input_init(train_input *in, const data_shape *shape);
+
+/* A synthetic image as the network sees it, compactly (train_sample_bytes): 8-bit pixels in
+ * channel planes (as real images are; every rendered image is quantised to 256 levels,
+ * cached or not), then its target as bits (the foreground mask, or the classes present).
+ * 882 bytes for a 28 x 28 segmentation sample. */
+size_t train_sample_bytes(const train_input *in, int task);
+
+/* Pre-training sets whose samples fit in this many bytes (about 152,000 28 x 28 images) are kept
  * once rendered, so each image is rendered once; larger ones are rendered on the fly every
  * time an image is drawn. SYNLAW_RENDER_CACHE=0 turns the cache off (the test suite checks
  * that the results are the same bits either way). */
 #define TRAIN_CACHE_BYTES (128u << 20)
 
-/* The last TRAIN_VALIDATION images of the Fashion-MNIST training split are the validation
- * split: fine-tuning subsets are drawn from the images before them only, so fine-tuning
- * hyperparameters can be tuned on validation error without touching the test set. */
-#define TRAIN_VALIDATION 10000
-
-/* Real data, loaded once per process and shared by all its cells. */
+/* Real data, loaded once per process and shared by all its cells. The last
+ * shape.validation images of the training split are the validation split: fine-tuning
+ * subsets are drawn from the images before them only, so fine-tuning settings can be tuned
+ * on validation error without touching the test set. */
 typedef struct {
     idx_set train, test;
-    idx_set validation;   /* a view into train (not owned): its last TRAIN_VALIDATION images */
+    idx_set validation;   /* a view into train (not owned): its last images, at most eval_size */
     int pool;             /* images fine-tuning subsets are drawn from: train.count - validation */
+    train_input input;
+    int classes;
 } train_data;
 
 /* Time spent in each phase of a stage, seconds. */
@@ -82,8 +85,9 @@ typedef struct {
 } train_result;
 
 /* Load the real data of a job (train split and the first finetune.eval_size test images).
- * Images must be SYNTH_SIDE x SYNTH_SIDE; labels below TRAIN_CLASSES. Errors name the
- * file; every failure is bad input except out-of-memory (-1 either way). */
+ * The data must be what spec->shape says (geometry, labels below its classes, statistics
+ * measured): a file that changed since it was measured is an error naming it. Every failure
+ * is bad input except out-of-memory (-1 either way). */
 int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errlen);
 void train_data_free(train_data *d);
 
@@ -113,18 +117,18 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
                train_poll_fn poll, void *poll_user, char *err, size_t errlen);
 void train_result_free(train_result *res);
 
-/* Output size of a pre-training head. */
-int train_task_outputs(int task);
+/* Output size of a pre-training head for images of in's geometry. */
+int train_task_outputs(const train_input *in, int task);
 
-/* Render synthetic image `index` of the set `seed` at `complexity` into a compact sample
- * (target of `task`). s is scratch space. */
-void train_render_sample(train_sample *out, synth_sample *s, uint64_t seed, uint64_t index,
-                         int complexity, int task);
-/* Expand a sample into x[SYNTH_PIXELS], standardised, and target[train_task_outputs(task)]
+/* Render synthetic image `index` of the set `seed` at `complexity`, at in's geometry, into a
+ * compact sample out[train_sample_bytes(in, task)] (target of `task`). s is scratch space. */
+void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
+                         uint64_t index, int complexity, int task);
+/* Expand a sample into x[in->pixels], standardised, and target[train_task_outputs(in, task)]
  * (target may be NULL). */
-void train_expand_sample(float *x, float *target, const train_sample *in, int task);
+void train_expand_sample(float *x, float *target, const uint8_t *sample, const train_input *in, int task);
 /* Both: render and expand. */
-void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
-                  int complexity, int task);
+void train_render(float *x, float *target, synth_sample *s, const train_input *in, uint64_t seed,
+                  uint64_t index, int complexity, int task);
 
 #endif

@@ -55,6 +55,9 @@ int cli_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3
 int cli_exit_status(int sl_status);
 /* A whole decimal integer in [lo, hi] / a finite number in [lo, hi]: 0, or -1. */
 int cli_parse_long(const char *s, long lo, long hi, long *out);
+/* "HxWxC" (or "HxW": one channel) into rows, cols and channels; 0, or -1 when malformed
+ * (the ranges are the caller's). */
+int cli_parse_shape(const char *s, int *rows, int *cols, int *channels);
 int cli_parse_double(const char *s, double lo, double hi, double *out);
 /* A handful of options that take no argument but --help (check, status, models): returns
  * -1 when the command should go on, or an exit status. */

@@ -292,3 +292,13 @@ void json_bool(cli_json *j, int v)
     json_sep(j);
     fputs(v ? "true" : "false", j->f);
 }
+
+int cli_parse_shape(const char *s, int *rows, int *cols, int *channels)
+{
+    char tail;
+    int c = 1, n = sscanf(s, "%dx%dx%d%c", rows, cols, &c, &tail);
+    if (n != 2 && n != 3)
+        return -1;
+    *channels = c;
+    return 0;
+}

@@ -12,10 +12,11 @@
 const char *const usage_check =
     "usage: synlaw check JOB.yaml [--json]\n"
     "\n"
-    "Validate a job file (errors name file:line:column) and its data (the IDX headers and\n"
-    "labels of data_dir, the file of pretrain.from) as synlaw run would before starting, and\n"
-    "print the expanded grid: the number of cells and one line per axis. Exit status 2 if\n"
-    "the job file or its data is invalid.\n"
+    "Validate a job file (errors name file:line:column) and its data (both splits read in\n"
+    "full: shapes, types, labels, values; the file of pretrain.from) as synlaw run would\n"
+    "before starting, and print the data (images, classes, split sizes, chance level,\n"
+    "pixel statistics) and the expanded grid: the number of cells and one line per axis.\n"
+    "Exit status 2 if the job file or its data is invalid.\n"
     "\n"
     "  --json      print the grid as one JSON object (schema in the README)\n"
     "  -h, --help  show this help\n";
@@ -60,8 +61,26 @@ static void print_text(const char *path, const job_spec *s, double work, double 
     long pre, scr;
     job_cell_counts(s, &pre, &scr);
     int nbb = job_backbone_count(s);
-    printf("%s: job '%s', seed %llu, data %s\n", cli_safe(path), s->name, (unsigned long long)s->seed,
-           cli_safe(s->data_dir));
+    const data_shape *d = &s->shape;
+    char train[DATA_WHERE_LEN], test[sizeof train];
+    data_describe(&s->data, DATA_TRAIN, train, sizeof train);
+    data_describe(&s->data, DATA_TEST, test, sizeof test);
+    printf("%s: job '%s', seed %llu\n", cli_safe(path), s->name, (unsigned long long)s->seed);
+    printf("data (%s): %s, %s\n", data_format_name(s->data.format), cli_safe(train), cli_safe(test));
+    printf("  images %dx%d, %d channel%s; %d classes, chance level %.3f (the test error of always "
+           "answering the most frequent training class)\n", d->rows, d->cols, d->channels,
+           d->channels == 1 ? "" : "s", d->classes, d->chance);
+    if (d->class_names[0])
+        printf("  classes: %s\n", cli_safe(d->class_names));
+    printf("  %d training images (the last %d the validation split, %d to fine-tune from), %d test images\n",
+           d->train_count, d->validation, d->pool, d->test_count);
+    printf("  standardised with pixel mean");
+    for (int c = 0; c < d->channels; c++)
+        printf(" %.4f", (double)d->mean[c]);
+    printf(", sd");
+    for (int c = 0; c < d->channels; c++)
+        printf(" %.4f", (double)d->std[c]);
+    printf(" (of the training split)\n");
     printf("cells: %d (%ld pre-trained, %ld scratch baselines); backbones: %d, each pre-trained once and "
            "fine-tuned for %ld cell%s\n", job_cell_count(s), pre, scr, nbb, nbb ? pre / nbb : 0,
            nbb && pre / nbb == 1 ? "" : "s");
@@ -162,7 +181,32 @@ static void print_json(const char *path, const job_spec *s, double work, double 
     json_key(&j, "file"), json_string(&j, path);
     json_key(&j, "name"), json_string(&j, s->name);
     json_key(&j, "seed"), json_int(&j, (long long)s->seed);
-    json_key(&j, "data_dir"), json_string(&j, s->data_dir);
+    const data_shape *d = &s->shape;
+    char where[DATA_WHERE_LEN];
+    json_key(&j, "data"), json_object(&j);
+    json_key(&j, "format"), json_string(&j, data_format_name(s->data.format));
+    data_describe(&s->data, DATA_TRAIN, where, sizeof where);
+    json_key(&j, "train"), json_string(&j, where);
+    data_describe(&s->data, DATA_TEST, where, sizeof where);
+    json_key(&j, "test"), json_string(&j, where);
+    json_key(&j, "rows"), json_int(&j, d->rows);
+    json_key(&j, "cols"), json_int(&j, d->cols);
+    json_key(&j, "channels"), json_int(&j, d->channels);
+    json_key(&j, "classes"), json_int(&j, d->classes);
+    json_key(&j, "class_names"), json_string(&j, d->class_names);
+    json_key(&j, "chance"), json_number(&j, d->chance);
+    json_key(&j, "train_images"), json_int(&j, d->train_count);
+    json_key(&j, "validation_images"), json_int(&j, d->validation);
+    json_key(&j, "test_images"), json_int(&j, d->test_count);
+    json_key(&j, "pixel_mean"), json_array(&j);
+    for (int c = 0; c < d->channels; c++)
+        json_number(&j, round(d->mean[c] * 1e4) / 1e4); /* the 4 decimals it was rounded to */
+    json_array_end(&j);
+    json_key(&j, "pixel_std"), json_array(&j);
+    for (int c = 0; c < d->channels; c++)
+        json_number(&j, round(d->std[c] * 1e4) / 1e4);
+    json_array_end(&j);
+    json_object_end(&j);
     json_key(&j, "cells"), json_int(&j, job_cell_count(s));
     json_key(&j, "pretrained_cells"), json_int(&j, pre);
     json_key(&j, "scratch_cells"), json_int(&j, scr);

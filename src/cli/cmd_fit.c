@@ -157,6 +157,15 @@ static int fit_file(const char *path, const analysis_options *ao, const char *ou
                    fr.failed == 1 ? "" : "s");
         printf("fit of %s (job %s): one group per (model, complexity, task, s)\n", cli_safe(path),
                cli_safe(fr.job_name));
+        printf("real task: %d classes, chance level %.3f (the error of always answering the most frequent "
+               "class: compare the scratch column with it)\n", fr.classes, fr.chance);
+        int stuck = 0;
+        for (int i = 0; i < fr.nrows; i++)
+            stuck += isfinite(fr.rows[i].scratch_error) && fr.rows[i].scratch_error >= fr.chance - 0.01;
+        if (stuck)
+            printf("warning: in %d group%s the scratch error is at the chance level: the baseline learnt "
+                   "nothing (too few steps, too low a learning rate, or too few images)\n", stuck,
+                   stuck == 1 ? "" : "s");
         safe_rows(fr.rows, fr.nrows); /* already written to the file and the CSV */
         safe_gains(fr.gains, fr.ngains);
         cli_print_fits(stdout, fr.rows, fr.nrows, FITFILE_GROUP_COLUMNS, ao, 1);

@@ -4,6 +4,7 @@
 #include "synlaw/job.h"
 #include "synlaw/nn.h"
 #include "synlaw/plan.h"
+#include "synlaw/util.h"
 
 #include <getopt.h>
 #include <stdlib.h>
@@ -134,6 +135,14 @@ int cmd_plan(int argc, char **argv)
         return cli_error(EXIT_USAGE, "%s", err);
     }
     free(text);
+    if (spec.shape.rows == 0) { /* not Fashion-MNIST: the image size sets the costs */
+        char why[1024];
+        if (data_probe(&spec.shape, &spec.data, why, sizeof why) != SL_OK) {
+            fprintf(stderr, "plan: the data is not readable here (%s); costs assume 28x28x1 images of 10 "
+                    "classes\n", cli_safe(why));
+            data_default_shape(&spec.shape);
+        }
+    }
     plan_result p;
     if (plan_job(&p, &spec, (int)ranks, secs, err, sizeof err) != 0)
         return cli_error(EXIT_RUNTIME, "plan: %s", err);

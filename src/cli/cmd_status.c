@@ -50,6 +50,9 @@ void cli_print_merge_summary(FILE *out, const merge_state *g)
     if (m->nshard > 0)
         fprintf(out, ", split into %d shards", m->nshard);
     fprintf(out, "; %d file%s\n", m->nfile, m->nfile == 1 ? "" : "s");
+    const data_shape *d = &m->spec.shape;
+    fprintf(out, "data: %dx%dx%d images, %d classes (chance level %.3f), %d training images (%d validation)\n",
+            d->rows, d->cols, d->channels, d->classes, d->chance, d->train_count, d->validation);
     for (int f = 0; f < m->nfile; f++) {
         const merge_file *mf = &m->files[f];
         hours(h, sizeof h, mf->seconds);

@@ -67,16 +67,26 @@ static int gains_of(fitfile_result *out, const store_results *res, double level,
     return rc;
 }
 
-/* Mean final error of the scratch cells of (model, s, lr, steps) (s = 0: every s). */
-static double scratch_mean(const store_results *res, const analysis_row *g)
+/* What fill_group needs: the file, and the learning rate of its scratch cells when the job
+ * gives them their own (finetune.scratch_lr). */
+typedef struct {
+    const store_results *res;
+    double lr, scratch_lr; /* finetune.lr and finetune.scratch_lr (0: none) */
+} group_ctx;
+
+/* Mean final error of the scratch cells of (model, s, lr, steps, freeze) (s = 0: every s);
+ * the scratch cells of a group's setting run at scratch_lr when the job sets one. */
+static double scratch_mean(const group_ctx *ctx, const analysis_row *g)
 {
+    const store_results *res = ctx->res;
+    double lr = ctx->scratch_lr > 0 && g->finetune_lr == ctx->lr ? ctx->scratch_lr : g->finetune_lr;
     double sum = 0;
     int k = 0;
     for (int i = 0; i < res->ncell; i++) {
         const store_cell_row *r = &res->rows[i];
         if (r->status == CELL_DONE && r->pretrain_size == 0 && strcmp(r->model, g->model) == 0 &&
             (g->finetune_size == 0 || r->finetune_size == g->finetune_size) &&
-            (res->version < 2 || (r->finetune_lr == g->finetune_lr && r->finetune_steps == g->finetune_steps &&
+            (res->version < 2 || (r->finetune_lr == lr && r->finetune_steps == g->finetune_steps &&
                                   r->finetune_freeze == g->finetune_freeze)) &&
             isfinite(r->final_error)) {
             sum += r->final_error;
@@ -101,7 +111,7 @@ static void label_of(char *buf, size_t len, const store_cell_row *r, int full)
 /* After each group's fit: coordinates from the label, the scratch baseline, the best mean. */
 static void fill_group(analysis_row *row, const double *n, const double *y, int m, void *user)
 {
-    const store_results *res = user;
+    const group_ctx *ctx = user;
     char task[ANALYSIS_WORD_LEN] = "", s[32] = "", freeze[16] = "";
     int cplx = 0, steps = 0;
     double lr = NAN;
@@ -116,7 +126,7 @@ static void fill_group(analysis_row *row, const double *n, const double *y, int 
     row->finetune_size = strcmp(s, "all") == 0 ? 0 : atol(s);
     row->finetune_lr = lr;
     row->finetune_steps = steps;
-    row->scratch_error = scratch_mean(res, row);
+    row->scratch_error = scratch_mean(ctx, row);
     long best_n;
     analysis_best_mean(n, y, m, &row->best_error, &best_n);
     row->best_size = best_n;
@@ -135,6 +145,15 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
     if (store_read(&res, path, 0, err, errlen) != 0)
         return SL_EINPUT;
     snprintf(out->job_name, sizeof out->job_name, "%s", res.job_name);
+    group_ctx ctx = {&res, 0, 0};
+    job_spec spec;
+    char why[256];
+    if (job_parse_grid(&spec, res.job_text, "(stored job)", 0, why, sizeof why) == 0) {
+        ctx.lr = spec.finetune.lr;
+        ctx.scratch_lr = spec.finetune.scratch_lr;
+    }
+    out->classes = res.shape.classes;
+    out->chance = res.shape.chance;
     analysis_points simple = {0}, full = {0};
     analysis_row *srows = NULL, *frows = NULL;
     int ns = 0, nf = 0, rc = SL_EFAIL;
@@ -150,9 +169,9 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
             goto oom;
     }
     analysis_options so = *o;
-    if (!so.fit.fixed[2] && !isfinite(so.fit.hi[2]))
-        so.fit.hi[2] = 1.0; /* C: an error rate */
-    if (analysis_fit_groups(&srows, &ns, &simple, &so, 1, 1, fill_group, &res, err, errlen) != 0)
+    if (!so.fit.fixed[2] && !isfinite(so.fit.hi[2])) /* C: an error rate, at most a uniform guess's */
+        so.fit.hi[2] = 1.0 - 1.0 / (res.shape.classes >= 2 ? res.shape.classes : 2);
+    if (analysis_fit_groups(&srows, &ns, &simple, &so, 1, 1, fill_group, &ctx, err, errlen) != 0)
         goto out;
     /* Full law across fine-tuning sizes, per (model, complexity, task) with two sizes or more.
      * The caller's options are for the simple law (bounds, fixed values); the full law takes
@@ -179,7 +198,7 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
     fo.fit.log_residuals = o->fit.log_residuals;
     fo.fit.loss = o->fit.loss;
     fo.fit.loss_scale = o->fit.loss_scale;
-    if (analysis_fit_groups(&frows, &nf, &full, &fo, 1, 1, fill_group, &res, err, errlen) != 0)
+    if (analysis_fit_groups(&frows, &nf, &full, &fo, 1, 1, fill_group, &ctx, err, errlen) != 0)
         goto out;
     out->rows = malloc(sizeof *out->rows * (size_t)(ns + nf + 1));
     if (!out->rows)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #define IDX_MAGIC_IMAGES 0x00000803u
@@ -166,7 +167,8 @@ fail:
     return NULL;
 }
 
-/* Read a label file whole: its count in *count, the labels (malloc'ed) checked to be < 10. */
+/* Read a label file whole: its count in *count, the labels (malloc'ed; any byte is a label:
+ * the range of classes is the data layer's rule). */
 static uint8_t *read_labels(const char *path, uint32_t *count, char *err, size_t errlen)
 {
     size_t total;
@@ -175,13 +177,6 @@ static uint8_t *read_labels(const char *path, uint32_t *count, char *err, size_t
         return NULL;
     uint8_t *lab = read_payload(f, path, total, err, errlen);
     gzclose(f);
-    for (uint32_t i = 0; lab && i < *count; i++)
-        if (lab[i] > 9) {
-            snprintf(err, errlen, "%s: label %u of item %u is out of range (expected 0..9)", path,
-                     lab[i], i);
-            free(lab);
-            lab = NULL;
-        }
     return lab;
 }
 
@@ -224,6 +219,7 @@ int idx_load(idx_set *set, const char *images_path, const char *labels_path, int
         set->count = max_count;
     set->rows = (int)idims[1];
     set->cols = (int)idims[2];
+    set->channels = 1;
     set->pixels = pix;
     set->labels = lab;
     return 0;
@@ -250,6 +246,12 @@ int idx_probe(idx_info *info, const char *images_path, const char *labels_path, 
     } else {
         *info = (idx_info){.count = (int)idims[0], .rows = (int)idims[1], .cols = (int)idims[2],
                            .nclass = largest_label(lab, nlab) + 1};
+        for (int l = 0; l < 256; l++)
+            info->first[l] = -1;
+        for (uint32_t i = 0; i < nlab; i++) {
+            if (!info->freq[lab[i]]++)
+                info->first[lab[i]] = (int)i;
+        }
     }
     free(lab);
     return rc;
@@ -260,8 +262,15 @@ char *idx_split_path(const char *dir, const char *split, int labels)
     const char *kind = labels ? "labels-idx1" : "images-idx3";
     size_t n = strlen(dir) + strlen(split) + strlen(kind) + 16;
     char *p = malloc(n);
-    if (p)
-        snprintf(p, n, "%s/%s-%s-ubyte.gz", dir, split, kind);
+    if (!p)
+        return NULL;
+    snprintf(p, n, "%s/%s-%s-ubyte.gz", dir, split, kind);
+    struct stat sb;
+    if (stat(p, &sb) != 0) { /* the uncompressed file when only it exists */
+        p[strlen(p) - 3] = '\0';
+        if (stat(p, &sb) != 0)
+            strcat(p, ".gz");
+    }
     return p;
 }
 

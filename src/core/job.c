@@ -18,8 +18,6 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define DEFAULT_DATA_DIR "/usr/share/datasets/fashion-mnist"
-
 typedef struct {
     yaml_document_t *doc;
     const char *file;
@@ -415,13 +413,124 @@ static int parse_recipe(parse_ctx *c, yaml_node_t *v, job_spec *spec, job_recipe
     return 0;
 }
 
-enum { TK_NAME, TK_SEED, TK_DATA_DIR, TK_AXES, TK_PRETRAIN, TK_FINETUNE, TK_COUNT };
+enum { DK_FORMAT, DK_DIR, DK_FILE, DK_TRAIN, DK_TEST, DK_TRAIN_FILE, DK_TEST_FILE, DK_IMAGES, DK_LABELS,
+       DK_VALIDATION, DK_CLASSES, DK_CLASS_NAMES, DK_COUNT };
+static const char *const data_keys[DK_COUNT + 1] = {
+    [DK_FORMAT] = "format", [DK_DIR] = "dir", [DK_FILE] = "file", [DK_TRAIN] = "train", [DK_TEST] = "test",
+    [DK_TRAIN_FILE] = "train_file", [DK_TEST_FILE] = "test_file", [DK_IMAGES] = "images",
+    [DK_LABELS] = "labels", [DK_VALIDATION] = "validation", [DK_CLASSES] = "classes",
+    [DK_CLASS_NAMES] = "class_names"};
+typedef struct {
+    data_source *d;
+    const yaml_node_t *node[DK_COUNT];
+} data_state;
+
+static int data_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, void *user)
+{
+    (void)k;
+    data_state *st = user;
+    data_source *d = st->d;
+    char what[32], name[16];
+    long iv;
+    snprintf(what, sizeof what, "data.%s", data_keys[key]);
+    st->node[key] = v;
+    switch (key) {
+    case DK_FORMAT:
+        if (get_string(c, v, what, name, sizeof name) != 0)
+            return -1;
+        if (strcmp(name, "idx") == 0)
+            d->format = DATA_IDX;
+        else if (strcmp(name, "hdf5") == 0)
+            d->format = DATA_HDF5;
+        else
+            return fail(c, v, "%s: unknown format '%s' (expected idx or hdf5)", what, name);
+        return 0;
+    case DK_DIR: return get_string(c, v, what, d->dir, sizeof d->dir);
+    case DK_FILE: return get_string(c, v, what, d->file, sizeof d->file);
+    case DK_TRAIN: return get_string(c, v, what, d->train, sizeof d->train);
+    case DK_TEST: return get_string(c, v, what, d->test, sizeof d->test);
+    case DK_TRAIN_FILE: return get_string(c, v, what, d->train_file, sizeof d->train_file);
+    case DK_TEST_FILE: return get_string(c, v, what, d->test_file, sizeof d->test_file);
+    case DK_IMAGES: return get_string(c, v, what, d->images, sizeof d->images);
+    case DK_LABELS: return get_string(c, v, what, d->labels, sizeof d->labels);
+    case DK_VALIDATION:
+        if (get_int(c, v, what, 1, 10000000L, &iv) != 0)
+            return -1;
+        d->validation = (int)iv;
+        return 0;
+    case DK_CLASSES:
+        if (get_int(c, v, what, 2, DATA_MAX_CLASSES, &iv) != 0)
+            return -1;
+        d->classes = (int)iv;
+        return 0;
+    case DK_CLASS_NAMES: {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return fail(c, v, "%s: expected a list of names such as [cat, dog]", what);
+        size_t used = 0;
+        int n = 0;
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top; it++) {
+            yaml_node_t *e = yaml_document_get_node(c->doc, *it);
+            char one[DATA_NAME_LEN];
+            if (get_string(c, e, what, one, sizeof one) != 0)
+                return -1;
+            if (strchr(one, ','))
+                return fail(c, e, "%s: '%s' contains a comma (names are stored comma-separated)", what, one);
+            if (used + strlen(one) + 2 > sizeof d->class_names)
+                return fail(c, e, "%s: the names are longer than %d characters in all", what, DATA_NAMES_LEN - 1);
+            used += (size_t)snprintf(d->class_names + used, sizeof d->class_names - used, "%s%s", n ? "," : "", one);
+            n++;
+        }
+        if (n == 0)
+            return fail(c, v, "%s: the list is empty", what);
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* The data: section; its defaults follow the format (idx: Fashion-MNIST's directory and file
+ * names; hdf5: groups train and test of `file`, or the root of train_file and test_file). */
+static int parse_data(parse_ctx *c, yaml_node_t *v, job_spec *s)
+{
+    data_state st = {&s->data, {NULL}};
+    data_source *d = &s->data;
+    d->dir[0] = d->train[0] = d->test[0] = '\0';
+    if (walk_map(c, v, "data", data_keys, data_key, &st) != 0)
+        return -1;
+    data_source def;
+    data_default(&def);
+    if (d->format == DATA_IDX) {
+        for (int k = DK_FILE; k <= DK_LABELS; k++)
+            if (k != DK_TRAIN && k != DK_TEST && st.node[k])
+                return fail(c, st.node[k], "data.%s: only with format: hdf5 (IDX files are named "
+                            "DIR/PREFIX-images-idx3-ubyte.gz; train and test give the prefixes)", data_keys[k]);
+        if (!st.node[DK_DIR] && !st.node[DK_TRAIN] && !st.node[DK_TEST])
+            strcpy(d->dir, def.dir);
+        if (!d->train[0])
+            strcpy(d->train, "train");
+        if (!d->test[0])
+            strcpy(d->test, "t10k");
+        return 0;
+    }
+    if (!d->file[0] && !(st.node[DK_TRAIN_FILE] && st.node[DK_TEST_FILE]))
+        return fail(c, v, "data: format hdf5 needs file (one file with both splits) or train_file and "
+                    "test_file");
+    if (d->file[0] && st.node[DK_TRAIN_FILE] && st.node[DK_TEST_FILE])
+        return fail(c, st.node[DK_FILE], "data.file: train_file and test_file already name both files");
+    if (!d->train[0])
+        strcpy(d->train, d->file[0] && !d->train_file[0] ? "train" : "/");
+    if (!d->test[0])
+        strcpy(d->test, d->file[0] && !d->test_file[0] ? "test" : "/");
+    return 0;
+}
+
+enum { TK_NAME, TK_SEED, TK_DATA_DIR, TK_DATA, TK_AXES, TK_PRETRAIN, TK_FINETUNE, TK_COUNT };
 static const char *const top_keys[TK_COUNT + 1] = {
-    [TK_NAME] = "name", [TK_SEED] = "seed", [TK_DATA_DIR] = "data_dir", [TK_AXES] = "axes",
+    [TK_NAME] = "name", [TK_SEED] = "seed", [TK_DATA_DIR] = "data_dir", [TK_DATA] = "data", [TK_AXES] = "axes",
     [TK_PRETRAIN] = "pretrain", [TK_FINETUNE] = "finetune"};
 typedef struct {
     job_spec *spec;
-    yaml_node_t *axes, *data_dir_node;
+    yaml_node_t *axes, *data_node;
     recipe_state pre, ft;
 } top_state;
 
@@ -444,7 +553,16 @@ static int top_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v, 
             return -1;
         s->seed = (uint64_t)iv;
         return 0;
-    case TK_DATA_DIR: st->data_dir_node = v; return get_string(c, v, "data_dir", s->data_dir, sizeof s->data_dir);
+    case TK_DATA_DIR: /* the key of synlaw before data: (IDX files of Fashion-MNIST's names) */
+        if (st->data_node)
+            return fail(c, k, "data_dir: give data.dir in the data: section, not both");
+        st->data_node = v;
+        return get_string(c, v, "data_dir", s->data.dir, sizeof s->data.dir);
+    case TK_DATA:
+        if (st->data_node)
+            return fail(c, k, "data: give data.dir in the data: section, not both it and data_dir");
+        st->data_node = v;
+        return parse_data(c, v, s);
     case TK_AXES: st->axes = v; return 0; /* parsed after the recipes are known */
     case TK_PRETRAIN: return parse_recipe(c, v, s, &s->pretrain, "pretrain", 100000, &st->pre);
     case TK_FINETUNE: return parse_recipe(c, v, s, &s->finetune, "finetune", 10000, &st->ft);
@@ -456,7 +574,8 @@ static void defaults(job_spec *s)
 {
     memset(s, 0, sizeof *s);
     strcpy(s->name, "sweep");
-    strcpy(s->data_dir, DEFAULT_DATA_DIR);
+    data_default(&s->data);
+    data_default_shape(&s->shape);
     s->n_complexity = 1;
     s->complexity[0] = 1;
     s->n_task = 1;
@@ -473,23 +592,22 @@ static void defaults(job_spec *s)
                                .eval_size = 2000};
 }
 
-static const char *const idx_files[] = {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                                        "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"};
-
-static int check_data_dir(parse_ctx *c, const job_spec *s, const yaml_node_t *node)
+/* Probe the data into s->shape; the error names the data: section (or data_dir) and what the
+ * files hold. */
+static int check_data_files(parse_ctx *c, job_spec *s, const yaml_node_t *node)
 {
+    char why[1024];
     struct stat sb;
-    if (stat(s->data_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return fail(c, node, "data_dir: '%s' is not a directory (install dataset-fashion-mnist, "
-                    "or point data_dir at the Fashion-MNIST IDX files)", s->data_dir);
-    for (int i = 0; i < 4; i++) {
-        char path[JOB_PATH_LEN + 64];
-        snprintf(path, sizeof path, "%s/%s", s->data_dir, idx_files[i]);
-        if (stat(path, &sb) != 0)
-            return fail(c, node, "data_dir: '%s' has no %s (expected the four Fashion-MNIST IDX "
-                        "files)", s->data_dir, idx_files[i]);
-    }
-    return 0;
+    if (s->data.dir[0] && (stat(s->data.dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        return fail(c, node, "data.dir: '%s' is not a directory%s", s->data.dir,
+                    s->data.format == DATA_IDX ? " (install dataset-fashion-mnist, or point data.dir at a "
+                    "directory of IDX files)" : "");
+    if (data_probe(&s->shape, &s->data, why, sizeof why) == SL_OK)
+        return 0;
+    if (s->data.format == DATA_IDX && strstr(why, "cannot open"))
+        return fail(c, node, "data: %s (install dataset-fashion-mnist, or point data.dir at a directory of "
+                    "IDX files named PREFIX-images-idx3-ubyte.gz and PREFIX-labels-idx1-ubyte.gz)", why);
+    return fail(c, node, "data: %s", why);
 }
 
 /* Before libyaml builds the document: one pass over the events that stops at the first
@@ -627,7 +745,9 @@ int job_parse_grid(job_spec *spec, const char *text, const char *file, int check
         fail(&c, st.axes, "axes: the grid has more than 10,000,000 cells");
         goto out;
     }
-    if (check_data && check_data_dir(&c, spec, st.data_dir_node ? st.data_dir_node : root) != 0)
+    if (!data_source_is_default(&spec->data))
+        spec->shape.rows = 0; /* not Fashion-MNIST: unknown until probed */
+    if (check_data && check_data_files(&c, spec, st.data_node ? st.data_node : root) != 0)
         goto out;
     rc = 0;
 out:
@@ -850,7 +970,20 @@ uint64_t job_backbone_key(const job_spec *s, const job_backbone *b)
     memcpy(&w[4], &p->lr, sizeof p->lr);
     memcpy(&w[5], &p->momentum, sizeof p->momentum);
     memcpy(&w[6], &p->weight_decay, sizeof p->weight_decay);
-    return rng_hash(s->seed, w, 10);
+    uint64_t key = rng_hash(s->seed, w, 10);
+    if (data_shape_is_default(&s->shape))
+        return key; /* Fashion-MNIST: the key of synlaw before data: existed */
+    /* the input the backbone was trained on: geometry and standardisation */
+    const data_shape *d = &s->shape;
+    uint64_t g[2 + 2 * DATA_MAX_CHANNELS] = {(uint64_t)d->rows << 32 | (uint64_t)d->cols, (uint64_t)d->channels};
+    for (int c = 0; c < DATA_MAX_CHANNELS; c++) {
+        uint32_t m, sd;
+        memcpy(&m, &d->mean[c], sizeof m);
+        memcpy(&sd, &d->std[c], sizeof sd);
+        g[2 + 2 * c] = m;
+        g[3 + 2 * c] = sd;
+    }
+    return rng_hash(key, g, 2 + 2 * DATA_MAX_CHANNELS);
 }
 
 uint64_t job_data_seed(const job_spec *s, int complexity, int repeat)

@@ -225,6 +225,9 @@ static int read_inputs(merge_state *g, char *err, size_t errlen)
                              "splits cannot be merged", path, b->shard.count, m->files[0].path, a->shard.count);
         if (a->n_ft != b->n_ft || a->n_pre != b->n_pre || a->ncell != b->ncell || a->nbackbone != b->nbackbone)
             return util_fail(err, errlen, SL_EINPUT, "%s: layout differs from %s", path, m->files[0].path);
+        if (!data_shape_same(&a->shape, &b->shape))
+            return util_fail(err, errlen, SL_EINPUT, "%s was run on other data than %s (its /data differs: "
+                             "shape, classes, split sizes or pixel statistics)", path, m->files[0].path);
         if (b->shard.count > 0 && (b->shard.index < 0 || b->shard.index >= b->shard.count))
             return util_fail(err, errlen, SL_EINPUT, "%s: shard index %d outside 0..%d", path, b->shard.index,
                              b->shard.count - 1);
@@ -233,6 +236,7 @@ static int read_inputs(merge_state *g, char *err, size_t errlen)
     snprintf(m->job_hash, sizeof m->job_hash, "%s", g->res[0].job_hash);
     if (job_parse_grid(&m->spec, g->res[0].job_text, m->files[0].path, 0, err, errlen) != 0)
         return SL_EINPUT;
+    m->spec.shape = g->res[0].shape; /* the data the shards were run on, not probed here */
     m->ncell = job_cell_count(&m->spec);
     m->nbackbone = g->res[0].version >= 2 ? job_backbone_count(&m->spec) : 0; /* format 1: none */
     m->nshard = g->res[0].shard.count;

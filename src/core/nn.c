@@ -85,16 +85,23 @@ static void add_layer(nn_arch *a, nn_kind kind, int C, int H, int W, int K, int 
     }
 }
 
-int nn_arch_build(nn_arch *a, const char *name, int out_size)
+int nn_arch_build(nn_arch *a, const char *name, int rows, int cols, int channels, int out_size)
 {
     int m = nn_model_find(name);
-    if (m < 0 || out_size <= 0)
+    if (m < 0 || out_size <= 0 || channels < 1 || rows < 1 || cols < 1)
         return -1;
     const zoo_entry *z = &zoo[m];
+    if ((rows >> z->nconv) < 1 || (cols >> z->nconv) < 1)
+        return -1; /* pooled to nothing */
     memset(a, 0, sizeof *a);
     snprintf(a->name, sizeof a->name, "%s", name);
-    int C = 1, H = 28, W = 28;
+    int C = channels, H = rows, W = cols;
+    a->in_rows = rows;
+    a->in_cols = cols;
+    a->in_channels = channels;
     a->in_size = C * H * W;
+    if (z->nconv > 0 && C > 1) /* [B, C*H*W] -> [C, B, H*W] */
+        add_layer(a, NN_PLANES, C, H, W, C, H, W);
     for (int i = 0; i < z->nconv; i++) {
         /* conv, pool, ReLU: the same function as conv, ReLU, pool (max and ReLU commute),
          * with the ReLU on a quarter of the values. */
@@ -133,13 +140,17 @@ void nn_arch_describe(const nn_arch *a, char *buf, size_t len)
         case NN_CONV3: w = snprintf(buf + used, len - used, "%sconv3x3-%d", sep, y->K); break;
         case NN_POOL2: w = snprintf(buf + used, len - used, "%spool2", sep); break;
         case NN_RELU:
-        case NN_FLAT: break;
+        case NN_FLAT:
+        case NN_PLANES: break;
         }
         used += w > 0 ? (size_t)w : 0;
     }
 }
 
 /* ---- allocation ---------------------------------------------------------------------- */
+
+/* The first layer that is not a mere change of layout of the input. */
+static int first_param_layer(const nn_arch *a) { return a->nlayer > 0 && a->layer[0].kind == NN_PLANES ? 1 : 0; }
 
 static size_t out_count(const nn_layer *l) { return (size_t)l->K * l->P * l->Q; }
 
@@ -160,7 +171,7 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
             cols += B * per;
-            if (i > 0 && B * per > dcol) /* the first layer needs no input gradient */
+            if (i > first_param_layer(arch) && B * per > dcol) /* the first needs no input gradient */
                 dcol = B * per;
         }
         if (l->kind == NN_POOL2) {
@@ -593,6 +604,9 @@ const float *nn_forward(nn_net *n, int B)
         case NN_FLAT:
             flatten(y, x, B, l->C, l->H * l->W);
             break;
+        case NN_PLANES:
+            unflatten(y, x, B, l->C, l->H * l->W);
+            break;
         }
     }
     return n->act + n->act_off[a->nlayer];
@@ -606,7 +620,8 @@ void nn_backward(nn_net *n, int B)
         const float *x = n->act + n->act_off[i];
         const float *y = n->act + n->act_off[i + 1];
         const float *dy = n->dact + n->act_off[i + 1];
-        float *dx = i > 0 ? n->dact + n->act_off[i] : NULL; /* no gradient for the input */
+        /* no gradient for the input (nor for the planes of a colour input) */
+        float *dx = i > first_param_layer(a) ? n->dact + n->act_off[i] : NULL;
         size_t in_cnt = (size_t)B * l->C * l->H * l->W;
         switch (l->kind) {
         case NN_LINEAR: {
@@ -641,6 +656,10 @@ void nn_backward(nn_net *n, int B)
         case NN_FLAT:
             if (dx)
                 unflatten(dx, dy, B, l->C, l->H * l->W);
+            break;
+        case NN_PLANES:
+            if (dx)
+                flatten(dx, dy, B, l->C, l->H * l->W);
             break;
         }
     }

@@ -94,7 +94,7 @@ static off_t layout_bytes(const job_spec *spec, const char *job_text)
                4.0 * (ncell + nbb) + 2.0 * (double)strlen(job_text);
     for (int m = 0; spec->pretrain.keep && m < spec->n_model; m++) {
         nn_arch a;
-        if (nn_arch_build(&a, spec->model[m], 10) == 0)
+        if (nn_arch_build(&a, spec->model[m], spec->shape.rows, spec->shape.cols, spec->shape.channels, 2) == 0)
             b += nbb / (spec->n_model ? spec->n_model : 1) * (double)a.nparam_backbone * 4.0;
     }
     return (off_t)b + META_MARGIN;
@@ -354,6 +354,45 @@ static int attr_int(hid_t loc, const char *name, long long value)
     return rc;
 }
 
+static int attr_floats(hid_t loc, const char *name, hid_t type, const void *values, int n)
+{
+    hsize_t d = (hsize_t)n;
+    hid_t sp = H5Screate_simple(1, &d, NULL), a = H5I_INVALID_HID;
+    int rc = -1;
+    if (sp >= 0)
+        a = H5Acreate2(loc, name, type, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0 && H5Awrite(a, type, values) >= 0)
+        rc = 0;
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    return rc;
+}
+
+/* The group /data: where the real task came from and what it was (the job's data shape),
+ * so that fits, plots and later runs know the input without the data. */
+static int write_data_group(hid_t file, const job_spec *spec)
+{
+    const data_shape *d = &spec->shape;
+    char train[DATA_WHERE_LEN], test[sizeof train];
+    data_describe(&spec->data, DATA_TRAIN, train, sizeof train);
+    data_describe(&spec->data, DATA_TEST, test, sizeof test);
+    hid_t g = H5Gcreate2(file, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    double chance = d->chance;
+    int ok = g >= 0 && attr_str(g, "format", data_format_name(spec->data.format)) == 0 &&
+             attr_str(g, "train", train) == 0 && attr_str(g, "test", test) == 0 &&
+             attr_int(g, "rows", d->rows) == 0 && attr_int(g, "cols", d->cols) == 0 &&
+             attr_int(g, "channels", d->channels) == 0 && attr_int(g, "classes", d->classes) == 0 &&
+             attr_str(g, "class_names", d->class_names) == 0 &&
+             attr_floats(g, "chance", H5T_NATIVE_DOUBLE, &chance, 1) == 0 &&
+             attr_int(g, "train_images", d->train_count) == 0 && attr_int(g, "test_images", d->test_count) == 0 &&
+             attr_int(g, "validation_images", d->validation) == 0 &&
+             attr_floats(g, "pixel_mean", H5T_NATIVE_FLOAT, d->mean, d->channels) == 0 &&
+             attr_floats(g, "pixel_std", H5T_NATIVE_FLOAT, d->std, d->channels) == 0;
+    if (g >= 0)
+        H5Gclose(g);
+    return ok ? 0 : -1;
+}
+
 /* Create a 1- or 2-D dataset, its space allocated now but not written: the caller writes
  * every element (float datasets: fill_nan; their fill value, NaN, is recorded for readers).
  * HDF5's own fill is a collective write inside H5Dcreate, and a rank whose part of it fails
@@ -476,7 +515,8 @@ void store_cell_row_init(store_cell_row *row, const job_spec *spec, const job_ce
 static int64_t backbone_params(const job_spec *spec, int model)
 {
     nn_arch a;
-    return nn_arch_build(&a, spec->model[model], 10) == 0 ? (int64_t)a.nparam_backbone : 0;
+    const data_shape *d = &spec->shape;
+    return nn_arch_build(&a, spec->model[model], d->rows, d->cols, d->channels, 2) == 0 ? (int64_t)a.nparam_backbone : 0;
 }
 
 void store_backbone_row_init(store_backbone_row *row, const job_spec *spec, const job_backbone *bb)
@@ -666,8 +706,9 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     ok = ok && attr_str(st->file, "hdf5_version", buf) == 0;
     version_mpi(buf, sizeof buf);
     ok = ok && attr_str(st->file, "mpi_library", buf) == 0;
+    ok = ok && write_data_group(st->file, spec) == 0;
     if (!ok)
-        util_fail(err, errlen, 0, "%s: cannot write the root attributes", path);
+        util_fail(err, errlen, 0, "%s: cannot write the root attributes and /data", path);
     if (!all_ok(comm, ok, err, errlen))
         goto fail;
 
@@ -909,6 +950,51 @@ static int read_attr_str(hid_t loc, const char *name, char **out)
     return rc;
 }
 
+/* The data shape of /data; 0, or -1 when the file has none (written before data: existed:
+ * Fashion-MNIST) or it is damaged. */
+static int read_data_group(hid_t file, data_shape *d)
+{
+    if (H5Lexists(file, "data", H5P_DEFAULT) <= 0)
+        return -1;
+    hid_t g = H5Gopen2(file, "data", H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    memset(d, 0, sizeof *d);
+    d->rows = (int)read_attr_int(g, "rows", 0);
+    d->cols = (int)read_attr_int(g, "cols", 0);
+    d->channels = (int)read_attr_int(g, "channels", 0);
+    d->classes = (int)read_attr_int(g, "classes", 0);
+    d->train_count = (int)read_attr_int(g, "train_images", 0);
+    d->test_count = (int)read_attr_int(g, "test_images", 0);
+    d->validation = (int)read_attr_int(g, "validation_images", 0);
+    d->pool = d->train_count - d->validation;
+    int rc = 0;
+    if (d->rows < DATA_MIN_SIDE || d->rows > DATA_MAX_SIDE || d->cols < DATA_MIN_SIDE || d->cols > DATA_MAX_SIDE ||
+        (d->channels != 1 && d->channels != 3) || d->classes < 2 || d->classes > DATA_MAX_CLASSES)
+        rc = -1;
+    const char *arr[2] = {"pixel_mean", "pixel_std"};
+    float *dst[2] = {d->mean, d->std};
+    for (int k = 0; rc == 0 && k < 2; k++) {
+        hid_t a = H5Aopen(g, arr[k], H5P_DEFAULT), sp = a >= 0 ? H5Aget_space(a) : H5I_INVALID_HID;
+        if (a < 0 || sp < 0 || H5Sget_simple_extent_npoints(sp) != d->channels ||
+            H5Aread(a, H5T_NATIVE_FLOAT, dst[k]) < 0)
+            rc = -1;
+        if (sp >= 0) H5Sclose(sp);
+        if (a >= 0) H5Aclose(a);
+    }
+    hid_t a = rc == 0 ? H5Aopen(g, "chance", H5P_DEFAULT) : H5I_INVALID_HID;
+    if (a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &d->chance) < 0)
+        d->chance = NAN;
+    if (a >= 0)
+        H5Aclose(a);
+    char *names = NULL;
+    if (rc == 0 && read_attr_str(g, "class_names", &names) == 0)
+        snprintf(d->class_names, sizeof d->class_names, "%s", names);
+    free(names);
+    H5Gclose(g);
+    return rc;
+}
+
 /* Read a 1-D table of `type` into *out (n rows, allocated). -1, or -2 when its status
  * member is not synlaw's enum (which HDF5 would convert wrongly, or crash converting). */
 static int read_table(hid_t f, const char *name, hid_t type, size_t rowsize, int *n, void **out)
@@ -991,6 +1077,19 @@ int store_open(store **out, const char *path, MPI_Comm comm, const job_spec *spe
     if (read_attr_str(st->file, "job_hash", &hash) != 0 || strcmp(hash, want) != 0)
         FAIL("%s: holds another job (job_hash %s, this job file %s); resume with the job file "
              "that started it, or write a new file", path, hash ? hash : "?", want);
+    data_shape was;
+    if (read_data_group(st->file, &was) != 0)
+        data_default_shape(&was); /* written before data: existed: Fashion-MNIST */
+    if (!data_shape_same(&was, &spec->shape)) {
+        char a[32], b[32];
+        data_shape_text(&was, a, sizeof a);
+        data_shape_text(&spec->shape, b, sizeof b);
+        FAIL("%s: was started on other data (%s images, %d classes, %d training images, pixel mean %.4f "
+             "and sd %.4f); the data now holds %s, %d, %d, %.4f and %.4f: resume with the data that "
+             "started it, or write a new file", path, a, was.classes, was.train_count, (double)was.mean[0],
+             (double)was.std[0], b, spec->shape.classes, spec->shape.train_count, (double)spec->shape.mean[0],
+             (double)spec->shape.std[0]);
+    }
     long long si = read_attr_int(st->file, "shard_index", 0), sc = read_attr_int(st->file, "shard_count", 0);
     if (si != (shard ? shard->index : 0) || sc != (shard ? shard->count : 0))
         FAIL("%s: holds shard %lld/%lld, not %d/%d", path, si, sc, shard ? shard->index : 0,
@@ -1183,6 +1282,9 @@ int store_read(store_results *out, const char *path, int curves, char *err, size
     out->shard.index = (int)read_attr_int(f, "shard_index", 0);
     out->shard.count = (int)read_attr_int(f, "shard_count", 0);
     out->shard.merged_from = (int)read_attr_int(f, "merged_from", 0);
+    out->has_data = read_data_group(f, &out->shape) == 0;
+    if (!out->has_data)
+        data_default_shape(&out->shape); /* before data: existed, the data was Fashion-MNIST */
     t = cell_row_type(out->version);
     bt = backbone_row_type();
     if (t < 0 || bt < 0)

@@ -6,6 +6,7 @@
 
 #include "synlaw/cost.h"
 #include "synlaw/idx.h"
+#include "synlaw/nn.h"
 #include "synlaw/sched.h"
 #include "synlaw/store.h"
 #include "synlaw/train.h"
@@ -248,50 +249,29 @@ typedef struct {
     int created;         /* rank 0 created the (empty) file: remove it if setup fails */
 } plan_t;
 
-/* The data of one split: both files probed, the geometry and labels of Fashion-MNIST. */
-static int validate_split(const job_spec *spec, const char *split, idx_info *info, char *err,
-                          size_t errlen)
+int sweep_validate(job_spec *spec, char *err, size_t errlen)
 {
-    char *ip = idx_split_path(spec->data_dir, split, 0), *lp = idx_split_path(spec->data_dir, split, 1);
-    int rc = SL_EINPUT;
-    if (!ip || !lp)
-        rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
-    else if (idx_probe(info, ip, lp, err, errlen) != 0)
-        rc = SL_EINPUT;
-    else if (info->rows != SYNTH_SIDE || info->cols != SYNTH_SIDE)
-        util_fail(err, errlen, SL_EINPUT, "%s: %dx%d images; synlaw expects %dx%d images "
-                  "(Fashion-MNIST)", ip, info->rows, info->cols, SYNTH_SIDE, SYNTH_SIDE);
-    else if (info->nclass > TRAIN_CLASSES)
-        util_fail(err, errlen, SL_EINPUT, "%s: labels up to %d; synlaw expects %d classes "
-                  "(Fashion-MNIST)", lp, info->nclass - 1, TRAIN_CLASSES);
-    else
-        rc = SL_OK;
-    free(ip), free(lp);
-    return rc;
-}
-
-int sweep_validate(const job_spec *spec, char *err, size_t errlen)
-{
-    idx_info train, test;
-    int rc = validate_split(spec, "train", &train, err, errlen);
-    if (rc == SL_OK)
-        rc = validate_split(spec, "t10k", &test, err, errlen);
+    int rc = data_measure(&spec->shape, &spec->data, err, errlen);
     if (rc != SL_OK)
         return rc;
-    if (train.count <= TRAIN_VALIDATION)
-        return util_fail(err, errlen, SL_EINPUT, "%s/train-images-idx3-ubyte.gz: %d training images, "
-                         "more than the %d of the validation split needed", spec->data_dir,
-                         train.count, TRAIN_VALIDATION);
-    int pool = train.count - TRAIN_VALIDATION;
+    const data_shape *sh = &spec->shape;
+    char train[DATA_WHERE_LEN], test[sizeof train];
+    data_describe(&spec->data, DATA_TRAIN, train, sizeof train);
+    data_describe(&spec->data, DATA_TEST, test, sizeof test);
     for (int i = 0; i < spec->n_ftsize; i++)
-        if (spec->ftsize[i] > pool)
+        if (spec->ftsize[i] > sh->pool)
             return util_fail(err, errlen, SL_EINPUT, "axes.finetune_size: %ld exceeds the %d training "
                              "images of %s that fine-tuning may use (the last %d are the validation "
-                             "split)", spec->ftsize[i], pool, spec->data_dir, TRAIN_VALIDATION);
-    if (spec->finetune.eval_split != EVAL_VALIDATION && spec->finetune.eval_size > test.count)
+                             "split)", spec->ftsize[i], sh->pool, train, sh->validation);
+    if (spec->finetune.eval_split != EVAL_VALIDATION && spec->finetune.eval_size > sh->test_count)
         return util_fail(err, errlen, SL_EINPUT, "finetune.eval_size: %d exceeds the %d test images of "
-                         "%s/t10k-images-idx3-ubyte.gz", spec->finetune.eval_size, test.count,
-                         spec->data_dir);
+                         "%s", spec->finetune.eval_size, sh->test_count, test);
+    for (int m = 0; m < spec->n_model; m++) {
+        nn_arch a;
+        if (nn_arch_build(&a, spec->model[m], sh->rows, sh->cols, sh->channels, sh->classes) != 0)
+            return util_fail(err, errlen, SL_EINPUT, "axes.model: %s cannot take %dx%d images (its "
+                             "pooling would leave nothing)", spec->model[m], sh->rows, sh->cols);
+    }
     if (spec->pretrain_from[0]) {
         store_results res;
         char why[1024];

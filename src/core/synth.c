@@ -166,23 +166,35 @@ static float texture_value(const object *o, float u, float v)
     return 1.0f - o->tex_amp + o->tex_amp * t;
 }
 
-static void draw_object(const object *o, float *img, float *cov_out, int visible_id, int *owner)
+/* The target grid: its shape, the canvas units per pixel (sx, sy; 1 at 28 x 28) and target
+ * pixels per canvas unit of distance (inv_s). */
+typedef struct {
+    int rows, cols, channels;
+    float sx, sy, inv_s;
+} grid;
+
+/* Draw o into the channel planes of img (tint: the object's colour per channel, NULL for
+ * grey), marking cov_out and owner where it covers a pixel centre. */
+static void draw_object(const object *o, const grid *g, float *img, const float *tint, float *cov_out,
+                        int visible_id, int *owner)
 {
-    float ext = o->radius * (o->aspect > 1 ? o->aspect : 1.0f) * 1.45f + 1.5f;
-    int x0 = (int)floorf(o->cx - ext), x1 = (int)ceilf(o->cx + ext);
-    int y0 = (int)floorf(o->cy - ext), y1 = (int)ceilf(o->cy + ext);
+    float ext = o->radius * (o->aspect > 1 ? o->aspect : 1.0f) * 1.45f;
+    float ex = ext / g->sx + 1.5f, ey = ext / g->sy + 1.5f, cx = o->cx / g->sx, cy = o->cy / g->sy;
+    int x0 = (int)floorf(cx - ex), x1 = (int)ceilf(cx + ex);
+    int y0 = (int)floorf(cy - ey), y1 = (int)ceilf(cy + ey);
     if (x0 < 0) x0 = 0;
     if (y0 < 0) y0 = 0;
-    if (x1 > SYNTH_SIDE - 1) x1 = SYNTH_SIDE - 1;
-    if (y1 > SYNTH_SIDE - 1) y1 = SYNTH_SIDE - 1;
+    if (x1 > g->cols - 1) x1 = g->cols - 1;
+    if (y1 > g->rows - 1) y1 = g->rows - 1;
     float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
     float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f);
+    size_t plane = (size_t)g->rows * g->cols;
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
-            float dx = (float)x + 0.5f - o->cx, dy = (float)y + 0.5f - o->cy;
+            float dx = ((float)x + 0.5f) * g->sx - o->cx, dy = ((float)y + 0.5f) * g->sy - o->cy;
             float u = (dx * o->cos_t + dy * o->sin_t) * inv_r * inv_a;
             float v = (-dx * o->sin_t + dy * o->cos_t) * inv_r;
-            float d = sd_object(o, u, v) * px_per_unit;
+            float d = sd_object(o, u, v) * px_per_unit * g->inv_s;
             float cov = 0.5f - d;
             if (cov <= 0)
                 continue;
@@ -190,8 +202,12 @@ static void draw_object(const object *o, float *img, float *cov_out, int visible
                 cov = 1;
             float val = o->value * texture_value(o, u, v) * (1.0f + o->light_x * u + o->light_y * v);
             val = val < 0 ? 0 : val > 1 ? 1 : val;
-            int p = y * SYNTH_SIDE + x;
-            img[p] = img[p] * (1 - cov) + val * cov;
+            int p = y * g->cols + x;
+            if (!tint)
+                img[p] = img[p] * (1 - cov) + val * cov;
+            else
+                for (int c = 0; c < g->channels; c++)
+                    img[c * plane + p] = img[c * plane + p] * (1 - cov) + val * tint[c] * cov;
             if (cov_out && cov >= 0.5f)
                 cov_out[p] = 1.0f;
             if (owner && cov >= 0.5f)
@@ -240,41 +256,89 @@ static void make_object(object *o, rng_t *r, int level, int nobj)
     build_geometry(o);
 }
 
-static void blur3(float *img)
+static void blur3(float *img, int rows, int cols)
 {
-    float tmp[SYNTH_PIXELS];
-    for (int y = 0; y < SYNTH_SIDE; y++)
-        for (int x = 0; x < SYNTH_SIDE; x++) {
-            int xl = x > 0 ? x - 1 : x, xr = x < SYNTH_SIDE - 1 ? x + 1 : x;
-            const float *row = img + y * SYNTH_SIDE;
-            tmp[y * SYNTH_SIDE + x] = 0.25f * row[xl] + 0.5f * row[x] + 0.25f * row[xr];
+    float tmp[SYNTH_MAX_PIXELS];
+    for (int y = 0; y < rows; y++)
+        for (int x = 0; x < cols; x++) {
+            int xl = x > 0 ? x - 1 : x, xr = x < cols - 1 ? x + 1 : x;
+            const float *row = img + y * cols;
+            tmp[y * cols + x] = 0.25f * row[xl] + 0.5f * row[x] + 0.25f * row[xr];
         }
-    for (int y = 0; y < SYNTH_SIDE; y++) {
-        int yu = y > 0 ? y - 1 : y, yd = y < SYNTH_SIDE - 1 ? y + 1 : y;
-        for (int x = 0; x < SYNTH_SIDE; x++)
-            img[y * SYNTH_SIDE + x] = 0.25f * tmp[yu * SYNTH_SIDE + x] + 0.5f * tmp[y * SYNTH_SIDE + x] +
-                                      0.25f * tmp[yd * SYNTH_SIDE + x];
+    for (int y = 0; y < rows; y++) {
+        int yu = y > 0 ? y - 1 : y, yd = y < rows - 1 ? y + 1 : y;
+        for (int x = 0; x < cols; x++)
+            img[y * cols + x] = 0.25f * tmp[yu * cols + x] + 0.5f * tmp[y * cols + x] + 0.25f * tmp[yd * cols + x];
     }
+}
+
+/* A random colour from the colour stream: channels in [0.3, 1], the largest 1 (so that an
+ * object's intensity is its brightest channel). */
+static void draw_tint(float *tint, rng_t *r)
+{
+    float top = 0.0f;
+    for (int c = 0; c < 3; c++) {
+        tint[c] = (float)rng_range(r, 0.3, 1.0);
+        top = tint[c] > top ? tint[c] : top;
+    }
+    for (int c = 0; c < 3; c++)
+        tint[c] /= top;
+}
+
+int synth_shape_check(const synth_shape *s)
+{
+    return s->rows >= SYNTH_MIN_SIDE && s->rows <= SYNTH_MAX_SIDE && s->cols >= SYNTH_MIN_SIDE &&
+                   s->cols <= SYNTH_MAX_SIDE && (s->channels == 1 || s->channels == 3)
+               ? 0
+               : -1;
 }
 
 void synth_render(synth_sample *out, uint64_t seed, uint64_t index, int complexity)
 {
-    rng_t r;
+    const synth_shape grey28 = {SYNTH_SIDE, SYNTH_SIDE, 1};
+    synth_render_shape(out, &grey28, seed, index, complexity);
+}
+
+void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t seed, uint64_t index,
+                        int complexity)
+{
+    rng_t r, col;
     uint64_t w[2] = {index, (uint64_t)complexity};
     rng_seed(&r, rng_hash(seed, w, 2));
     int level = complexity < 1 ? 1 : complexity > SYNTH_MAX_COMPLEXITY ? SYNTH_MAX_COMPLEXITY : complexity;
+    const int R = shape->rows, W = shape->cols, C = shape->channels;
+    const size_t plane = (size_t)R * W;
+    /* square grids scale distances by one factor; others by the mean of the two */
+    grid g = {R, W, C, (float)SYNTH_SIDE / (float)W, (float)SYNTH_SIDE / (float)R, 1.0f};
+    if (R != SYNTH_SIDE || W != SYNTH_SIDE)
+        g.inv_s = 2.0f / (g.sx + g.sy);
+    /* colour: tints from a stream of their own, so that the grey draws stay the same */
+    int colour = C == 3 && level >= 2;
+    float bg_tint[3] = {1, 1, 1}, tint[3];
+    if (colour) {
+        uint64_t cw[3] = {index, (uint64_t)complexity, 0xc0107u};
+        rng_seed(&col, rng_hash(seed, cw, 3));
+        draw_tint(bg_tint, &col);
+    }
 
-    memset(out, 0, sizeof *out);
+    memset(out->image, 0, sizeof(float) * plane * (size_t)C);
+    memset(out->mask, 0, sizeof(float) * plane);
+    memset(out->present, 0, sizeof out->present);
+    out->nobj = 0;
     float bg = 0.0f, bgx = 0.0f, bgy = 0.0f;
     if (level >= 3) {
         bg = (float)rng_range(&r, 0.0, 0.3);
         bgx = (float)rng_range(&r, -0.006, 0.006);
         bgy = (float)rng_range(&r, -0.006, 0.006);
     }
-    for (int y = 0; y < SYNTH_SIDE; y++)
-        for (int x = 0; x < SYNTH_SIDE; x++) {
-            float v = bg + bgx * (x - 13.5f) + bgy * (y - 13.5f);
-            out->image[y * SYNTH_SIDE + x] = v < 0 ? 0 : v;
+    for (int y = 0; y < R; y++)
+        for (int x = 0; x < W; x++) {
+            /* the canvas coordinates of the pixel centre, less a half (x itself at 28) */
+            float xc = ((float)x + 0.5f) * g.sx - 0.5f, yc = ((float)y + 0.5f) * g.sy - 0.5f;
+            float v = bg + bgx * (xc - 13.5f) + bgy * (yc - 13.5f);
+            v = v < 0 ? 0 : v;
+            for (int c = 0; c < C; c++)
+                out->image[c * plane + (size_t)y * W + x] = C == 1 ? v : v * bg_tint[c];
         }
 
     if (level >= 4) { /* clutter: thin dim strokes behind the objects */
@@ -292,37 +356,46 @@ void synth_render(synth_sample *out, uint64_t seed, uint64_t index, int complexi
             o.cx = (float)rng_range(&r, 0, SYNTH_SIDE);
             o.cy = (float)rng_range(&r, 0, SYNTH_SIDE);
             o.value = (float)rng_range(&r, 0.15, 0.5);
-            draw_object(&o, out->image, NULL, 0, NULL);
+            if (colour)
+                draw_tint(tint, &col);
+            draw_object(&o, &g, out->image, colour ? tint : C == 3 ? bg_tint : NULL, NULL, 0, NULL);
         }
     }
 
     int nobj = level >= 4 ? 2 + (int)rng_below(&r, 3) : 1;
-    int owner[SYNTH_PIXELS];
-    for (int p = 0; p < SYNTH_PIXELS; p++)
+    int owner[SYNTH_MAX_PIXELS];
+    for (size_t p = 0; p < plane; p++)
         owner[p] = -1;
     object objs[MAX_OBJ];
     for (int k = 0; k < nobj; k++) {
         make_object(&objs[k], &r, level, nobj);
-        draw_object(&objs[k], out->image, out->mask, k, owner);
+        if (colour)
+            draw_tint(tint, &col);
+        draw_object(&objs[k], &g, out->image, colour ? tint : C == 3 ? bg_tint : NULL, out->mask, k, owner);
     }
     out->nobj = nobj;
     int visible[MAX_OBJ] = {0};
-    for (int p = 0; p < SYNTH_PIXELS; p++)
+    for (size_t p = 0; p < plane; p++)
         if (owner[p] >= 0)
             visible[owner[p]]++;
+    /* 3 pixels of 784, in proportion to the area */
+    int min_visible = (int)((3 * plane + SYNTH_PIXELS / 2) / SYNTH_PIXELS);
+    if (min_visible < 1)
+        min_visible = 1;
     for (int k = 0; k < nobj; k++)
-        if (visible[k] >= SYNTH_MIN_VISIBLE)
+        if (visible[k] >= min_visible)
             out->present[objs[k].cls] = 1.0f;
 
     if (level >= 4) {
         if (rng_uniform(&r) < 0.5)
-            blur3(out->image);
+            for (int c = 0; c < C; c++)
+                blur3(out->image + c * plane, R, W);
         /* Pixel noise: the sum of four 16-bit uniforms of one 64-bit draw (Irwin-Hall),
          * centred and scaled to unit variance; close to normal for this purpose and a tenth
-         * of the cost of Box-Muller per pixel. */
+         * of the cost of Box-Muller per pixel. Each channel draws its own. */
         float sigma = (float)rng_range(&r, 0.0, 0.08);
         const float scale = 1.7320508f / 65536.0f; /* sqrt(12 / 4) per unit of 2^16 */
-        for (int p = 0; p < SYNTH_PIXELS; p++) {
+        for (size_t p = 0; p < plane * (size_t)C; p++) {
             uint64_t u = rng_next(&r);
             float sum = (float)(u & 0xffff) + (float)((u >> 16) & 0xffff) + (float)((u >> 32) & 0xffff) +
                         (float)(u >> 48);

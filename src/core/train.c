@@ -1,6 +1,8 @@
 /* The two stages: pre-train a backbone (synthetic), fine-tune it (real) with a fresh head. */
 #include "synlaw/train.h"
 
+#include "synlaw/data.h"
+
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
 #include "synlaw/synth.h"
@@ -11,45 +13,86 @@
 #include <stdlib.h>
 #include <string.h>
 
-int train_task_outputs(int task) { return task == TASK_SEGMENT ? SYNTH_PIXELS : SYNTH_NCLASS; }
+int train_input_init(train_input *in, const data_shape *sh)
+{
+    memset(in, 0, sizeof *in);
+    in->rows = sh->rows;
+    in->cols = sh->cols;
+    in->channels = sh->channels;
+    in->pixels = sh->rows * sh->cols * sh->channels;
+    for (int c = 0; c < sh->channels && c < DATA_MAX_CHANNELS; c++) {
+        if (!(sh->std[c] > 0))
+            return -1;
+        float mean = sh->mean[c], inv = 1.0f / sh->std[c];
+        for (int v = 0; v < 256; v++)
+            in->level[c][v] = ((float)v * (1.0f / 255.0f) - mean) * inv;
+    }
+    return 0;
+}
+
+int train_task_outputs(const train_input *in, int task)
+{
+    return task == TASK_SEGMENT ? in->rows * in->cols : SYNTH_NCLASS;
+}
+
+size_t train_sample_bytes(const train_input *in, int task)
+{
+    return (size_t)in->pixels + ((size_t)train_task_outputs(in, task) + 7) / 8;
+}
+
+/* The data a shape describes: geometry and labels (what changed since it was measured). */
+static int check_split(const idx_set *set, const data_shape *sh, const data_source *src, data_split sp,
+                       char *err, size_t errlen)
+{
+    char where[DATA_WHERE_LEN];
+    data_describe(src, sp, where, sizeof where);
+    if (set->rows != sh->rows || set->cols != sh->cols || set->channels != sh->channels)
+        return util_fail(err, errlen, -1, "%s: %dx%dx%d images, but the job was checked with %dx%dx%d "
+                         "(did the file change?)", where, set->rows, set->cols, set->channels, sh->rows,
+                         sh->cols, sh->channels);
+    if (set->nclass > sh->classes)
+        return util_fail(err, errlen, -1, "%s: labels up to %d, more than the %d classes the job was "
+                         "checked with (did the file change?)", where, set->nclass - 1, sh->classes);
+    return 0;
+}
 
 int train_data_load(train_data *d, const job_spec *spec, char *err, size_t errlen)
 {
     memset(d, 0, sizeof *d);
-    if (idx_load_split(&d->train, spec->data_dir, "train", 0, err, errlen) != 0)
+    const data_shape *sh = &spec->shape;
+    if (train_input_init(&d->input, sh) != 0)
+        return util_fail(err, errlen, -1, "the statistics of the training images were not measured "
+                         "(data_measure before training)");
+    d->classes = sh->classes;
+    if (data_load(&d->train, &spec->data, DATA_TRAIN, 0, err, errlen) != 0)
         return -1;
-    if (idx_load_split(&d->test, spec->data_dir, "t10k", spec->finetune.eval_size, err, errlen) != 0) {
+    if (data_load(&d->test, &spec->data, DATA_TEST, spec->finetune.eval_size, err, errlen) != 0) {
         idx_free(&d->train);
         return -1;
     }
-    const idx_set *sets[2] = {&d->train, &d->test};
-    const char *split[2] = {"train", "t10k"};
-    for (int i = 0; i < 2; i++)
-        if (sets[i]->rows != SYNTH_SIDE || sets[i]->cols != SYNTH_SIDE || sets[i]->nclass > TRAIN_CLASSES) {
-            snprintf(err, errlen, "%s/%s-images-idx3-ubyte.gz: %dx%d images with labels up to %d; "
-                     "synlaw expects %dx%d images of %d classes (Fashion-MNIST)", spec->data_dir,
-                     split[i], sets[i]->rows, sets[i]->cols, sets[i]->nclass - 1, SYNTH_SIDE,
-                     SYNTH_SIDE, TRAIN_CLASSES);
-            train_data_free(d);
-            return -1;
-        }
-    if (d->train.count <= TRAIN_VALIDATION) {
-        snprintf(err, errlen, "%s: %d training images, more than the %d of the validation split "
-                 "needed", spec->data_dir, d->train.count, TRAIN_VALIDATION);
+    if (check_split(&d->train, sh, &spec->data, DATA_TRAIN, err, errlen) != 0 ||
+        check_split(&d->test, sh, &spec->data, DATA_TEST, err, errlen) != 0) {
         train_data_free(d);
         return -1;
     }
-    d->pool = d->train.count - TRAIN_VALIDATION;
+    if (d->train.count != sh->train_count || sh->validation >= d->train.count) {
+        char where[DATA_WHERE_LEN];
+        data_describe(&spec->data, DATA_TRAIN, where, sizeof where);
+        util_fail(err, errlen, -1, "%s: %d training images, but the job was checked with %d (did the "
+                  "file change?)", where, d->train.count, sh->train_count);
+        train_data_free(d);
+        return -1;
+    }
+    d->pool = d->train.count - sh->validation;
     d->validation = d->train;
-    d->validation.count = spec->finetune.eval_size < TRAIN_VALIDATION ? spec->finetune.eval_size
-                                                                        : TRAIN_VALIDATION;
-    d->validation.pixels = d->train.pixels + (size_t)d->pool * SYNTH_PIXELS;
+    d->validation.count = spec->finetune.eval_size < sh->validation ? spec->finetune.eval_size : sh->validation;
+    d->validation.pixels = d->train.pixels + (size_t)d->pool * d->input.pixels;
     d->validation.labels = d->train.labels + d->pool;
     for (int i = 0; i < spec->n_ftsize; i++)
         if (spec->ftsize[i] > d->pool) {
-            snprintf(err, errlen, "finetune_size %ld exceeds the %d training images of %s that "
-                     "fine-tuning may use (the last %d are the validation split)",
-                     spec->ftsize[i], d->pool, spec->data_dir, TRAIN_VALIDATION);
+            util_fail(err, errlen, -1, "finetune_size %ld exceeds the %d training images that fine-tuning "
+                      "may use (the last %d are the validation split)", spec->ftsize[i], d->pool,
+                      sh->validation);
             train_data_free(d);
             return -1;
         }
@@ -81,73 +124,76 @@ void train_backbone_free(train_backbone *b)
     b->loss = b->error = b->params = NULL;
 }
 
+/* The architecture of a job model for its data, with a head of `outputs`. */
+static int arch_of(nn_arch *a, const job_spec *spec, int model, int outputs)
+{
+    const data_shape *sh = &spec->shape;
+    return nn_arch_build(a, spec->model[model], sh->rows, sh->cols, sh->channels, outputs);
+}
+
 size_t train_backbone_params(const job_spec *spec, int model)
 {
     nn_arch a;
-    return nn_arch_build(&a, spec->model[model], TRAIN_CLASSES) == 0 ? a.nparam_backbone : 0;
+    return arch_of(&a, spec, model, spec->shape.classes > 0 ? spec->shape.classes : 1) == 0 ? a.nparam_backbone : 0;
 }
 
-static inline float standardise(float v) { return (v - TRAIN_PIXEL_MEAN) * (1.0f / TRAIN_PIXEL_STD); }
-
-static void copy_real(float *dst, const idx_set *set, int item)
+/* Image `item` of a real set, standardised, into dst[in->pixels]. */
+static void copy_real(float *dst, const idx_set *set, int item, const train_input *in)
 {
-    const uint8_t *src = set->pixels + (size_t)item * SYNTH_PIXELS;
-    for (int p = 0; p < SYNTH_PIXELS; p++)
-        dst[p] = standardise((float)src[p] * (1.0f / 255.0f));
-}
-
-/* Standardised value of each 8-bit pixel level (filled once; the same floats everywhere). */
-static float level_value[256];
-static int level_ready;
-
-static const float *levels(void)
-{
-    if (!level_ready) {
-        for (int v = 0; v < 256; v++)
-            level_value[v] = standardise((float)v * (1.0f / 255.0f));
-        level_ready = 1;
+    size_t plane = (size_t)in->rows * in->cols;
+    const uint8_t *src = set->pixels + (size_t)item * in->pixels;
+    for (int c = 0; c < in->channels; c++) {
+        const float *lv = in->level[c];
+        for (size_t p = 0; p < plane; p++)
+            dst[c * plane + p] = lv[src[c * plane + p]];
     }
-    return level_value;
 }
 
-void train_render_sample(train_sample *out, synth_sample *s, uint64_t seed, uint64_t index,
-                         int complexity, int task)
+void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
+                         uint64_t index, int complexity, int task)
 {
-    synth_render(s, seed, index, complexity);
-    for (int p = 0; p < SYNTH_PIXELS; p++) {
+    synth_shape shape = {in->rows, in->cols, in->channels};
+    synth_render_shape(s, &shape, seed, index, complexity);
+    for (int p = 0; p < in->pixels; p++) {
         long v = lrintf(s->image[p] * 255.0f);
-        out->px[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        out[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
-    memset(out->bits, 0, sizeof out->bits);
+    uint8_t *bits = out + in->pixels;
+    int K = train_task_outputs(in, task);
+    memset(bits, 0, ((size_t)K + 7) / 8);
     if (task == TASK_SEGMENT) {
-        for (int p = 0; p < SYNTH_PIXELS; p++)
+        for (int p = 0; p < K; p++)
             if (s->mask[p] > 0.5f)
-                out->bits[p >> 3] |= (uint8_t)(1u << (p & 7));
+                bits[p >> 3] |= (uint8_t)(1u << (p & 7));
     } else {
         for (int c = 0; c < SYNTH_NCLASS; c++)
             if (s->present[c] > 0.5f)
-                out->bits[c >> 3] |= (uint8_t)(1u << (c & 7));
+                bits[c >> 3] |= (uint8_t)(1u << (c & 7));
     }
 }
 
-void train_expand_sample(float *x, float *target, const train_sample *in, int task)
+void train_expand_sample(float *x, float *target, const uint8_t *sample, const train_input *in, int task)
 {
-    const float *lv = levels();
-    for (int p = 0; p < SYNTH_PIXELS; p++)
-        x[p] = lv[in->px[p]];
+    size_t plane = (size_t)in->rows * in->cols;
+    for (int c = 0; c < in->channels; c++) {
+        const float *lv = in->level[c];
+        for (size_t p = 0; p < plane; p++)
+            x[c * plane + p] = lv[sample[c * plane + p]];
+    }
     if (!target)
         return;
-    int K = train_task_outputs(task);
+    const uint8_t *bits = sample + in->pixels;
+    int K = train_task_outputs(in, task);
     for (int k = 0; k < K; k++)
-        target[k] = (in->bits[k >> 3] >> (k & 7)) & 1 ? 1.0f : 0.0f;
+        target[k] = (bits[k >> 3] >> (k & 7)) & 1 ? 1.0f : 0.0f;
 }
 
-void train_render(float *x, float *target, synth_sample *s, uint64_t seed, uint64_t index,
-                  int complexity, int task)
+void train_render(float *x, float *target, synth_sample *s, const train_input *in, uint64_t seed,
+                  uint64_t index, int complexity, int task)
 {
-    train_sample t;
-    train_render_sample(&t, s, seed, index, complexity, task);
-    train_expand_sample(x, target, &t, task);
+    uint8_t buf[DATA_MAX_CHANNELS * SYNTH_MAX_PIXELS + SYNTH_MAX_PIXELS / 8 + 8];
+    train_render_sample(buf, s, in, seed, index, complexity, task);
+    train_expand_sample(x, target, buf, in, task);
 }
 
 /* The optimiser of a recipe, with its learning rate or another (scratch cells). */
@@ -177,17 +223,17 @@ static int *real_subset(const job_spec *spec, int repeat, int total)
     return perm;
 }
 
-/* Error of net (TRAIN_CLASSES-way head) on a labelled set, in batches of batch_cap. */
-static double real_error(nn_net *net, const idx_set *test)
+/* Error of net (a head of d->classes) on a labelled set, in batches of batch_cap. */
+static double real_error(nn_net *net, const idx_set *test, const train_data *d)
 {
     long wrong = 0;
     for (int start = 0; start < test->count; start += net->batch_cap) {
         int B = test->count - start < net->batch_cap ? test->count - start : net->batch_cap;
         float *x = nn_input(net);
         for (int i = 0; i < B; i++)
-            copy_real(x + (size_t)i * SYNTH_PIXELS, test, start + i);
+            copy_real(x + (size_t)i * d->input.pixels, test, start + i, &d->input);
         const float *out = nn_forward(net, B);
-        nn_softmax_xent(NULL, &wrong, out, test->labels + start, B, TRAIN_CLASSES);
+        nn_softmax_xent(NULL, &wrong, out, test->labels + start, B, d->classes);
     }
     return (double)wrong / test->count;
 }
@@ -210,12 +256,12 @@ static int backward_and_step(cell_status *status, char *reason, size_t rlen, nn_
 
 /* The pre-training loop of bb on net (task head), into out. */
 static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, const job_backbone *bb,
-                    train_poll_fn poll, void *poll_user, char *err, size_t errlen)
+                    const train_input *in, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
 {
     const job_recipe *rc = &spec->pretrain;
-    int K = net->arch.out_size, E = rc->eval_size, B = rc->batch;
+    int K = net->arch.out_size, E = rc->eval_size, B = rc->batch, X = in->pixels;
     uint64_t data_seed = job_data_seed(spec, bb->complexity, bb->repeat);
-    float *hx = malloc((size_t)E * SYNTH_PIXELS * sizeof(float));
+    float *hx = malloc((size_t)E * X * sizeof(float));
     float *ht = malloc((size_t)E * K * sizeof(float));
     float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
     synth_sample *s = malloc(sizeof *s);
@@ -228,7 +274,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
     for (int i = 0; i < E; i++)
-        train_render(hx + (size_t)i * SYNTH_PIXELS, ht + (size_t)i * K, s, data_seed,
+        train_render(hx + (size_t)i * X, ht + (size_t)i * K, s, in, data_seed,
                      heldout_base + (uint64_t)i, bb->complexity, bb->task);
     out->times.generate += util_clock() - t0;
 
@@ -236,12 +282,17 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
      * sample once it is rendered, as long as the set fits in TRAIN_CACHE_BYTES. Larger sets
      * are rendered on the fly, so memory does not grow with n. The cache only memoises: the
      * bits are the same either way. */
-    train_sample *cache = NULL, sample;
-    uint8_t *have = NULL;
+    size_t sb = train_sample_bytes(in, bb->task);
+    uint8_t *cache = NULL, *have = NULL, *sample = malloc(sb);
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
-    if ((uint64_t)bb->size * sizeof(train_sample) <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
+    if (!sample) {
+        snprintf(err, errlen, "out of memory in pre-training");
+        free(hx), free(ht), free(target), free(s);
+        return -1;
+    }
+    if ((uint64_t)bb->size * sb <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
         !(nocache && strcmp(nocache, "0") == 0)) {
-        cache = malloc((size_t)bb->size * sizeof *cache);
+        cache = malloc((size_t)bb->size * sb);
         have = calloc((size_t)bb->size, 1);
         if (!cache || !have) { /* no cache: slower, same result */
             free(cache), free(have);
@@ -260,14 +311,14 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             uint64_t item = rng_below(&r, (uint64_t)bb->size);
-            float *xi = x + (size_t)i * SYNTH_PIXELS, *ti = target + (size_t)i * K;
-            train_sample *t = cache ? &cache[item] : &sample;
+            float *xi = x + (size_t)i * X, *ti = target + (size_t)i * K;
+            uint8_t *t = cache ? cache + item * sb : sample;
             if (!have || !have[item]) {
-                train_render_sample(t, s, data_seed, item, bb->complexity, bb->task);
+                train_render_sample(t, s, in, data_seed, item, bb->complexity, bb->task);
                 if (have)
                     have[item] = 1;
             }
-            train_expand_sample(xi, ti, t, bb->task);
+            train_expand_sample(xi, ti, t, in, bb->task);
         }
         double tt = util_clock();
         out->times.generate += tt - tg;
@@ -286,8 +337,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             long wrong = 0;
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
-                memcpy(nn_input(net), hx + (size_t)start * SYNTH_PIXELS,
-                       (size_t)nb * SYNTH_PIXELS * sizeof(float));
+                memcpy(nn_input(net), hx + (size_t)start * X, (size_t)nb * X * sizeof(float));
                 const float *eo = nn_forward(net, nb);
                 nn_sigmoid_bce(NULL, &wrong, eo, ht + (size_t)start * K, nb, K);
             }
@@ -299,7 +349,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(hx), free(ht), free(target), free(s), free(cache), free(have);
+    free(hx), free(ht), free(target), free(s), free(cache), free(have), free(sample);
     return 0;
 }
 
@@ -320,8 +370,13 @@ int train_pretrain(train_backbone *out, const job_spec *spec, const job_backbone
     out->n_pre = job_eval_count(bb->steps, spec->pretrain.eval_every);
     const char *model = spec->model[bb->model];
     nn_arch arch;
-    if (nn_arch_build(&arch, model, train_task_outputs(bb->task)) != 0)
-        return util_fail(err, errlen, -1, "unknown model '%s'", model);
+    train_input in;
+    if (train_input_init(&in, &spec->shape) != 0)
+        return util_fail(err, errlen, -1, "the statistics of the training images were not measured "
+                         "(data_measure before training)");
+    if (arch_of(&arch, spec, bb->model, train_task_outputs(&in, bb->task)) != 0)
+        return util_fail(err, errlen, -1, "model '%s' cannot take %dx%dx%d images", model, in.rows,
+                         in.cols, in.channels);
     out->nparam = arch.nparam_backbone;
     out->loss = malloc(((size_t)out->n_pre + 1) * sizeof(float));
     out->error = malloc(((size_t)out->n_pre + 1) * sizeof(float));
@@ -335,7 +390,7 @@ int train_pretrain(train_backbone *out, const job_spec *spec, const job_backbone
     for (int i = 0; i < out->n_pre; i++)
         out->loss[i] = out->error[i] = NAN;
     nn_init(net, job_init_seed(spec, bb->model, bb->repeat));
-    if (pretrain(out, net, spec, bb, poll, poll_user, err, errlen) != 0)
+    if (pretrain(out, net, spec, bb, &in, poll, poll_user, err, errlen) != 0)
         goto out;
     memcpy(out->params, net->param, out->nparam * sizeof(float));
     rc = 0;
@@ -363,8 +418,9 @@ int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell
     nn_net *net = NULL;
     int *subset = real_subset(spec, cell->repeat, d->pool);
     uint8_t *labels = malloc((size_t)B);
-    if (nn_arch_build(&arch, model, TRAIN_CLASSES) != 0) {
-        util_fail(err, errlen, -1, "unknown model '%s'", model);
+    if (arch_of(&arch, spec, cell->model, d->classes) != 0) {
+        util_fail(err, errlen, -1, "model '%s' cannot take %dx%dx%d images", model, d->input.rows,
+                  d->input.cols, d->input.channels);
         goto out;
     }
     net = nn_create(&arch, batch_cap(spec));
@@ -389,11 +445,11 @@ int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell
         float *x = nn_input(net);
         for (int i = 0; i < B; i++) {
             int item = subset[rng_below(&r, (uint64_t)cell->ftsize)];
-            copy_real(x + (size_t)i * SYNTH_PIXELS, &d->train, item);
+            copy_real(x + (size_t)i * d->input.pixels, &d->train, item, &d->input);
             labels[i] = d->train.labels[item];
         }
         const float *out = nn_forward(net, B);
-        double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, TRAIN_CLASSES);
+        double loss = nn_softmax_xent(nn_dout(net), NULL, out, labels, B, d->classes);
         if (backward_and_step(&res->status, res->reason, sizeof res->reason, net, &opt, B, loss, step,
                               "fine-tuning") != 0)
             break;
@@ -403,9 +459,9 @@ int train_finetune(train_result *res, const job_spec *spec, const job_cell *cell
         if (step % rc.eval_every == 0 || step == rc.steps) {
             double te = util_clock();
             if (val)
-                res->val_error[ev] = (float)real_error(net, &d->validation);
+                res->val_error[ev] = (float)real_error(net, &d->validation, d);
             if (test)
-                res->test_error[ev] = (float)real_error(net, &d->test);
+                res->test_error[ev] = (float)real_error(net, &d->test, d);
             ev++;
             res->times.evaluate += util_clock() - te;
         }
