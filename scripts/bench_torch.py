@@ -24,10 +24,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def parse_models(synlaw):
     out = subprocess.run([synlaw, "models"], check=True, capture_output=True, text=True).stdout
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.split()[:1] == ["model"])
+    first_layer = lines[header].split().index("layers")  # columns before it are numbers
     models = {}
-    for line in out.splitlines()[1:]:
+    for line in lines[header + 1:]:
         parts = line.split()
-        models[parts[0]] = (int(parts[1]), parts[3:])
+        models[parts[0]] = (int(parts[1]), parts[first_layer:])
     return models
 
 

@@ -252,6 +252,11 @@ class Results:
             self.gains = _table(f["gains"]) if "gains" in f and f["gains"].shape[0] else None
             self.fit_attrs = {k: _attr(f["fits"], k) for k in f["fits"].attrs} if "fits" in f else {}
             self.backbones = _table(f["backbones"]) if "backbones" in f else None
+            # the real task (/data; absent: Fashion-MNIST, 28x28x1, 10 classes)
+            d = f["data"].attrs if "data" in f else {}
+            self.input = "%dx%dx%d" % tuple(int(d.get(k, v)) for k, v in
+                                            (("rows", 28), ("cols", 28), ("channels", 1)))
+            self.classes = int(d.get("classes", 10))
             self.pre = self._pretraining(f)
         self._normalise()
 
@@ -417,7 +422,7 @@ class Results:
 
 
 def model_params(R):
-    """Parameters per model with the 10-way head from `synlaw models` ($SYNLAW, ../build/synlaw
+    """Parameters per model with the task's head from `synlaw models` ($SYNLAW, ../build/synlaw
     next to this script, the installed bin/synlaw, or synlaw on PATH), else /backbones nparam
     (the backbone without its head)."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -428,7 +433,8 @@ def model_params(R):
     out = {}
     if exe:
         try:
-            txt = subprocess.run([exe, "models"], capture_output=True, text=True, timeout=30).stdout
+            txt = subprocess.run([exe, "models", "--input", R.input, "--classes", str(R.classes)],
+                                 capture_output=True, text=True, timeout=30).stdout
             for line in txt.splitlines()[1:]:
                 f = line.split()
                 if len(f) >= 2 and f[1].isdigit():
@@ -443,7 +449,7 @@ def model_params(R):
                     out.clear()
                     break
         if out:
-            return out, "synlaw models (backbone + 10-way head)"
+            return out, f"synlaw models --input {R.input} (backbone + {R.classes}-way head)"
     if R.backbones is not None:
         for m, p in zip(R.backbones["model"], R.backbones["nparam"]):
             out.setdefault(m, int(p))
