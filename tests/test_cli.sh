@@ -70,9 +70,9 @@ expect 1 "nodir/s.png" -- "$synlaw" render --count 4 -o "$tmp/nodir/s.png"
 
 expect 0 "sweep done: 52 cells" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/r.h5" -q
 expect 2 "r.h5: already exists" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/r.h5" -q
-expect 1 "fit: .*missing.h5: cannot open" -- "$synlaw" fit "$tmp/missing.h5"
+expect 2 "fit: .*missing.h5: cannot open" -- "$synlaw" fit "$tmp/missing.h5"
 echo "not hdf5" >"$tmp/text.h5"
-expect 1 "text.h5: cannot open as HDF5" -- "$synlaw" fit "$tmp/text.h5"
+expect 2 "text.h5: cannot open as HDF5" -- "$synlaw" fit "$tmp/text.h5"
 expect 0 "mlp-s +1 multilabel +100" -- "$synlaw" fit "$tmp/r.h5"
 
 # A diverging recipe: the cells fail with a reason, the sweep and the fit go on.

@@ -59,6 +59,53 @@ static void bad(const char *from, const char *to, const char *where, const char 
     free(t);
 }
 
+
+/* job_write_yaml reads back to the same job: grid, seeds, recipes (a refine proposal is an
+ * ordinary job); first_repeat shifts the repeats and only them. */
+static void test_write_yaml(const char *text)
+{
+    job_spec a, b;
+    char err[1024] = "";
+    CHECK(job_parse_grid(&a, text, "w.yaml", 0, err, sizeof err) == 0, "parse: %s", err);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    CHECK(f && job_write_yaml(f, &a) == 0, "write");
+    fclose(f);
+    CHECK(job_parse_grid(&b, buf, "written.yaml", 0, err, sizeof err) == 0, "written job rejected: %s\n%s", err, buf);
+    char why[256] = "";
+    CHECK(job_same_design(&a, &b, why, sizeof why), "design differs: %s", why);
+    CHECK(job_cell_count(&a) == job_cell_count(&b) && job_backbone_count(&a) == job_backbone_count(&b), "counts");
+    int n = job_cell_count(&a);
+    job_cell *ca = malloc(sizeof *ca * (size_t)n), *cb = malloc(sizeof *cb * (size_t)n);
+    job_cells(&a, ca);
+    job_cells(&b, cb);
+    for (int i = 0; i < n; i++)
+        CHECK(job_cell_seed(&a, &ca[i]) == job_cell_seed(&b, &cb[i]) && ca[i].repeat == cb[i].repeat &&
+              job_cell_recipe(&a, &ca[i]).lr == job_cell_recipe(&b, &cb[i]).lr &&
+              job_cell_recipe(&a, &ca[i]).steps == job_cell_recipe(&b, &cb[i]).steps, "cell %d differs", i);
+    /* the same job from repeat 2 on: the cells of repeats >= 2 of a job with more repeats */
+    a.first_repeat = 2;
+    f = open_memstream(&buf, &len);
+    job_write_yaml(f, &a);
+    fclose(f);
+    CHECK(job_parse_grid(&b, buf, "shifted.yaml", 0, err, sizeof err) == 0 && b.first_repeat == 2, "shifted: %s", err);
+    job_spec wide = a;
+    wide.first_repeat = 0;
+    wide.repeats = a.repeats + 2;
+    int nw = job_cell_count(&wide), ns = job_cell_count(&b), found = 0;
+    job_cell *cw = malloc(sizeof *cw * (size_t)nw), *cs = malloc(sizeof *cs * (size_t)ns);
+    job_cells(&wide, cw);
+    job_cells(&b, cs);
+    for (int i = 0; i < ns; i++) {
+        CHECK(cs[i].repeat >= 2, "repeat %d below first_repeat", cs[i].repeat);
+        for (int j = 0; j < nw; j++)
+            found += job_cell_seed(&wide, &cw[j]) == job_cell_seed(&b, &cs[i]) && cw[j].repeat == cs[i].repeat;
+    }
+    CHECK(found == ns, "%d of %d shifted cells in the wider job", found, ns);
+    free(buf), free(ca), free(cb), free(cw), free(cs);
+}
+
 int main(void)
 {
     job_spec s;
@@ -182,5 +229,10 @@ int main(void)
         }
         free(t);
     }
+    test_write_yaml(good);
+    test_write_yaml("name: w\nseed: 9\ndata:\n  format: hdf5\n  file: \"x \\\"q\\\".h5\"\n  validation: 30\n"
+                    "  class_names: [a, b]\naxes:\n  pretrain_size: [0, 64]\n  model: [cnn-s]\n  repeats: 2\n"
+                    "pretrain:\n  epochs: 4\n  min_steps: 10\n  max_steps: 50\n  eval_every: 10\n"
+                    "finetune:\n  lr: 0.003\n  scratch_lr: 0.001\n  steps: 30\n  eval_every: 10\n  eval_split: both\n");
     return test_summary("test_job");
 }

@@ -16,6 +16,7 @@
 
 #include "synlaw/analysis.h"
 #include "synlaw/gains.h"
+#include "synlaw/store.h"
 
 #include <stddef.h>
 
@@ -43,6 +44,15 @@ analysis_options fitfile_default_options(void);
  * or foreign file) / SL_EFAIL (writing, memory) with err. The caller frees out. */
 int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o,
                 const char *csv_path, char *err, size_t errlen);
+/* The cells of several files of one design fitted together (job_same_design: the same seed,
+ * data and recipes, e.g. an earlier job and the new repeats or sizes synlaw refine proposed
+ * for it); a cell in two files is kept once and must have the same error. No file is
+ * written but the CSV. fitfile_run is this with one file, which gets /fits and /gains. */
+int fitfile_run_files(fitfile_result *out, const char *const *paths, int npath, const analysis_options *o,
+                      const char *csv_path, char *err, size_t errlen);
+/* Read and join the cells of the files (as fitfile_run_files does; the job, name and /data
+ * are the first file's). SL_OK, SL_EINPUT or SL_EFAIL with err. */
+int fitfile_read(store_results *res, const char *const *paths, int npath, char *err, size_t errlen);
 void fitfile_result_free(fitfile_result *r);
 
 /* The CSV a run or merge writes beside OUT.h5: OUT with .h5 replaced by -fits.csv (or

@@ -20,9 +20,10 @@
 #include "synlaw/data.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
-enum { JOB_MAX_AXIS = 32, JOB_NAME_LEN = 32, JOB_PATH_LEN = 512 };
+enum { JOB_MAX_AXIS = 32, JOB_NAME_LEN = 32, JOB_PATH_LEN = 512, JOB_MAX_REPEAT = 100000 };
 
 /* Limits on a job file, enforced before libyaml builds its document: its size in bytes, and
  * how deeply collections may nest (a job needs 3 levels). One YAML document per file. */
@@ -84,6 +85,7 @@ typedef struct {
     int n_ftsteps;    int ftsteps[JOB_MAX_AXIS];          /* finetune_steps axis ([finetune.steps]) */
     int n_ftfreeze;   int ftfreeze[JOB_MAX_AXIS];         /* finetune_freeze axis ([finetune.freeze]) */
     int repeats;
+    int first_repeat; /* repeat indices first_repeat .. first_repeat + repeats - 1 (axes.first_repeat) */
     job_recipe pretrain, finetune;
 } job_spec;
 
@@ -113,7 +115,7 @@ typedef struct {
     int ftlr;        /* index into job_spec.ftlr */
     int ftsteps;     /* index into job_spec.ftsteps */
     int ftfreeze;    /* index into job_spec.ftfreeze */
-    int repeat;      /* 0..repeats-1 */
+    int repeat;      /* first_repeat .. first_repeat + repeats - 1 */
     int backbone;    /* index of its backbone, -1 for scratch */
 } job_cell;
 
@@ -172,6 +174,15 @@ enum job_salt {
 };
 /* Seed of a cell: an identifier from the job seed and the cell's coordinates only. */
 uint64_t job_cell_seed(const job_spec *spec, const job_cell *cell);
+/* Whether two jobs compute stages the same way, so that their results may be pooled (new
+ * repeats or sizes of an earlier job): the same seed, data set and pre-training and
+ * fine-tuning recipes; the axes may differ. 1, or 0 with the first difference in why. */
+int job_same_design(const job_spec *a, const job_spec *b, char *why, size_t len);
+
+/* The job as YAML that job_parse reads back to the same grid, seeds and recipes (every
+ * key written out; fine-tuning settings as axes). 0, or -1 when writing failed. */
+int job_write_yaml(FILE *f, const job_spec *spec);
+
 /* Seed of a backbone: from the job seed and (n, model, complexity, task, repeat) only, never
  * from a fine-tuning setting. */
 uint64_t job_backbone_seed(const job_spec *spec, const job_backbone *bb);

@@ -108,7 +108,10 @@ static void print_text(const char *path, const job_spec *s, double work, double 
     printf("\n  %-14s (%d):", "finetune_freeze", s->n_ftfreeze);
     for (int i = 0; i < s->n_ftfreeze; i++)
         printf(" %s", job_freeze_name(s->ftfreeze[i]));
-    printf("\n  %-14s (%d)\n", "repeats", s->repeats);
+    if (s->first_repeat)
+        printf("\n  %-14s (%d): %d..%d\n", "repeats", s->repeats, s->first_repeat, s->first_repeat + s->repeats - 1);
+    else
+        printf("\n  %-14s (%d)\n", "repeats", s->repeats);
     const job_recipe *r[2] = {&s->pretrain, &s->finetune};
     const char *nm[2] = {"pretrain", "finetune"};
     for (int i = 0; i < 2; i++) {
@@ -246,6 +249,7 @@ static void print_json(const char *path, const job_spec *s, double work, double 
         json_string(&j, job_freeze_name(s->ftfreeze[i]));
     json_array_end(&j);
     json_key(&j, "repeats"), json_int(&j, s->repeats);
+    json_key(&j, "first_repeat"), json_int(&j, s->first_repeat);
     json_object_end(&j);
     json_key(&j, "pretrain"), json_recipe(&j, &s->pretrain, 1);
     json_key(&j, "finetune"), json_recipe(&j, &s->finetune, 0);

@@ -12,14 +12,16 @@
 #include <string.h>
 
 const char *const usage_fit =
-    "usage: synlaw fit RESULTS.h5 [options] [-o FITS.csv]\n"
+    "usage: synlaw fit RESULTS.h5 [MORE.h5 ...] [options] [-o FITS.csv]\n"
     "       synlaw fit --csv CURVES.csv --x COL --y [1-]COL [--group C1,C2,...] [--where COL=V]...\n"
     "                  [--last COL] [--repeat COL] [--s COL] [options] [-o FITS.csv|FITS.h5]\n"
     "\n"
     "Fit L(n) = D*n^-alpha + C per (model, complexity, task, fine-tuning size) on the finished\n"
     "cells of a results file, and the full law L(n,s) when there are several fine-tuning sizes;\n"
     "print the table and the decision per group, and replace /fits in the file. With --csv, fit\n"
-    "learning curves from any CSV file instead.\n"
+    "learning curves from any CSV file instead. Several results files of one design (the same\n"
+    "seed, data and recipes: an earlier job and the repeats or sizes `synlaw refine` proposed)\n"
+    "are fitted together; then no file is changed and -o writes the rows.\n"
     "\n"
     "  -o, --output FILE  also write the rows: CSV, or with --csv a new HDF5 file if FILE ends in .h5\n"
     "  -q, --quiet        do not print the table\n"
@@ -145,18 +147,22 @@ static int fit_csv(const csvfit_spec *sp, const char *outp, int quiet)
     return rc ? cli_error(EXIT_RUNTIME, "fit: %s", err) : EXIT_OK;
 }
 
-static int fit_file(const char *path, const analysis_options *ao, const char *outp, int quiet)
+static int fit_file(const char *const *paths, int npath, const analysis_options *ao, const char *outp, int quiet)
 {
     char err[1024];
     fitfile_result fr;
-    if (fitfile_run(&fr, path, ao, outp, err, sizeof err) != 0)
-        return cli_error(EXIT_RUNTIME, "fit: %s", err);
+    const char *path = paths[0];
+    int frc = fitfile_run_files(&fr, paths, npath, ao, outp, err, sizeof err);
+    if (frc != 0)
+        return cli_error(frc == SL_EINPUT ? EXIT_USAGE : EXIT_RUNTIME, "fit: %s", err);
     if (!quiet) {
         if (fr.failed)
             printf("warning: %d failed cell%s skipped by the fit (see /cells reason)\n", fr.failed,
                    fr.failed == 1 ? "" : "s");
         printf("fit of %s (job %s): one group per (model, complexity, task, s)\n", cli_safe(path),
                cli_safe(fr.job_name));
+        for (int k = 1; k < npath; k++)
+            printf("  joined with %s (no file changed)\n", cli_safe(paths[k]));
         printf("real task: %d classes, chance level %.3f (the error of always answering the most frequent "
                "class: compare the scratch column with it)\n", fr.classes, fr.chance);
         int stuck = 0;
@@ -314,7 +320,7 @@ int cmd_fit(int argc, char **argv)
         sp.opt = ao;
         return fit_csv(&sp, outp, quiet);
     }
-    if (optind + 1 != argc)
-        return cli_usage_error(usage_fit, "fit: expected one results file (or --csv FILE)");
-    return fit_file(argv[optind], &ao, outp, quiet);
+    if (optind >= argc)
+        return cli_usage_error(usage_fit, "fit: expected a results file (or --csv FILE)");
+    return fit_file((const char *const *)argv + optind, argc - optind, &ao, outp, quiet);
 }

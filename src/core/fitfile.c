@@ -137,13 +137,102 @@ static int usable(const store_cell_row *r)
     return r->status == CELL_DONE && r->pretrain_size > 0 && isfinite(r->final_error);
 }
 
+/* Whether two rows are the same cell (coordinates, setting and repeat). */
+static int same_cell(const store_cell_row *a, const store_cell_row *b)
+{
+    return a->pretrain_size == b->pretrain_size && a->complexity == b->complexity && a->repeat == b->repeat &&
+           a->finetune_size == b->finetune_size && a->finetune_lr == b->finetune_lr &&
+           a->finetune_steps == b->finetune_steps && a->finetune_freeze == b->finetune_freeze &&
+           strcmp(a->model, b->model) == 0 && strcmp(a->pretrain_task, b->pretrain_task) == 0;
+}
+
+/* Append the cells of `add` (file `path`) to res; a cell already there is kept once, and
+ * must have the same final error (same seeds and recipe: the same bits). */
+static int join_cells(store_results *res, const store_results *add, const char *path, char *err, size_t errlen)
+{
+    store_cell_row *rows = realloc(res->rows, sizeof *rows * (size_t)(res->ncell + add->ncell + 1));
+    if (!rows)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory joining %s", path);
+    res->rows = rows;
+    int n0 = res->ncell;
+    for (int i = 0; i < add->ncell; i++) {
+        const store_cell_row *r = &add->rows[i];
+        int dup = -1;
+        for (int j = 0; j < n0 && dup < 0; j++)
+            if (same_cell(&rows[j], r))
+                dup = j;
+        if (dup < 0) {
+            rows[res->ncell] = *r;
+            rows[res->ncell].index = res->ncell;
+            res->ncell++;
+            continue;
+        }
+        const store_cell_row *d = &rows[dup];
+        if (d->status == CELL_DONE && r->status == CELL_DONE && d->final_error != r->final_error &&
+            !(isnan(d->final_error) && isnan(r->final_error)))
+            return util_fail(err, errlen, SL_EINPUT, "%s: cell n=%lld %s c%d s=%lld r%d has error %.6g, "
+                             "but %.6g in an earlier file (the files were not computed alike)", path,
+                             (long long)r->pretrain_size, r->model, r->complexity, (long long)r->finetune_size,
+                             r->repeat, r->final_error, d->final_error);
+        if (d->status != CELL_DONE && r->status == CELL_DONE)
+            rows[dup] = *r, rows[dup].index = dup;
+    }
+    return SL_OK;
+}
+
+int fitfile_read(store_results *res, const char *const *paths, int npath, char *err, size_t errlen)
+{
+    if (npath < 1)
+        return util_fail(err, errlen, SL_EINPUT, "no results file");
+    if (store_read(res, paths[0], 0, err, errlen) != 0)
+        return SL_EINPUT;
+    if (npath == 1)
+        return SL_OK;
+    job_spec first, other;
+    char why[512];
+    int rc = SL_OK;
+    if (res->version < 2 || job_parse_grid(&first, res->job_text, paths[0], 0, why, sizeof why) != 0)
+        rc = util_fail(err, errlen, SL_EINPUT, "%s: only files of format 2 with a readable job can be joined",
+                       paths[0]);
+    first.shape = res->shape;
+    for (int k = 1; k < npath && rc == SL_OK; k++) {
+        store_results add;
+        if (store_read(&add, paths[k], 0, err, errlen) != 0) {
+            rc = SL_EINPUT;
+            break;
+        }
+        if (add.version < 2 || job_parse_grid(&other, add.job_text, paths[k], 0, why, sizeof why) != 0)
+            rc = util_fail(err, errlen, SL_EINPUT, "%s: only files of format 2 with a readable job can be joined",
+                           paths[k]);
+        else {
+            other.shape = add.shape;
+            if (!job_same_design(&first, &other, why, sizeof why))
+                rc = util_fail(err, errlen, SL_EINPUT, "%s cannot be joined with %s: %s", paths[k], paths[0], why);
+            else
+                rc = join_cells(res, &add, paths[k], err, errlen);
+        }
+        store_results_free(&add);
+    }
+    if (rc != SL_OK)
+        store_results_free(res);
+    return rc;
+}
+
 int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o,
                 const char *csv_path, char *err, size_t errlen)
 {
+    return fitfile_run_files(out, &path, 1, o, csv_path, err, errlen);
+}
+
+int fitfile_run_files(fitfile_result *out, const char *const *paths, int npath, const analysis_options *o,
+                      const char *csv_path, char *err, size_t errlen)
+{
     memset(out, 0, sizeof *out);
     store_results res;
-    if (store_read(&res, path, 0, err, errlen) != 0)
-        return SL_EINPUT;
+    int rrc = fitfile_read(&res, paths, npath, err, errlen);
+    if (rrc != SL_OK)
+        return rrc;
+    const char *path = paths[0];
     snprintf(out->job_name, sizeof out->job_name, "%s", res.job_name);
     group_ctx ctx = {&res, 0, 0};
     job_spec spec;
@@ -208,8 +297,8 @@ int fitfile_run(fitfile_result *out, const char *path, const analysis_options *o
     out->nrows = ns + nf;
     if (gains_of(out, &res, o->level, err, errlen) != 0)
         goto out;
-    if (store_write_fits(path, 0, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, NULL, err, errlen) != 0 ||
-        store_write_gains(path, out->gains, out->ngains, err, errlen) != 0)
+    if (npath == 1 && (store_write_fits(path, 0, out->rows, out->nrows, FITFILE_GROUP_COLUMNS, NULL, err, errlen) != 0 ||
+                       store_write_gains(path, out->gains, out->ngains, err, errlen) != 0))
         goto out;
     if (csv_path) {
         char *gcsv = fitfile_gains_csv(csv_path);

@@ -218,11 +218,12 @@ static int elem_task(parse_ctx *c, yaml_node_t *n, const char *what, int i, void
 static int same_task(const void *a, int i, int j) { return ((const job_task *)a)[i] == ((const job_task *)a)[j]; }
 
 enum { AX_SIZE, AX_MODEL, AX_COMPLEXITY, AX_TASK, AX_FTSIZE, AX_FTLR, AX_FTSTEPS, AX_FTFREEZE, AX_REPEATS,
-       AX_COUNT };
+       AX_FIRST_REPEAT, AX_COUNT };
 static const char *const axes_keys[AX_COUNT + 1] = {
     [AX_SIZE] = "pretrain_size", [AX_MODEL] = "model", [AX_COMPLEXITY] = "complexity",
     [AX_TASK] = "pretrain_task", [AX_FTSIZE] = "finetune_size", [AX_FTLR] = "finetune_lr",
-    [AX_FTSTEPS] = "finetune_steps", [AX_FTFREEZE] = "finetune_freeze", [AX_REPEATS] = "repeats"};
+    [AX_FTSTEPS] = "finetune_steps", [AX_FTFREEZE] = "finetune_freeze", [AX_REPEATS] = "repeats",
+    [AX_FIRST_REPEAT] = "first_repeat"};
 typedef struct {
     job_spec *spec;
     int seen_size, seen_model;
@@ -276,6 +277,12 @@ static int axes_key(parse_ctx *c, int key, const yaml_node_t *k, yaml_node_t *v,
         if (get_int(c, v, "axes.repeats", 1, 1000, &r) != 0)
             return -1;
         s->repeats = (int)r;
+        return 0;
+    case AX_FIRST_REPEAT: /* repeats first_repeat .. first_repeat + repeats - 1: new repeats of
+                             an earlier job (same seeds for the same repeat index) */
+        if (get_int(c, v, "axes.first_repeat", 0, JOB_MAX_REPEAT, &r) != 0)
+            return -1;
+        s->first_repeat = (int)r;
         return 0;
     }
     return -1;
@@ -853,7 +860,8 @@ void job_backbones(const job_spec *s, job_backbone *bb)
                     for (int t = 0; t < s->n_task; t++) {
                         bb[idx] = (job_backbone){.index = idx, .size = s->size[n], .model = m,
                                                  .complexity = s->complexity[c], .task = (int)s->task[t],
-                                                 .repeat = r, .steps = job_pretrain_steps(s, s->size[n])};
+                                                 .repeat = s->first_repeat + r,
+                                                 .steps = job_pretrain_steps(s, s->size[n])};
                         idx++;
                     }
             }
@@ -870,7 +878,8 @@ static void setting_cells(const job_spec *s, job_cell *cells, int *k, int m, int
                     cells[*k] = (job_cell){.index = *k, .size = s->size[n], .model = m,
                                            .complexity = scratch ? 0 : s->complexity[c],
                                            .task = scratch ? -1 : (int)s->task[t], .ftsize = s->ftsize[f],
-                                           .ftlr = l, .ftsteps = st, .ftfreeze = fz, .repeat = r,
+                                           .ftlr = l, .ftsteps = st, .ftfreeze = fz,
+                                           .repeat = s->first_repeat + r,
                                            .backbone = scratch ? -1 : backbone_index(s, m, r, pos, c, t)};
                     (*k)++;
                 }
@@ -1073,4 +1082,150 @@ uint64_t job_text_hash(const char *text)
     for (; *text; text++)
         h = (h ^ (unsigned char)*text) * 1099511628211ULL;
     return h;
+}
+
+/* The first field where two recipes differ ("" when none). Fine-tuning: not the settings
+ * every cell records (lr, scratch_lr, steps, freeze: they are group columns of the fit). */
+static const char *recipe_difference(const job_recipe *a, const job_recipe *b, int fine)
+{
+    if (a->batch != b->batch) return "batch";
+    if (a->optimizer != b->optimizer) return "optimizer";
+    if (!fine && a->lr != b->lr) return "lr";
+    if (a->momentum != b->momentum) return "momentum";
+    if (a->weight_decay != b->weight_decay) return "weight_decay";
+    if (a->eval_every != b->eval_every) return "eval_every";
+    if (a->eval_size != b->eval_size) return "eval_size";
+    if (a->epochs != b->epochs) return "epochs";
+    if (a->epochs > 0 && (a->min_steps != b->min_steps || a->max_steps != b->max_steps)) return "min_steps/max_steps";
+    if (!fine && a->epochs == 0 && a->steps != b->steps) return "steps";
+    if (a->transfer_conv != b->transfer_conv) return "transfer";
+    if (a->eval_split != b->eval_split) return "eval_split";
+    return "";
+}
+
+int job_same_design(const job_spec *a, const job_spec *b, char *why, size_t len)
+{
+    const char *d;
+    if (a->seed != b->seed)
+        snprintf(why, len, "seed %llu against %llu", (unsigned long long)a->seed, (unsigned long long)b->seed);
+    else if (!data_shape_same(&a->shape, &b->shape))
+        snprintf(why, len, "other data (shape, classes, splits or pixel statistics)");
+    else if (*(d = recipe_difference(&a->pretrain, &b->pretrain, 0)))
+        snprintf(why, len, "pretrain.%s differs", d);
+    else if (*(d = recipe_difference(&a->finetune, &b->finetune, 1)))
+        snprintf(why, len, "finetune.%s differs", d);
+    else
+        return 1;
+    return 0;
+}
+
+/* A string as a double-quoted YAML scalar. */
+static void yaml_quoted(FILE *f, const char *v)
+{
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(f, "\\%c", *p);
+        else if (*p < 0x20 || *p == 0x7f)
+            fprintf(f, "\\x%02x", *p);
+        else
+            fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+static void write_recipe(FILE *f, const char *section, const job_recipe *r, int fine)
+{
+    fprintf(f, "%s:\n", section);
+    if (!fine) {
+        if (r->epochs > 0)
+            fprintf(f, "  epochs: %.17g\n  min_steps: %d\n  max_steps: %d\n", r->epochs, r->min_steps, r->max_steps);
+        else
+            fprintf(f, "  steps: %d\n", r->steps);
+    }
+    fprintf(f, "  batch: %d\n  optimizer: %s\n", r->batch, job_optimizer_name(r->optimizer));
+    if (!fine || r->scratch_lr > 0)
+        fprintf(f, "  lr: %.17g\n", r->lr);
+    fprintf(f, "  momentum: %.17g\n  weight_decay: %.17g\n  eval_every: %d\n  eval_size: %d\n", r->momentum,
+            r->weight_decay, r->eval_every, r->eval_size);
+    if (!fine)
+        fprintf(f, "  transfer: %s\n  keep: %s\n", r->transfer_conv ? "conv" : "backbone", r->keep ? "true" : "false");
+    else {
+        fprintf(f, "  eval_split: %s\n", job_eval_split_name(r->eval_split));
+        if (r->scratch_lr > 0)
+            fprintf(f, "  scratch_lr: %.17g\n", r->scratch_lr);
+    }
+}
+
+int job_write_yaml(FILE *f, const job_spec *s)
+{
+    fprintf(f, "name: ");
+    yaml_quoted(f, s->name);
+    fprintf(f, "\nseed: %llu\n", (unsigned long long)s->seed);
+    const data_source *d = &s->data;
+    if (!data_source_is_default(d)) {
+        fprintf(f, "data:\n  format: %s\n", data_format_name(d->format));
+        const char *keys[] = {"dir", "file", "train", "test", "train_file", "test_file", "images", "labels"};
+        const char *vals[] = {d->dir, d->file, d->train, d->test, d->train_file, d->test_file, d->images, d->labels};
+        for (int k = 0; k < 8; k++)
+            if (vals[k][0]) {
+                fprintf(f, "  %s: ", keys[k]);
+                yaml_quoted(f, vals[k]);
+                fputc('\n', f);
+            }
+        if (d->validation >= 0)
+            fprintf(f, "  validation: %d\n", d->validation);
+        if (d->classes > 0)
+            fprintf(f, "  classes: %d\n", d->classes);
+        if (d->class_names[0]) {
+            fprintf(f, "  class_names: [");
+            char names[DATA_NAMES_LEN];
+            snprintf(names, sizeof names, "%s", d->class_names);
+            int i = 0;
+            for (char *save = NULL, *t = strtok_r(names, ",", &save); t; t = strtok_r(NULL, ",", &save), i++) {
+                fputs(i ? ", " : "", f);
+                yaml_quoted(f, t);
+            }
+            fprintf(f, "]\n");
+        }
+    }
+    fprintf(f, "axes:\n  pretrain_size: [");
+    for (int i = 0; i < s->n_size; i++)
+        fprintf(f, "%s%ld", i ? ", " : "", s->size[i]);
+    fprintf(f, "]\n  model: [");
+    for (int i = 0; i < s->n_model; i++)
+        fprintf(f, "%s%s", i ? ", " : "", s->model[i]);
+    fprintf(f, "]\n  complexity: [");
+    for (int i = 0; i < s->n_complexity; i++)
+        fprintf(f, "%s%d", i ? ", " : "", s->complexity[i]);
+    fprintf(f, "]\n  pretrain_task: [");
+    for (int i = 0; i < s->n_task; i++)
+        fprintf(f, "%s%s", i ? ", " : "", job_task_name(s->task[i]));
+    fprintf(f, "]\n  finetune_size: [");
+    for (int i = 0; i < s->n_ftsize; i++)
+        fprintf(f, "%s%ld", i ? ", " : "", s->ftsize[i]);
+    fprintf(f, "]\n");
+    if (s->finetune.scratch_lr <= 0) { /* with scratch_lr the job has one lr, finetune.lr */
+        fprintf(f, "  finetune_lr: [");
+        for (int i = 0; i < s->n_ftlr; i++)
+            fprintf(f, "%s%.17g", i ? ", " : "", s->ftlr[i]);
+        fprintf(f, "]\n");
+    }
+    fprintf(f, "  finetune_steps: [");
+    for (int i = 0; i < s->n_ftsteps; i++)
+        fprintf(f, "%s%d", i ? ", " : "", s->ftsteps[i]);
+    fprintf(f, "]\n  finetune_freeze: [");
+    for (int i = 0; i < s->n_ftfreeze; i++)
+        fprintf(f, "%s%s", i ? ", " : "", job_freeze_name(s->ftfreeze[i]));
+    fprintf(f, "]\n  repeats: %d\n", s->repeats);
+    if (s->first_repeat)
+        fprintf(f, "  first_repeat: %d\n", s->first_repeat);
+    write_recipe(f, "pretrain", &s->pretrain, 0);
+    if (s->pretrain_from[0]) {
+        fprintf(f, "  from: ");
+        yaml_quoted(f, s->pretrain_from);
+        fputc('\n', f);
+    }
+    write_recipe(f, "finetune", &s->finetune, 1);
+    return ferror(f) ? -1 : 0;
 }
