@@ -34,9 +34,10 @@ int cmd_render(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_models(int argc, char **argv);
+int cmd_refine(int argc, char **argv);
 extern const char *const usage_run, *const usage_check, *const usage_fit, *const usage_merge,
     *const usage_status, *const usage_render, *const usage_bench, *const usage_plan,
-    *const usage_models;
+    *const usage_models, *const usage_refine;
 
 /* s made safe to print: control characters, DEL, C1 controls and invalid UTF-8 written as
  * \xNN, so that text read from a file (a job name, a failure reason, a CSV value, a path)

@@ -26,6 +26,7 @@ const char *const cli_usage_main =
     "  bench                    training speed per model against the sgemm rate, memory\n"
     "  plan JOB.yaml --ranks P  predict a job's wall time and parallel efficiency on P ranks\n"
     "  models                   list the model zoo with sizes and costs\n"
+    "  refine RESULTS.h5 -o NEXT.yaml  propose the runs that settle undecided groups\n"
     "\n"
     "options:\n"
     "  -h, --help               show this help (synlaw COMMAND --help for a command)\n"
@@ -43,6 +44,7 @@ const cli_command cli_commands[] = {
     {"bench", cmd_bench, "training, rendering and memory benchmarks", &usage_bench},
     {"plan", cmd_plan, "predict a job's wall time on P ranks", &usage_plan},
     {"models", cmd_models, "list the model zoo", &usage_models},
+    {"refine", cmd_refine, "propose the next job that settles undecided groups", &usage_refine},
     {NULL, NULL, NULL, NULL}};
 
 static int cmd_version(void)

@@ -1119,6 +1119,17 @@ int job_same_design(const job_spec *a, const job_spec *b, char *why, size_t len)
     return 0;
 }
 
+/* A number in the fewest digits that read back to the same double. */
+static const char *num(char *buf, size_t len, double v)
+{
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(buf, len, "%.*g", digits, v);
+        if (strtod(buf, NULL) == v)
+            break;
+    }
+    return buf;
+}
+
 /* A string as a double-quoted YAML scalar. */
 static void yaml_quoted(FILE *f, const char *v)
 {
@@ -1136,29 +1147,32 @@ static void yaml_quoted(FILE *f, const char *v)
 
 static void write_recipe(FILE *f, const char *section, const job_recipe *r, int fine)
 {
+    char b1[32], b2[32];
     fprintf(f, "%s:\n", section);
     if (!fine) {
         if (r->epochs > 0)
-            fprintf(f, "  epochs: %.17g\n  min_steps: %d\n  max_steps: %d\n", r->epochs, r->min_steps, r->max_steps);
+            fprintf(f, "  epochs: %s\n  min_steps: %d\n  max_steps: %d\n", num(b1, sizeof b1, r->epochs), r->min_steps,
+                    r->max_steps);
         else
             fprintf(f, "  steps: %d\n", r->steps);
     }
     fprintf(f, "  batch: %d\n  optimizer: %s\n", r->batch, job_optimizer_name(r->optimizer));
     if (!fine || r->scratch_lr > 0)
-        fprintf(f, "  lr: %.17g\n", r->lr);
-    fprintf(f, "  momentum: %.17g\n  weight_decay: %.17g\n  eval_every: %d\n  eval_size: %d\n", r->momentum,
-            r->weight_decay, r->eval_every, r->eval_size);
+        fprintf(f, "  lr: %s\n", num(b1, sizeof b1, r->lr));
+    fprintf(f, "  momentum: %s\n  weight_decay: %s\n  eval_every: %d\n  eval_size: %d\n", num(b1, sizeof b1, r->momentum),
+            num(b2, sizeof b2, r->weight_decay), r->eval_every, r->eval_size);
     if (!fine)
         fprintf(f, "  transfer: %s\n  keep: %s\n", r->transfer_conv ? "conv" : "backbone", r->keep ? "true" : "false");
     else {
         fprintf(f, "  eval_split: %s\n", job_eval_split_name(r->eval_split));
         if (r->scratch_lr > 0)
-            fprintf(f, "  scratch_lr: %.17g\n", r->scratch_lr);
+            fprintf(f, "  scratch_lr: %s\n", num(b1, sizeof b1, r->scratch_lr));
     }
 }
 
 int job_write_yaml(FILE *f, const job_spec *s)
 {
+    char b1[32];
     fprintf(f, "name: ");
     yaml_quoted(f, s->name);
     fprintf(f, "\nseed: %llu\n", (unsigned long long)s->seed);
@@ -1208,7 +1222,7 @@ int job_write_yaml(FILE *f, const job_spec *s)
     if (s->finetune.scratch_lr <= 0) { /* with scratch_lr the job has one lr, finetune.lr */
         fprintf(f, "  finetune_lr: [");
         for (int i = 0; i < s->n_ftlr; i++)
-            fprintf(f, "%s%.17g", i ? ", " : "", s->ftlr[i]);
+            fprintf(f, "%s%s", i ? ", " : "", num(b1, sizeof b1, s->ftlr[i]));
         fprintf(f, "]\n");
     }
     fprintf(f, "  finetune_steps: [");
