@@ -104,6 +104,17 @@ expect 0 "cells: 52 done, 0 failed, 0 missing of 52" -- "$synlaw" status "$tmp/v
 expect 0 "identified: .* of 16 groups" -- "$synlaw" fit "$tmp/v1.h5" --bootstrap 50
 expect 1 "results format 1 cannot be merged" -- "$synlaw" merge -o "$tmp/v1m.h5" "$tmp/v1.h5"
 expect 2 "written in results format 1, this synlaw writes format 2; cannot resume it" -- "$synlaw" run "$dir/tiny.yaml" -o "$tmp/v1.h5" --resume
+# refine: a proposal from the tiny run, an ordinary job that check accepts, with new repeats
+# (first_repeat) or a new n; bad input refused with nothing written
+expect 0 "wrote $tmp/next.yaml" -- "$synlaw" refine "$tmp/r.h5" -o "$tmp/next.yaml" --budget 10 --sims 2 --bootstrap 20
+grep -Eq "first_repeat: 1|pretrain_size: \[6400\]" "$tmp/next.yaml" || { echo "FAILED: proposal: $(cat "$tmp/next.yaml")"; exit 1; }
+expect 0 "job 'tiny-refine'" -- "$synlaw" check "$tmp/next.yaml"
+expect 2 "refine: expected -o NEXT.yaml" -- "$synlaw" refine "$tmp/r.h5"
+expect 2 "refine: --budget '0'" -- "$synlaw" refine "$tmp/r.h5" -o "$tmp/n2.yaml" --budget 0
+expect 2 "refine: --target 'x'" -- "$synlaw" refine "$tmp/r.h5" -o "$tmp/n2.yaml" --target x
+expect 2 "refine needs a results file of format 2" -- "$synlaw" refine "$tmp/v1.h5" -o "$tmp/n2.yaml"
+expect 2 "cannot open" -- "$synlaw" refine "$tmp/missing.h5" -o "$tmp/n2.yaml"
+[ ! -e "$tmp/n2.yaml" ] || { echo "FAILED: refine wrote a proposal for bad input"; exit 1; }
 csv="$dir/../data/cg-transfer/results_finetune.csv"
 expect 0 "warning: 7 rows with a missing \(NA\)" -- "$synlaw" fit --csv "$csv" --x pretrain.data --y 1-value --where pscale=64k --group model
 expect 1 "no column 'nope' \(x\); columns are: n_eval value" -- "$synlaw" fit --csv "$csv" --x nope --y value

@@ -6,7 +6,7 @@
  * new, and `synlaw fit OLD.h5 NEW.h5` fits old and new together):
  *   - more repeats at every n the file has (the scratch cells too): axes.first_repeat after
  *     the file's last repeat, as many repeats again;
- *   - a new pre-training size, four times the largest n, for the file's repeats.
+ *   - a new pre-training size, four times the group's largest n, for the file's repeats.
  * The expected effect is simulated: new points are drawn from the group's current fit
  * L(n) = D n^-alpha + C, with the repeat offsets and residual noise observed in the group
  * (an existing repeat keeps its offset; a new repeat draws one), the group is analysed as
@@ -64,6 +64,7 @@ typedef struct {
     int candidate;                           /* it needs refining */
     refine_quantity now, after[REFINE_KINDS]; /* after: expected, by kind */
     double seconds[REFINE_KINDS];            /* its own addition of each kind, s of one core */
+    long new_size;                           /* the n a size addition adds: 4 x its largest */
     int in_grid;                             /* covered by the proposal */
     int chosen;                              /* chosen for it (in_grid also holds the others) */
 } refine_group;
@@ -72,7 +73,8 @@ typedef struct {
     refine_group *groups;
     int ngroup, ncandidate;
     refine_kind kind;          /* REFINE_NONE: nothing worth proposing within the budget */
-    long new_size;             /* REFINE_SIZE: the n added */
+    int new_sizes;             /* REFINE_SIZE: how many n values the job adds (new_size[]) */
+    long new_size[JOB_MAX_AXIS];
     double seconds;            /* predicted cost of the proposal, s of one core */
     double uniform_seconds;    /* the same kind of addition for every group of the file */
     double effect;             /* total expected effect of the proposal (see refine_target) */

@@ -34,12 +34,16 @@ const char *const usage_refine =
     "  --seed S           seed of the simulations and bootstraps (default 1)\n"
     "  --epsilon E        error difference that matters, as in fit (default 0.01)\n";
 
-static const char *kind_name(refine_kind k, long new_size, char *buf, size_t len)
+static const char *kind_name(const refine_result *r, refine_kind k, char *buf, size_t len)
 {
     if (k == REFINE_REPEATS)
         snprintf(buf, len, "more repeats");
-    else if (k == REFINE_SIZE)
-        snprintf(buf, len, "n = %ld", new_size);
+    else if (k == REFINE_SIZE && r->kind == REFINE_SIZE) {
+        size_t used = (size_t)snprintf(buf, len, "new n =");
+        for (int i = 0; i < r->new_sizes && used < len; i++)
+            used += (size_t)snprintf(buf + used, len - used, "%s %ld", i ? "," : "", r->new_size[i]);
+    } else if (k == REFINE_SIZE)
+        snprintf(buf, len, "new n (4x the largest)");
     else
         snprintf(buf, len, "nothing");
     return buf;
@@ -136,8 +140,8 @@ int cmd_refine(int argc, char **argv)
            "and repeat noise, %d data sets of %d bootstrap replicates per addition\n",
            cli_safe(paths[0]), cli_safe(r.job_name), r.ngroup, r.ncandidate, tname, o.sims, o.bootstrap);
     char kb[64];
-    printf("%-34s %-15s %-32s %-32s %-32s\n", "group (model cplx task s lr)", "verdict", "now",
-           "more repeats (core-h)", kind_name(REFINE_SIZE, r.new_size, kb, sizeof kb));
+    printf("%-34s %-15s %-32s %-38s %-40s\n", "group (model cplx task s lr)", "verdict", "now",
+           "more repeats (core-h)", "new n, 4x the largest (core-h)");
     for (int g = 0; g < r.ngroup; g++) {
         const refine_group *G = &r.groups[g];
         char grp[96], buf[3][96];
@@ -152,13 +156,15 @@ int cmd_refine(int argc, char **argv)
             if (k == 0)
                 print_quantity(m, &G->now, o.target);
             else if (G->candidate) {
+                if (k == REFINE_SIZE)
+                    fprintf(m, "n=%ld: ", G->new_size);
                 print_quantity(m, &G->after[k], o.target);
-                fprintf(m, " (%.2f)", G->seconds[k] / 3600.0);
+                fprintf(m, " (%.3f)", G->seconds[k] / 3600.0);
             } else
                 fprintf(m, "-");
             fclose(m);
         }
-        printf("%-34s %-15s %-32s %-32s %-32s\n", grp, G->row.verdict, buf[0], buf[1], buf[2]);
+        printf("%-34s %-15s %-32s %-38s %-40s\n", grp, G->row.verdict, buf[0], buf[1], buf[2]);
     }
     if (r.kind == REFINE_NONE) {
         printf("proposal: none; no addition is expected to help within %.3g core-hours (raise --budget)\n",
@@ -170,9 +176,9 @@ int cmd_refine(int argc, char **argv)
     for (int g = 0; g < r.ngroup; g++)
         chosen += r.groups[g].chosen, covered += r.groups[g].in_grid;
     printf("proposal: %s for %d group%s (the grid of their coordinates covers %d): %d cells, %d backbones, "
-           "%.2f core-hours predicted (budget %.3g); expected effect %.3g%s (the other kind: %.3g); the same "
-           "addition for every group: %.2f core-hours\n",
-           kind_name(r.kind, r.new_size, kb, sizeof kb), chosen, chosen == 1 ? "" : "s", covered, r.cells,
+           "%.3f core-hours predicted (budget %.3g); expected effect %.3g%s (the other kind: %.3g); the same "
+           "addition for every group: %.3f core-hours\n",
+           kind_name(&r, r.kind, kb, sizeof kb), chosen, chosen == 1 ? "" : "s", covered, r.cells,
            r.backbones, r.seconds / 3600.0, o.budget_hours, r.effect,
            o.target == REFINE_DECISION ? " more settled groups" : " total narrowing", r.effect_other,
            r.uniform_seconds / 3600.0);
@@ -187,7 +193,7 @@ int cmd_refine(int argc, char **argv)
         if (G->candidate && isfinite(G->now.lo) && isfinite(a->lo))
             printf("%s interval %.4f-%.4f -> about %.4f-%.4f; ", q, G->now.lo, G->now.hi, a->lo, a->hi);
         if (G->candidate)
-            printf("settled %.0f%% -> %.0f%%; %.2f core-hours on its own\n", 100 * G->now.settled,
+            printf("settled %.0f%% -> %.0f%%; %.3f core-hours on its own\n", 100 * G->now.settled,
                    100 * a->settled, G->seconds[r.kind] / 3600.0);
         else
             printf("settled already (covered by the grid)\n");
@@ -203,7 +209,7 @@ int cmd_refine(int argc, char **argv)
     FILE *f = fopen(tmp, "w");
     int bad = !f;
     if (f) {
-        fprintf(f, "# Proposed by synlaw refine from %s (job %s): %s, %.2f core-hours predicted.\n",
+        fprintf(f, "# Proposed by synlaw refine from %s (job %s): %s, %.3f core-hours predicted.\n",
                 paths[0], r.job_name, kb, r.seconds / 3600.0);
         fprintf(f, "# Same seed and recipes: its cells are new. Then: synlaw fit");
         for (int k = 0; k < npath; k++)

@@ -275,8 +275,14 @@ static void add_double(double *a, int *n, double v)
 
 /* The job of one kind of addition for the groups with in[g] set: the base job's recipes and
  * seed, the union of those groups' coordinates. */
+static int cmp_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
 static void grid_for(job_spec *next, const job_spec *base, const refine_group *g, const int *in, int ng,
-                     refine_kind kind, long new_size, int nrep, int first_new, int first_old)
+                     refine_kind kind, int nrep, int first_new, int first_old)
 {
     *next = *base;
     next->pretrain_from[0] = '\0';
@@ -313,8 +319,11 @@ static void grid_for(job_spec *next, const job_spec *base, const refine_group *g
         next->first_repeat = first_new;
         next->repeats = nrep;
     } else {
-        next->n_size = 1;
-        next->size[0] = new_size;
+        next->n_size = 0;
+        for (int i = 0; i < ng; i++)
+            if (in[i])
+                add_long(next->size, &next->n_size, g[i].new_size);
+        qsort(next->size, (size_t)next->n_size, sizeof *next->size, cmp_long);
         next->first_repeat = first_old;
         next->repeats = nrep;
     }
@@ -416,12 +425,6 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         goto done;
     }
     int nrep = rep_max - rep_min + 1;
-    long n_max = 0;
-    for (int i = 0; i < base.n_size; i++)
-        n_max = base.size[i] > n_max ? base.size[i] : n_max;
-    for (int i = 0; i < res.ncell; i++)
-        n_max = res.rows[i].pretrain_size > n_max ? res.rows[i].pretrain_size : n_max;
-    out->new_size = 4 * n_max;
     out->groups = calloc((size_t)ng, sizeof *out->groups);
     if (!out->groups)
         goto oom;
@@ -451,6 +454,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         G->row.finetune_steps = k->finetune_steps;
         G->row.finetune_freeze = k->finetune_freeze;
         G->now = refine_quantity_of(&G->row, o->target);
+        G->new_size = 4 * (long)G->row.n_max;
         double w = G->now.hi - G->now.lo;
         G->candidate = !G->now.settled || (o->target != REFINE_DECISION && (!isfinite(w) || w > o->width));
         if (!G->candidate)
@@ -476,7 +480,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         }
         nadd = 0;
         for (int r = rep_min; r <= rep_max; r++)
-            an[nadd] = (double)out->new_size, ac[nadd] = r, nadd++;
+            an[nadd] = (double)G->new_size, ac[nadd] = r, nadd++;
         seed = rng_hash(o->seed, (const uint64_t[]){(uint64_t)g, 2}, 2);
         if (refine_simulate(&G->after[REFINE_SIZE], &ao, o->target, &G->row, gp[g].n, gp[g].y, gp[g].cluster,
                             gp[g].m, an, ac, nadd, tau, sigma, o->sims, seed, err, errlen) != 0) {
@@ -503,7 +507,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
             refine_group *G = &out->groups[g];
             memset(in, 0, sizeof *in * (size_t)ng);
             in[g] = 1;
-            grid_for(&next, &base, out->groups, in, ng, kind, out->new_size, nrep, rep_max + 1, rep_min);
+            grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
             if ((rc = job_seconds(&G->seconds[kind], &res, &next, err, errlen)) != SL_OK) {
                 free(in), free(order);
                 goto done;
@@ -520,7 +524,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
             int g = (int)order[2 * j + 1];
             in[g] = 1;
             double t;
-            grid_for(&next, &base, out->groups, in, ng, kind, out->new_size, nrep, rep_max + 1, rep_min);
+            grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
             if ((rc = job_seconds(&t, &res, &next, err, errlen)) != SL_OK) {
                 free(in), free(order);
                 goto done;
@@ -533,7 +537,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         }
         if (!any)
             continue;
-        grid_for(&next, &base, out->groups, in, ng, kind, out->new_size, nrep, rep_max + 1, rep_min);
+        grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
         double total = 0;
         for (int g = 0; g < ng; g++)
             if (covered(&out->groups[g], &next))
@@ -557,6 +561,10 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         snprintf(out->next.name, sizeof out->next.name, "%s", name);
         out->cells = job_cell_count(&out->next);
         out->backbones = job_backbone_count(&out->next);
+        if (best_kind == REFINE_SIZE) {
+            out->new_sizes = out->next.n_size;
+            memcpy(out->new_size, out->next.size, sizeof *out->new_size * (size_t)out->next.n_size);
+        }
         for (int g = 0; g < ng; g++)
             out->groups[g].in_grid = covered(&out->groups[g], &out->next);
         /* the same addition for every group of the file */
@@ -566,7 +574,7 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         for (int g = 0; g < ng; g++)
             all[g] = 1;
         job_spec uni;
-        grid_for(&uni, &base, out->groups, all, ng, best_kind, out->new_size, nrep, rep_max + 1, rep_min);
+        grid_for(&uni, &base, out->groups, all, ng, best_kind, nrep, rep_max + 1, rep_min);
         free(all);
         if ((rc = job_seconds(&out->uniform_seconds, &res, &uni, err, errlen)) != SL_OK)
             goto done;
