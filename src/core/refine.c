@@ -369,6 +369,157 @@ static int cmp_ratio(const void *a, const void *b)
     return x[0] < y[0] ? 1 : x[0] > y[0] ? -1 : (x[1] > y[1]) - (x[1] < y[1]);
 }
 
+/* The groups of the file's finished pre-trained cells, with their points; the range of the
+ * repeats among the finished cells. */
+typedef struct {
+    group_points *g;
+    int n;
+    int rep_min, rep_max;
+} group_set;
+
+static void group_set_free(group_set *s)
+{
+    for (int g = 0; g < s->n; g++)
+        free(s->g[g].n), free(s->g[g].y), free(s->g[g].cluster);
+    free(s->g);
+    memset(s, 0, sizeof *s);
+}
+
+static int collect_groups(group_set *s, const store_results *res, char *err, size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->rep_min = 1 << 30, s->rep_max = -1;
+    s->g = calloc((size_t)res->ncell + 1, sizeof *s->g);
+    if (!s->g)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    for (int i = 0; i < res->ncell; i++) {
+        const store_cell_row *r = &res->rows[i];
+        if (r->status == CELL_DONE) {
+            s->rep_min = r->repeat < s->rep_min ? r->repeat : s->rep_min;
+            s->rep_max = r->repeat > s->rep_max ? r->repeat : s->rep_max;
+        }
+        if (!usable(r))
+            continue;
+        int g = 0;
+        while (g < s->n && !same_group(s->g[g].key, r))
+            g++;
+        group_points *p = &s->g[g];
+        if (g == s->n) {
+            s->n++;
+            p->key = r;
+            p->n = malloc(sizeof *p->n * (size_t)res->ncell);
+            p->y = malloc(sizeof *p->y * (size_t)res->ncell);
+            p->cluster = malloc(sizeof *p->cluster * (size_t)res->ncell);
+            if (!p->n || !p->y || !p->cluster)
+                return util_fail(err, errlen, SL_EFAIL, "out of memory");
+        }
+        p->n[p->m] = (double)r->pretrain_size;
+        p->y[p->m] = r->final_error;
+        p->cluster[p->m] = r->repeat;
+        p->m++;
+    }
+    return SL_OK;
+}
+
+/* A group now (analysed as fit does) and, when it needs refining, after each addition. */
+static int assess_group(refine_group *G, const group_points *p, const group_set *s, const analysis_options *ao,
+                        const refine_options *o, int index, char *err, size_t errlen)
+{
+    const store_cell_row *k = p->key;
+    double *sz = malloc(sizeof *sz * ((size_t)p->m + 1)); /* s of every point */
+    if (!sz)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    for (int j = 0; j < p->m; j++)
+        sz[j] = (double)k->finetune_size;
+    int arc = analysis_group(&G->row, ao, p->n, sz, p->y, p->cluster, p->m, err, errlen);
+    free(sz);
+    if (arc < 0)
+        return SL_EFAIL;
+    snprintf(G->row.model, sizeof G->row.model, "%s", k->model);
+    G->row.complexity = k->complexity;
+    snprintf(G->row.pretrain_task, sizeof G->row.pretrain_task, "%s", k->pretrain_task);
+    G->row.finetune_size = k->finetune_size;
+    G->row.finetune_lr = k->finetune_lr;
+    G->row.finetune_steps = k->finetune_steps;
+    G->row.finetune_freeze = k->finetune_freeze;
+    G->now = refine_quantity_of(&G->row, o->target);
+    G->new_size = 4 * (long)G->row.n_max;
+    double w = G->now.hi - G->now.lo;
+    G->candidate = !G->now.settled || (o->target != REFINE_DECISION && (!isfinite(w) || w > o->width));
+    if (!G->candidate)
+        return SL_OK;
+    double tau, sigma;
+    refine_noise(&G->row, p->n, p->y, p->cluster, p->m, &tau, &sigma);
+    int nrep = s->rep_max - s->rep_min + 1, cap = p->m + nrep + 1, nadd = 0;
+    double *an = malloc(sizeof *an * (size_t)cap);
+    int *ac = malloc(sizeof *ac * (size_t)cap), rc = SL_OK;
+    if (!an || !ac) {
+        free(an), free(ac);
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    }
+    /* more repeats: every point again, in a new repeat after the file's last */
+    for (int j = 0; j < p->m; j++)
+        an[nadd] = p->n[j], ac[nadd] = p->cluster[j] - s->rep_min + s->rep_max + 1, nadd++;
+    uint64_t seed = rng_hash(o->seed, (const uint64_t[]){(uint64_t)index, 1}, 2);
+    if (refine_simulate(&G->after[REFINE_REPEATS], ao, o->target, &G->row, p->n, p->y, p->cluster, p->m, an, ac,
+                        nadd, tau, sigma, o->sims, seed, err, errlen) != 0)
+        rc = SL_EFAIL;
+    /* a new size: 4 x the largest n, in each repeat */
+    nadd = 0;
+    for (int r = s->rep_min; r <= s->rep_max; r++)
+        an[nadd] = (double)G->new_size, ac[nadd] = r, nadd++;
+    seed = rng_hash(o->seed, (const uint64_t[]){(uint64_t)index, 2}, 2);
+    if (rc == SL_OK && refine_simulate(&G->after[REFINE_SIZE], ao, o->target, &G->row, p->n, p->y, p->cluster, p->m,
+                                       an, ac, nadd, tau, sigma, o->sims, seed, err, errlen) != 0)
+        rc = SL_EFAIL;
+    free(an), free(ac);
+    return rc;
+}
+
+/* The best job of one kind within the budget: groups by effect per core-hour of their own
+ * addition, each kept while the grid of the chosen stays within the budget. in[] receives
+ * the chosen groups; *seconds and *total the grid's cost and effect (0 when none fits). */
+static int best_of_kind(job_spec *next, int *in, double *seconds, double *total, refine_result *out,
+                        const store_results *res, const job_spec *base, const group_set *s, refine_kind kind,
+                        const refine_options *o, char *err, size_t errlen)
+{
+    int ng = out->ngroup, nrep = s->rep_max - s->rep_min + 1, nord = 0, rc = SL_OK;
+    *seconds = *total = 0;
+    double *order = malloc(sizeof *order * 2 * ((size_t)ng + 1));
+    if (!order)
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    for (int g = 0; g < ng && rc == SL_OK; g++) {
+        refine_group *G = &out->groups[g];
+        memset(in, 0, sizeof *in * (size_t)ng);
+        in[g] = 1;
+        grid_for(next, base, out->groups, in, ng, kind, nrep, s->rep_max + 1, s->rep_min);
+        rc = job_seconds(&G->seconds[kind], res, next, err, errlen);
+        double e = effect(G, kind, o->target);
+        if (e > 0)
+            order[2 * nord] = e / fmax(G->seconds[kind], 1e-9), order[2 * nord + 1] = g, nord++;
+    }
+    qsort(order, (size_t)nord, 2 * sizeof *order, cmp_ratio);
+    memset(in, 0, sizeof *in * (size_t)ng);
+    *seconds = *total = 0;
+    for (int j = 0; j < nord && rc == SL_OK; j++) {
+        int g = (int)order[2 * j + 1];
+        double t;
+        in[g] = 1;
+        grid_for(next, base, out->groups, in, ng, kind, nrep, s->rep_max + 1, s->rep_min);
+        rc = job_seconds(&t, res, next, err, errlen);
+        if (t > o->budget_hours * 3600.0)
+            in[g] = 0;
+        else
+            *seconds = t;
+    }
+    free(order);
+    grid_for(next, base, out->groups, in, ng, kind, nrep, s->rep_max + 1, s->rep_min);
+    for (int g = 0; g < ng && *seconds > 0; g++)
+        if (covered(&out->groups[g], next))
+            *total += effect(&out->groups[g], kind, o->target);
+    return rc;
+}
+
 int refine_run(refine_result *out, const char *const *paths, int npath, const refine_options *o, char *err,
                size_t errlen)
 {
@@ -379,8 +530,8 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
         return rc;
     job_spec base;
     char why[512];
-    group_points *gp = NULL;
-    int ng = 0;
+    group_set s = {0};
+    int *in = NULL;
     if (res.version < 2 || job_parse_grid(&base, res.job_text, paths[0], 0, why, sizeof why) != 0) {
         rc = util_fail(err, errlen, SL_EINPUT, "%s: refine needs a results file of format 2 (with its job and "
                        "backbones)", paths[0]);
@@ -388,208 +539,68 @@ int refine_run(refine_result *out, const char *const *paths, int npath, const re
     }
     base.shape = res.shape;
     snprintf(out->job_name, sizeof out->job_name, "%s", res.job_name);
-    /* groups and their points */
-    gp = calloc((size_t)res.ncell + 1, sizeof *gp);
-    if (!gp)
-        goto oom;
-    int rep_min = 1 << 30, rep_max = -1;
-    for (int i = 0; i < res.ncell; i++) {
-        const store_cell_row *r = &res.rows[i];
-        if (r->status == CELL_DONE) {
-            rep_min = r->repeat < rep_min ? r->repeat : rep_min;
-            rep_max = r->repeat > rep_max ? r->repeat : rep_max;
-        }
-        if (!usable(r))
-            continue;
-        int g = 0;
-        while (g < ng && !same_group(gp[g].key, r))
-            g++;
-        if (g == ng) {
-            gp[ng].key = r;
-            gp[ng].n = malloc(sizeof(double) * (size_t)res.ncell);
-            gp[ng].y = malloc(sizeof(double) * (size_t)res.ncell);
-            gp[ng].cluster = malloc(sizeof(int) * (size_t)res.ncell);
-            if (!gp[ng].n || !gp[ng].y || !gp[ng].cluster) {
-                ng++;
-                goto oom;
-            }
-            ng++;
-        }
-        gp[g].n[gp[g].m] = (double)r->pretrain_size;
-        gp[g].y[gp[g].m] = r->final_error;
-        gp[g].cluster[gp[g].m] = r->repeat;
-        gp[g].m++;
-    }
-    if (ng == 0) {
+    if ((rc = collect_groups(&s, &res, err, errlen)) != SL_OK)
+        goto done;
+    if (s.n == 0) {
         rc = util_fail(err, errlen, SL_EINPUT, "%s: no finished pre-trained cells to refine", paths[0]);
         goto done;
     }
-    int nrep = rep_max - rep_min + 1;
-    out->groups = calloc((size_t)ng, sizeof *out->groups);
-    if (!out->groups)
-        goto oom;
-    out->ngroup = ng;
+    out->groups = calloc((size_t)s.n, sizeof *out->groups);
+    in = calloc((size_t)s.n, sizeof *in);
+    if (!out->groups || !in) {
+        rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
+        goto done;
+    }
+    out->ngroup = s.n;
     analysis_options ao = o->ao;
     ao.bootstrap = o->bootstrap;
     ao.seed = o->seed;
     if (!ao.fit.fixed[2] && !isfinite(ao.fit.hi[2]))
         ao.fit.hi[2] = 1.0 - 1.0 / (res.shape.classes >= 2 ? res.shape.classes : 2);
-    for (int g = 0; g < ng; g++) {
-        refine_group *G = &out->groups[g];
-        const store_cell_row *k = gp[g].key;
-        double *zero = malloc(sizeof *zero * ((size_t)gp[g].m + 1)); /* s of every point */
-        if (!zero)
-            goto oom;
-        for (int j = 0; j < gp[g].m; j++)
-            zero[j] = (double)k->finetune_size;
-        int arc = analysis_group(&G->row, &ao, gp[g].n, zero, gp[g].y, gp[g].cluster, gp[g].m, err, errlen);
-        free(zero);
-        if (arc < 0)
-            goto fail;
-        snprintf(G->row.model, sizeof G->row.model, "%s", k->model);
-        G->row.complexity = k->complexity;
-        snprintf(G->row.pretrain_task, sizeof G->row.pretrain_task, "%s", k->pretrain_task);
-        G->row.finetune_size = k->finetune_size;
-        G->row.finetune_lr = k->finetune_lr;
-        G->row.finetune_steps = k->finetune_steps;
-        G->row.finetune_freeze = k->finetune_freeze;
-        G->now = refine_quantity_of(&G->row, o->target);
-        G->new_size = 4 * (long)G->row.n_max;
-        double w = G->now.hi - G->now.lo;
-        G->candidate = !G->now.settled || (o->target != REFINE_DECISION && (!isfinite(w) || w > o->width));
-        if (!G->candidate)
-            continue;
-        out->ncandidate++;
-        double tau, sigma;
-        refine_noise(&G->row, gp[g].n, gp[g].y, gp[g].cluster, gp[g].m, &tau, &sigma);
-        /* the additions: the same n again in nrep new repeats; or n_new in each repeat */
-        int cap = gp[g].m * 2 + nrep + 1, nadd = 0;
-        double *an = malloc(sizeof *an * (size_t)cap);
-        int *ac = malloc(sizeof *ac * (size_t)cap);
-        if (!an || !ac) {
-            free(an), free(ac);
-            goto oom;
-        }
-        for (int j = 0; j < gp[g].m; j++)
-            an[nadd] = gp[g].n[j], ac[nadd] = gp[g].cluster[j] - rep_min + rep_max + 1, nadd++;
-        uint64_t seed = rng_hash(o->seed, (const uint64_t[]){(uint64_t)g, 1}, 2);
-        if (refine_simulate(&G->after[REFINE_REPEATS], &ao, o->target, &G->row, gp[g].n, gp[g].y, gp[g].cluster,
-                            gp[g].m, an, ac, nadd, tau, sigma, o->sims, seed, err, errlen) != 0) {
-            free(an), free(ac);
-            goto fail;
-        }
-        nadd = 0;
-        for (int r = rep_min; r <= rep_max; r++)
-            an[nadd] = (double)G->new_size, ac[nadd] = r, nadd++;
-        seed = rng_hash(o->seed, (const uint64_t[]){(uint64_t)g, 2}, 2);
-        if (refine_simulate(&G->after[REFINE_SIZE], &ao, o->target, &G->row, gp[g].n, gp[g].y, gp[g].cluster,
-                            gp[g].m, an, ac, nadd, tau, sigma, o->sims, seed, err, errlen) != 0) {
-            free(an), free(ac);
-            goto fail;
-        }
-        free(an), free(ac);
+    for (int g = 0; g < s.n; g++) {
+        if ((rc = assess_group(&out->groups[g], &s.g[g], &s, &ao, o, g, err, errlen)) != SL_OK)
+            goto done;
+        out->ncandidate += out->groups[g].candidate;
     }
-    /* costs: each group's own addition, then the grid of the chosen groups, per kind */
-    int *in = calloc((size_t)ng, sizeof *in);
-    double *order = malloc(sizeof *order * 2 * (size_t)ng);
-    if (!in || !order) {
-        free(in), free(order);
-        goto oom;
-    }
-    job_spec best_next;
-    double best_effect = 0, best_seconds = 0;
-    refine_kind best_kind = REFINE_NONE;
-    double effects[REFINE_KINDS] = {0};
+    double effects[REFINE_KINDS] = {0}, best_seconds = 0;
+    out->kind = REFINE_NONE;
     for (int kind = REFINE_REPEATS; kind <= REFINE_SIZE; kind++) {
         job_spec next;
-        int nord = 0;
-        for (int g = 0; g < ng; g++) {
-            refine_group *G = &out->groups[g];
-            memset(in, 0, sizeof *in * (size_t)ng);
-            in[g] = 1;
-            grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
-            if ((rc = job_seconds(&G->seconds[kind], &res, &next, err, errlen)) != SL_OK) {
-                free(in), free(order);
-                goto done;
-            }
-            double e = effect(G, kind, o->target);
-            if (e > 0)
-                order[2 * nord] = e / fmax(G->seconds[kind], 1e-9), order[2 * nord + 1] = g, nord++;
-        }
-        qsort(order, (size_t)nord, 2 * sizeof *order, cmp_ratio);
-        memset(in, 0, sizeof *in * (size_t)ng);
-        double seconds = 0;
-        int any = 0;
-        for (int j = 0; j < nord; j++) {
-            int g = (int)order[2 * j + 1];
-            in[g] = 1;
-            double t;
-            grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
-            if ((rc = job_seconds(&t, &res, &next, err, errlen)) != SL_OK) {
-                free(in), free(order);
-                goto done;
-            }
-            if (t > o->budget_hours * 3600.0) {
-                in[g] = 0;
-                continue;
-            }
-            seconds = t, any = 1;
-        }
-        if (!any)
-            continue;
-        grid_for(&next, &base, out->groups, in, ng, kind, nrep, rep_max + 1, rep_min);
-        double total = 0;
-        for (int g = 0; g < ng; g++)
-            if (covered(&out->groups[g], &next))
-                total += effect(&out->groups[g], kind, o->target);
+        double seconds = 0, total = 0;
+        if ((rc = best_of_kind(&next, in, &seconds, &total, out, &res, &base, &s, kind, o, err, errlen)) != SL_OK)
+            goto done;
         effects[kind] = total;
-        if (total > best_effect || (total == best_effect && best_kind != REFINE_NONE && seconds < best_seconds)) {
-            best_effect = total, best_seconds = seconds, best_kind = kind, best_next = next;
-            for (int g = 0; g < ng; g++)
+        if (seconds <= 0 || total <= 0)
+            continue;
+        if (total > out->effect || (total == out->effect && seconds < best_seconds)) {
+            out->effect = total, best_seconds = seconds, out->kind = kind, out->next = next;
+            for (int g = 0; g < s.n; g++)
                 out->groups[g].chosen = in[g];
         }
     }
-    free(in), free(order);
-    out->kind = best_kind;
-    out->effect = best_effect;
-    out->effect_other = best_kind == REFINE_REPEATS ? effects[REFINE_SIZE] : effects[REFINE_REPEATS];
-    if (best_kind != REFINE_NONE) {
-        out->next = best_next;
+    out->effect_other = out->kind == REFINE_REPEATS ? effects[REFINE_SIZE] : effects[REFINE_REPEATS];
+    if (out->kind != REFINE_NONE) {
         out->seconds = best_seconds;
         char name[JOB_NAME_LEN];
         snprintf(name, sizeof name, "%.23s-refine", res.job_name);
         snprintf(out->next.name, sizeof out->next.name, "%s", name);
         out->cells = job_cell_count(&out->next);
         out->backbones = job_backbone_count(&out->next);
-        if (best_kind == REFINE_SIZE) {
+        if (out->kind == REFINE_SIZE) {
             out->new_sizes = out->next.n_size;
             memcpy(out->new_size, out->next.size, sizeof *out->new_size * (size_t)out->next.n_size);
         }
-        for (int g = 0; g < ng; g++)
+        for (int g = 0; g < s.n; g++) {
             out->groups[g].in_grid = covered(&out->groups[g], &out->next);
-        /* the same addition for every group of the file */
-        int *all = malloc(sizeof *all * (size_t)ng);
-        if (!all)
-            goto oom;
-        for (int g = 0; g < ng; g++)
-            all[g] = 1;
-        job_spec uni;
-        grid_for(&uni, &base, out->groups, all, ng, best_kind, nrep, rep_max + 1, rep_min);
-        free(all);
-        if ((rc = job_seconds(&out->uniform_seconds, &res, &uni, err, errlen)) != SL_OK)
-            goto done;
+            in[g] = 1;
+        }
+        job_spec uni; /* the same addition for every group of the file */
+        grid_for(&uni, &base, out->groups, in, s.n, out->kind, s.rep_max - s.rep_min + 1, s.rep_max + 1, s.rep_min);
+        rc = job_seconds(&out->uniform_seconds, &res, &uni, err, errlen);
     }
-    rc = SL_OK;
-    goto done;
-oom:
-    rc = util_fail(err, errlen, SL_EFAIL, "out of memory");
-    goto done;
-fail:
-    rc = SL_EFAIL;
 done:
-    for (int g = 0; g < ng; g++)
-        free(gp[g].n), free(gp[g].y), free(gp[g].cluster);
-    free(gp);
+    free(in);
+    group_set_free(&s);
     store_results_free(&res);
     if (rc != SL_OK)
         refine_result_free(out);
