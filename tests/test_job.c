@@ -86,6 +86,8 @@ static void test_write_yaml(const char *text)
               job_cell_recipe(&a, &ca[i]).steps == job_cell_recipe(&b, &cb[i]).steps, "cell %d differs", i);
     /* the same job from repeat 2 on: the cells of repeats >= 2 of a job with more repeats */
     a.first_repeat = 2;
+    free(buf);
+    buf = NULL;
     f = open_memstream(&buf, &len);
     job_write_yaml(f, &a);
     fclose(f);
