@@ -58,6 +58,103 @@ static void print_quantity(FILE *f, const refine_quantity *q, refine_target t)
     fprintf(f, ", settled %.0f%%", 100 * q->settled);
 }
 
+/* Every group: its state now and what each addition is expected to do, at what cost. */
+static void print_groups(const refine_result *r, const refine_options *o, const char *path)
+{
+    const char *tname = o->target == REFINE_DECISION ? "decision" : o->target == REFINE_C ? "C" : "gain";
+    printf("refine of %s (job %s): %d groups, %d to refine (target %s); simulated from each group's fit "
+           "and repeat noise, %d data sets of %d bootstrap replicates per addition\n",
+           cli_safe(path), cli_safe(r->job_name), r->ngroup, r->ncandidate, tname, o->sims, o->bootstrap);
+    printf("%-34s %-15s %-32s %-38s %-40s\n", "group (model cplx task s lr)", "verdict", "now",
+           "more repeats (core-h)", "new n, 4x the largest (core-h)");
+    for (int g = 0; g < r->ngroup; g++) {
+        const refine_group *G = &r->groups[g];
+        char grp[96], buf[3][96];
+        snprintf(grp, sizeof grp, "%s %d %s %lld %.3g", cli_safe(G->row.model), G->row.complexity,
+                 cli_safe(G->row.pretrain_task), (long long)G->row.finetune_size, G->row.finetune_lr);
+        for (int k = 0; k < 3; k++) {
+            buf[k][0] = '\0';
+            FILE *m = fmemopen(buf[k], sizeof buf[k], "w");
+            if (!m)
+                continue;
+            if (k == 0)
+                print_quantity(m, &G->now, o->target);
+            else if (G->candidate) {
+                if (k == REFINE_SIZE)
+                    fprintf(m, "n=%ld: ", G->new_size);
+                print_quantity(m, &G->after[k], o->target);
+                fprintf(m, " (%.3f)", G->seconds[k] / 3600.0);
+            } else
+                fprintf(m, "-");
+            fclose(m);
+        }
+        printf("%-34s %-15s %-32s %-38s %-40s\n", grp, G->row.verdict, buf[0], buf[1], buf[2]);
+    }
+}
+
+/* The proposal, and per group of its grid what it is expected to achieve. */
+static void print_proposal(const refine_result *r, const refine_options *o)
+{
+    char kb[64];
+    int chosen = 0, covered = 0;
+    for (int g = 0; g < r->ngroup; g++)
+        chosen += r->groups[g].chosen, covered += r->groups[g].in_grid;
+    printf("proposal: %s for %d group%s (the grid of their coordinates covers %d): %d cells, %d backbones, "
+           "%.3f core-hours predicted (budget %.3g); expected effect %.3g%s (the other kind: %.3g); the same "
+           "addition for every group: %.3f core-hours\n",
+           kind_name(r, r->kind, kb, sizeof kb), chosen, chosen == 1 ? "" : "s", covered, r->cells,
+           r->backbones, r->seconds / 3600.0, o->budget_hours, r->effect,
+           o->target == REFINE_DECISION ? " more settled groups" : " total narrowing", r->effect_other,
+           r->uniform_seconds / 3600.0);
+    for (int g = 0; g < r->ngroup; g++) {
+        const refine_group *G = &r->groups[g];
+        if (!G->in_grid)
+            continue;
+        const refine_quantity *a = &G->after[r->kind];
+        printf("  %s %d %s s=%lld lr %.3g: %s; ", cli_safe(G->row.model), G->row.complexity,
+               cli_safe(G->row.pretrain_task), (long long)G->row.finetune_size, G->row.finetune_lr, G->row.verdict);
+        const char *q = o->target == REFINE_GAIN ? "10x gain" : "C";
+        if (G->candidate && isfinite(G->now.lo) && isfinite(a->lo))
+            printf("%s interval %.4f-%.4f -> about %.4f-%.4f; ", q, G->now.lo, G->now.hi, a->lo, a->hi);
+        if (G->candidate)
+            printf("settled %.0f%% -> %.0f%%; %.3f core-hours on its own\n", 100 * G->now.settled,
+                   100 * a->settled, G->seconds[r->kind] / 3600.0);
+        else
+            printf("settled already (covered by the grid)\n");
+    }
+}
+
+/* The proposed job, written whole to OUT.tmp and renamed; the comment names the files with
+ * control characters escaped (a path cannot add lines to the YAML). 0 or -1. */
+static int write_proposal(const char *outp, const refine_result *r, const char *const *paths, int npath)
+{
+    char kb[64];
+    size_t n = strlen(outp);
+    char *tmp = malloc(n + 5);
+    if (!tmp)
+        return -1;
+    snprintf(tmp, n + 5, "%s.tmp", outp);
+    FILE *f = fopen(tmp, "w");
+    int bad = !f;
+    if (f) {
+        fprintf(f, "# Proposed by synlaw refine from %s (job %s): %s, %.3f core-hours predicted.\n",
+                cli_safe(paths[0]), cli_safe(r->job_name), kind_name(r, r->kind, kb, sizeof kb), r->seconds / 3600.0);
+        fprintf(f, "# Same seed and recipes: its cells are new. Then: synlaw fit");
+        for (int k = 0; k < npath; k++)
+            fprintf(f, " %s", cli_safe(paths[k]));
+        fprintf(f, " NEXT.h5\n");
+        bad = job_write_yaml(f, &r->next) != 0;
+        bad |= fclose(f) != 0;
+    }
+    if (bad || rename(tmp, outp) != 0) {
+        remove(tmp);
+        free(tmp);
+        return -1;
+    }
+    free(tmp);
+    return 0;
+}
+
 int cmd_refine(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -135,96 +232,18 @@ int cmd_refine(int argc, char **argv)
     int rc = refine_run(&r, paths, npath, &o, err, sizeof err);
     if (rc != SL_OK)
         return cli_error(rc == SL_EINPUT ? EXIT_USAGE : EXIT_RUNTIME, "refine: %s", err);
-    const char *tname = o.target == REFINE_DECISION ? "decision" : o.target == REFINE_C ? "C" : "gain";
-    printf("refine of %s (job %s): %d groups, %d to refine (target %s); simulated from each group's fit "
-           "and repeat noise, %d data sets of %d bootstrap replicates per addition\n",
-           cli_safe(paths[0]), cli_safe(r.job_name), r.ngroup, r.ncandidate, tname, o.sims, o.bootstrap);
-    char kb[64];
-    printf("%-34s %-15s %-32s %-38s %-40s\n", "group (model cplx task s lr)", "verdict", "now",
-           "more repeats (core-h)", "new n, 4x the largest (core-h)");
-    for (int g = 0; g < r.ngroup; g++) {
-        const refine_group *G = &r.groups[g];
-        char grp[96], buf[3][96];
-        snprintf(grp, sizeof grp, "%s %d %s %lld %.3g", cli_safe(G->row.model), G->row.complexity,
-                 cli_safe(G->row.pretrain_task), (long long)G->row.finetune_size, G->row.finetune_lr);
-        FILE *m;
-        for (int k = 0; k < 3; k++) {
-            buf[k][0] = '\0';
-            m = fmemopen(buf[k], sizeof buf[k], "w");
-            if (!m)
-                continue;
-            if (k == 0)
-                print_quantity(m, &G->now, o.target);
-            else if (G->candidate) {
-                if (k == REFINE_SIZE)
-                    fprintf(m, "n=%ld: ", G->new_size);
-                print_quantity(m, &G->after[k], o.target);
-                fprintf(m, " (%.3f)", G->seconds[k] / 3600.0);
-            } else
-                fprintf(m, "-");
-            fclose(m);
-        }
-        printf("%-34s %-15s %-32s %-38s %-40s\n", grp, G->row.verdict, buf[0], buf[1], buf[2]);
-    }
+    print_groups(&r, &o, paths[0]);
     if (r.kind == REFINE_NONE) {
         printf("proposal: none; no addition is expected to help within %.3g core-hours (raise --budget)\n",
                o.budget_hours);
         refine_result_free(&r);
         return EXIT_OK;
     }
-    int chosen = 0, covered = 0;
-    for (int g = 0; g < r.ngroup; g++)
-        chosen += r.groups[g].chosen, covered += r.groups[g].in_grid;
-    printf("proposal: %s for %d group%s (the grid of their coordinates covers %d): %d cells, %d backbones, "
-           "%.3f core-hours predicted (budget %.3g); expected effect %.3g%s (the other kind: %.3g); the same "
-           "addition for every group: %.3f core-hours\n",
-           kind_name(&r, r.kind, kb, sizeof kb), chosen, chosen == 1 ? "" : "s", covered, r.cells,
-           r.backbones, r.seconds / 3600.0, o.budget_hours, r.effect,
-           o.target == REFINE_DECISION ? " more settled groups" : " total narrowing", r.effect_other,
-           r.uniform_seconds / 3600.0);
-    for (int g = 0; g < r.ngroup; g++) {
-        const refine_group *G = &r.groups[g];
-        if (!G->in_grid)
-            continue;
-        const refine_quantity *a = &G->after[r.kind];
-        printf("  %s %d %s s=%lld lr %.3g: %s; ", cli_safe(G->row.model), G->row.complexity,
-               cli_safe(G->row.pretrain_task), (long long)G->row.finetune_size, G->row.finetune_lr, G->row.verdict);
-        const char *q = o.target == REFINE_GAIN ? "10x gain" : "C";
-        if (G->candidate && isfinite(G->now.lo) && isfinite(a->lo))
-            printf("%s interval %.4f-%.4f -> about %.4f-%.4f; ", q, G->now.lo, G->now.hi, a->lo, a->hi);
-        if (G->candidate)
-            printf("settled %.0f%% -> %.0f%%; %.3f core-hours on its own\n", 100 * G->now.settled,
-                   100 * a->settled, G->seconds[r.kind] / 3600.0);
-        else
-            printf("settled already (covered by the grid)\n");
-    }
-    /* the job, written whole to a temporary file, then renamed */
-    size_t n = strlen(outp);
-    char *tmp = malloc(n + 5);
-    if (!tmp) {
-        refine_result_free(&r);
-        return cli_error(EXIT_RUNTIME, "refine: out of memory");
-    }
-    snprintf(tmp, n + 5, "%s.tmp", outp);
-    FILE *f = fopen(tmp, "w");
-    int bad = !f;
-    if (f) {
-        fprintf(f, "# Proposed by synlaw refine from %s (job %s): %s, %.3f core-hours predicted.\n",
-                paths[0], r.job_name, kb, r.seconds / 3600.0);
-        fprintf(f, "# Same seed and recipes: its cells are new. Then: synlaw fit");
-        for (int k = 0; k < npath; k++)
-            fprintf(f, " %s", paths[k]);
-        fprintf(f, " NEXT.h5\n");
-        bad = job_write_yaml(f, &r.next) != 0;
-        bad |= fclose(f) != 0;
-    }
-    if (bad || rename(tmp, outp) != 0) {
-        remove(tmp);
-        free(tmp);
+    print_proposal(&r, &o);
+    if (write_proposal(outp, &r, paths, npath) != 0) {
         refine_result_free(&r);
         return cli_error(EXIT_RUNTIME, "refine: cannot write %s", cli_safe(outp));
     }
-    free(tmp);
     printf("wrote %s: run it (mpirun -np P synlaw run %s -o NEXT.h5), then synlaw fit", cli_safe(outp), cli_safe(outp));
     for (int k = 0; k < npath; k++)
         printf(" %s", cli_safe(paths[k]));
