@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The serial command-line flow, for the sanitizer build (scripts/test --sanitize): run
-# tests/tiny.yaml on one rank without mpirun, then fit, status (text and --json), check,
+# tests/tiny.yaml on one rank without mpirun, then fit, status (text and --json), refine (and
+# its proposal run and fitted with the first file), check,
 # render, fit --csv, a shard run and its merge. Each command must exit 0; AddressSanitizer
 # and UndefinedBehaviorSanitizer stop the process (non-zero status, a report on stderr) at
 # the first error.
@@ -28,6 +29,9 @@ csv=$dir/../data/cg-transfer/results_finetune.csv
 step "run tiny.yaml (1 rank)" "$synlaw" run "$dir/tiny.yaml" -o "$tmp/r.h5" -q
 step "fit" "$synlaw" fit "$tmp/r.h5" --bootstrap 50 -o "$tmp/fits.csv"
 step "status" "$synlaw" status "$tmp/r.h5"
+step "refine" "$synlaw" refine "$tmp/r.h5" -o "$tmp/next.yaml" --budget 10 --sims 2 --bootstrap 20
+step "run the refine proposal" "$synlaw" run "$tmp/next.yaml" -o "$tmp/next.h5" -q --no-fit
+step "fit of two files" "$synlaw" fit "$tmp/r.h5" "$tmp/next.h5" --bootstrap 20 -q -o "$tmp/joined.csv"
 step "status --json" "$synlaw" status --json "$tmp/r.h5"
 step "check" "$synlaw" check "$dir/tiny.yaml"
 step "check --json" "$synlaw" check --json "$dir/tiny.yaml"

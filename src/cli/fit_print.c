@@ -246,6 +246,11 @@ static void print_decision(FILE *out, const analysis_row *r, const analysis_opti
     if (strcmp(r->verdict, "more-data") == 0)
         fprintf(out, "more synthetic data still pays: 10x n (%.3g) lowers the error by %s to %.4f",
                 10.0 * (double)r->n_max, gain, r->pred_10x);
+    else if (strcmp(r->verdict, "gap") == 0 && (r->at_bound & 4) && r->p[2] < 1e-6)
+        /* C on its lower bound: no floor was measured; a slow rate, not a gap, limits the gain */
+        fprintf(out, "diminishing returns: 10x n gains only %s (< %g), but C sits at 0: no floor "
+                "was measured, the slow rate alpha limits the gain; more of this synthesis will "
+                "not pay by epsilon at this budget", gain, o->epsilon);
     else if (strcmp(r->verdict, "gap") == 0)
         fprintf(out, "the transfer gap dominates: 10x n gains only %s (< %g); "
                 "change the synthesis, not its amount", gain, o->epsilon);
