@@ -91,27 +91,34 @@ int refine_simulate(refine_quantity *q, const analysis_options *o, refine_target
     memcpy(cc, cluster, sizeof *cc * (size_t)m);
     for (int k = 0; k < nadd; k++)
         nn[m + k] = add_n[k], cc[m + k] = add_cluster[k];
+    /* the same in every simulation: an added point's repeat offset where the points show it
+     * (their mean residual), else the earlier added point of its repeat (-1: draw one) */
+    double *obs = malloc(sizeof *obs * (size_t)(nadd + 1));
+    int *prev = malloc(sizeof *prev * (size_t)(nadd + 1));
+    if (!obs || !prev) {
+        free(nn), free(yy), free(ss), free(off), free(cc), free(obs), free(prev);
+        return util_fail(err, errlen, SL_EFAIL, "out of memory");
+    }
+    for (int k = 0; k < nadd; k++) {
+        double sum = 0;
+        int known = 0;
+        for (int j = 0; j < m; j++)
+            if (cluster[j] == add_cluster[k])
+                sum += y[j] - fit_eval(FIT_SIMPLE, fit->p, n[j], 0), known++;
+        obs[k] = known ? sum / known : NAN;
+        prev[k] = -1;
+        for (int j = 0; j < k; j++)
+            if (add_cluster[j] == add_cluster[k])
+                prev[k] = j;
+    }
     double wsum = 0, settled_sum = 0, mid = 0;
     int ok = 0;
     for (int sim = 0; sim < sims; sim++) {
         rng_t r;
         rng_seed(&r, rng_hash(seed, (const uint64_t[]){(uint64_t)sim}, 1));
         /* offsets: observed for a repeat among the points, drawn for a new one (once each) */
-        for (int k = 0; k < nadd; k++) {
-            int known = 0;
-            double s = 0;
-            for (int j = 0; j < m; j++)
-                if (cluster[j] == add_cluster[k])
-                    s += y[j] - fit_eval(FIT_SIMPLE, fit->p, n[j], 0), known++;
-            int first = 1;
-            for (int j = 0; j < k; j++)
-                if (add_cluster[j] == add_cluster[k])
-                    first = 0, off[k] = off[j];
-            if (known)
-                off[k] = s / known;
-            else if (first)
-                off[k] = tau * rng_normal(&r);
-        }
+        for (int k = 0; k < nadd; k++)
+            off[k] = isfinite(obs[k]) ? obs[k] : prev[k] >= 0 ? off[prev[k]] : tau * rng_normal(&r);
         for (int k = 0; k < nadd; k++)
             yy[m + k] = fit_eval(FIT_SIMPLE, fit->p, add_n[k], 0) + off[k] + sigma * rng_normal(&r);
         analysis_options so = *o;
@@ -120,7 +127,7 @@ int refine_simulate(refine_quantity *q, const analysis_options *o, refine_target
         memset(&row, 0, sizeof row);
         int rc = analysis_group(&row, &so, nn, ss, yy, cc, tot, err, errlen);
         if (rc < 0) {
-            free(nn), free(yy), free(ss), free(off), free(cc);
+            free(nn), free(yy), free(ss), free(off), free(cc), free(obs), free(prev);
             return -1;
         }
         refine_quantity one = refine_quantity_of(&row, t);
@@ -134,7 +141,7 @@ int refine_simulate(refine_quantity *q, const analysis_options *o, refine_target
     q->settled = sims ? settled_sum / sims : 0;
     q->lo = ok ? mid / ok - 0.5 * wsum / ok : NAN;
     q->hi = ok ? mid / ok + 0.5 * wsum / ok : NAN;
-    free(nn), free(yy), free(ss), free(off), free(cc);
+    free(nn), free(yy), free(ss), free(off), free(cc), free(obs), free(prev);
     return 0;
 }
 
