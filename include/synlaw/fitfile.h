@@ -53,6 +53,11 @@ int fitfile_run_files(fitfile_result *out, const char *const *paths, int npath, 
 /* Read and join the cells of the files (as fitfile_run_files does; the job, name and /data
  * are the first file's). SL_OK, SL_EINPUT or SL_EFAIL with err. */
 int fitfile_read(store_results *res, const char *const *paths, int npath, char *err, size_t errlen);
+/* A cell the simple law is fitted to: done, pre-trained (n > 0), a finite error. */
+int fitfile_usable(const store_cell_row *r);
+/* Whether two cells belong to the same group of the simple law (model, complexity, task,
+ * fine-tuning size and setting). */
+int fitfile_same_group(const store_cell_row *a, const store_cell_row *b);
 void fitfile_result_free(fitfile_result *r);
 
 /* The CSV a run or merge writes beside OUT.h5: OUT with .h5 replaced by -fits.csv (or

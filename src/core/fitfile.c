@@ -132,18 +132,23 @@ static void fill_group(analysis_row *row, const double *n, const double *y, int 
     row->best_size = best_n;
 }
 
-static int usable(const store_cell_row *r)
+int fitfile_usable(const store_cell_row *r)
 {
     return r->status == CELL_DONE && r->pretrain_size > 0 && isfinite(r->final_error);
 }
 
-/* Whether two rows are the same cell (coordinates, setting and repeat). */
+int fitfile_same_group(const store_cell_row *a, const store_cell_row *b)
+{
+    return strcmp(a->model, b->model) == 0 && a->complexity == b->complexity &&
+           strcmp(a->pretrain_task, b->pretrain_task) == 0 && a->finetune_size == b->finetune_size &&
+           a->finetune_lr == b->finetune_lr && a->finetune_steps == b->finetune_steps &&
+           a->finetune_freeze == b->finetune_freeze;
+}
+
+/* Whether two rows are the same cell (group, n and repeat). */
 static int same_cell(const store_cell_row *a, const store_cell_row *b)
 {
-    return a->pretrain_size == b->pretrain_size && a->complexity == b->complexity && a->repeat == b->repeat &&
-           a->finetune_size == b->finetune_size && a->finetune_lr == b->finetune_lr &&
-           a->finetune_steps == b->finetune_steps && a->finetune_freeze == b->finetune_freeze &&
-           strcmp(a->model, b->model) == 0 && strcmp(a->pretrain_task, b->pretrain_task) == 0;
+    return a->pretrain_size == b->pretrain_size && a->repeat == b->repeat && fitfile_same_group(a, b);
 }
 
 /* Append the cells of `add` (file `path`) to res; a cell already there is kept once, and
@@ -250,7 +255,7 @@ int fitfile_run_files(fitfile_result *out, const char *const *paths, int npath, 
     for (int i = 0; i < res.ncell; i++) {
         const store_cell_row *r = &res.rows[i];
         out->failed += r->status == CELL_FAILED;
-        if (!usable(r))
+        if (!fitfile_usable(r))
             continue;
         label_of(label, sizeof label, r, 0);
         if (analysis_points_add(&simple, label, (double)r->pretrain_size, (double)r->finetune_size,
@@ -267,7 +272,7 @@ int fitfile_run_files(fitfile_result *out, const char *const *paths, int npath, 
      * its defaults with the caller's residual space and loss. */
     for (int i = 0; i < res.ncell; i++) {
         const store_cell_row *r = &res.rows[i];
-        if (!usable(r))
+        if (!fitfile_usable(r))
             continue;
         int sizes = 0;
         for (int g = 0; g < ns; g++)

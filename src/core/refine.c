@@ -154,19 +154,6 @@ typedef struct {
     int m;
 } group_points;
 
-static int same_group(const store_cell_row *a, const store_cell_row *b)
-{
-    return strcmp(a->model, b->model) == 0 && a->complexity == b->complexity &&
-           strcmp(a->pretrain_task, b->pretrain_task) == 0 && a->finetune_size == b->finetune_size &&
-           a->finetune_lr == b->finetune_lr && a->finetune_steps == b->finetune_steps &&
-           a->finetune_freeze == b->finetune_freeze;
-}
-
-static int usable(const store_cell_row *r)
-{
-    return r->status == CELL_DONE && r->pretrain_size > 0 && isfinite(r->final_error);
-}
-
 /* Mean measured seconds of the backbones of (model, level, task, n); for an n the file does not
  * have, the largest one's scaled by the step budget. -1 when the file has none of that kind. */
 static double backbone_seconds(const store_results *res, const job_spec *spec, const char *model, int level,
@@ -405,10 +392,10 @@ static int collect_groups(group_set *s, const store_results *res, char *err, siz
             s->rep_min = r->repeat < s->rep_min ? r->repeat : s->rep_min;
             s->rep_max = r->repeat > s->rep_max ? r->repeat : s->rep_max;
         }
-        if (!usable(r))
+        if (!fitfile_usable(r))
             continue;
         int g = 0;
-        while (g < s->n && !same_group(s->g[g].key, r))
+        while (g < s->n && !fitfile_same_group(s->g[g].key, r))
             g++;
         group_points *p = &s->g[g];
         if (g == s->n) {
