@@ -7,6 +7,7 @@
 #ifndef SYNLAW_RNG_H
 #define SYNLAW_RNG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct {
@@ -22,6 +23,8 @@ uint64_t rng_hash_str(uint64_t seed, const char *s);
 
 void rng_seed(rng_t *r, uint64_t seed);
 uint64_t rng_next(rng_t *r);
+/* The next n words of the stream into out: the same as n calls of rng_next. */
+void rng_fill(rng_t *r, uint64_t *out, size_t n);
 /* Uniform in [0, 1). */
 double rng_uniform(rng_t *r);
 /* Uniform in [lo, hi). */

@@ -8,6 +8,7 @@
 #include "synlaw/nn.h"
 
 #include "synlaw/rng.h"
+#include "simd.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -252,16 +253,7 @@ float *nn_dout(nn_net *n) { return n->dact + n->act_off[n->arch.nlayer]; }
 
 /* ---- kernels ------------------------------------------------------------------------- */
 
-/* Elementwise loops are compiled three times, for AVX-512, AVX2 and the baseline x86-64, and
- * the loader picks the one the CPU supports (GCC function multi-versioning): fast on today's
- * nodes, still correct on old ones. Pointers are restrict so that the loops vectorise; the
- * loops are written so that every clone computes the same operations in the same order per
- * element (no reassociated reductions), hence the same bits on AVX2 and AVX-512 machines. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define HOT
-#endif
+/* Elementwise loops: HOT (simd.h), one clone per x86 generation, the same bits on each. */
 
 HOT static void relu_backward(float *restrict dx, const float *restrict y, const float *restrict dy,
                               size_t n)

@@ -52,6 +52,14 @@ uint64_t rng_next(rng_t *r)
     return result;
 }
 
+void rng_fill(rng_t *r, uint64_t *out, size_t n)
+{
+    rng_t t = *r; /* a local copy stays in registers */
+    for (size_t i = 0; i < n; i++)
+        out[i] = rng_next(&t);
+    *r = t;
+}
+
 double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
 
 double rng_range(rng_t *r, double lo, double hi) { return lo + (hi - lo) * rng_uniform(r); }

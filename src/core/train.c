@@ -1,6 +1,8 @@
 /* The two stages: pre-train a backbone (synthetic), fine-tune it (real) with a fresh head. */
 #include "synlaw/train.h"
 
+#include "simd.h"
+
 #include "synlaw/data.h"
 
 #include "synlaw/nn.h"
@@ -149,15 +151,26 @@ static void copy_real(float *dst, const idx_set *set, int item, const train_inpu
     }
 }
 
+/* out = x * 255 rounded to the nearest integer (ties to even, as lrintf) and clamped to
+ * 0 .. 255. Clamping first and rounding by adding and subtracting 1.5 * 2^23 gives the same
+ * bytes: the bounds are integers, and for |f| < 2^22 that sum rounds f to an integer in the
+ * current (nearest-even) mode. */
+HOT static void quantise(uint8_t *restrict out, const float *restrict x, int n)
+{
+    const float magic = 12582912.0f;
+    for (int p = 0; p < n; p++) {
+        float f = x[p] * 255.0f;
+        f = f < 0 ? 0 : f > 255 ? 255 : f;
+        out[p] = (uint8_t)(int)((f + magic) - magic);
+    }
+}
+
 void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
                          uint64_t index, int complexity, int task)
 {
     synth_shape shape = {in->rows, in->cols, in->channels};
     synth_render_shape(s, &shape, seed, index, complexity);
-    for (int p = 0; p < in->pixels; p++) {
-        long v = lrintf(s->image[p] * 255.0f);
-        out[p] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
+    quantise(out, s->image, in->pixels);
     uint8_t *bits = out + in->pixels;
     int K = train_task_outputs(in, task);
     memset(bits, 0, ((size_t)K + 7) / 8);
