@@ -60,6 +60,38 @@ static void test_kernels(void)
     free(dy), free(dcol), free(dw1), free(dw2), free(dx1), free(dx2);
 }
 
+/* The direct first-layer convolution (no im2col) against the naive loops: forward, weight
+ * and bias gradients, at several shapes (odd sides, the smallest, colour, a tail that is not
+ * a multiple of the 16 lanes). */
+static void test_direct_conv(void)
+{
+    const int shapes[][5] = {{3, 1, 10, 8, 5}, {2, 3, 11, 9, 4}, {5, 1, 8, 8, 8}, {2, 2, 28, 28, 3},
+                             {1, 4, 13, 17, 7}, {4, 1, 64, 64, 2}};
+    rng_t r;
+    rng_seed(&r, 8);
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        int B = shapes[k][0], C = shapes[k][1], H = shapes[k][2], W = shapes[k][3], K = shapes[k][4];
+        size_t nx = (size_t)B * C * H * W, ny = (size_t)B * K * H * W, nw = (size_t)K * C * 9;
+        float *x = malloc(nx * 4), *w = malloc(nw * 4), *b = malloc((size_t)K * 4), *y1 = malloc(ny * 4);
+        float *y2 = malloc(ny * 4), *dy = malloc(ny * 4), *dw1 = malloc(nw * 4), *dw2 = malloc(nw * 4);
+        float *db1 = malloc((size_t)K * 4), *db2 = malloc((size_t)K * 4);
+        float *scratch = malloc(nn_conv3_direct_scratch(C, H, W, K) * 4);
+        fill(x, nx, &r), fill(w, nw, &r), fill(b, (size_t)K, &r), fill(dy, ny, &r);
+        nn_conv3_direct_forward(y1, scratch, x, w, b, B, C, H, W, K);
+        nn_conv3_forward_naive(y2, x, w, b, B, C, H, W, K);
+        CHECK(max_rel_diff(y1, y2, ny) < 1e-5, "direct conv %dx%dx%d K %d: forward %g", C, H, W, K,
+              max_rel_diff(y1, y2, ny));
+        nn_conv3_direct_backward(dw1, db1, scratch, dy, x, B, C, H, W, K);
+        nn_conv3_backward_naive(dw2, db2, NULL, dy, x, w, B, C, H, W, K);
+        CHECK(max_rel_diff(dw1, dw2, nw) < 1e-4, "direct conv %dx%dx%d K %d: dw %g", C, H, W, K,
+              max_rel_diff(dw1, dw2, nw));
+        CHECK(max_rel_diff(db1, db2, (size_t)K) < 1e-4, "direct conv %dx%dx%d K %d: db %g", C, H, W, K,
+              max_rel_diff(db1, db2, (size_t)K));
+        free(x), free(w), free(b), free(y1), free(y2), free(dy), free(dw1), free(dw2), free(db1), free(db2);
+        free(scratch);
+    }
+}
+
 /* Loss of the net on its current input; writes dlogits when grad is set. */
 static double net_loss(nn_net *n, int B, int bce, const uint8_t *labels, const float *targets, int grad)
 {
@@ -287,6 +319,7 @@ int main(void)
     test_denormals();
     test_planes();
     test_kernels();
+    test_direct_conv();
     for (int m = 0; m < nn_model_count(); m++) {
         gradient_check(nn_model_name(m), 28, 28, 1, 10, 0);
         gradient_check(nn_model_name(m), 28, 28, 1, 12, 1);

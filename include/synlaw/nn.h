@@ -64,7 +64,10 @@ typedef struct {
     float *act;                       /* activations, act + act_off[l] is layer l's input, [B, size] */
     size_t act_off[NN_MAX_LAYER + 1]; /* act_off[nlayer] is the head output */
     float *dact;                      /* gradients w.r.t. activations, same layout as act */
-    float *col;                       /* im2col buffers, [B, C*9, P*Q] per conv layer */
+    int direct_first;                 /* the first convolution is computed directly (see
+                                         nn_conv3_direct_forward); 0 with SYNLAW_DIRECT_CONV=0 */
+    float *col;                       /* im2col buffers, [B, C*9, P*Q] per conv layer (the
+                                         direct first layer: its scratch) */
     size_t col_off[NN_MAX_LAYER];
     float *dcol;                      /* im2col gradient of the batch, largest conv layer but the first */
     int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
@@ -142,6 +145,13 @@ void nn_conv3_forward_naive(float *y, const float *x, const float *w, const floa
  * [K, B, H, W] and the forward pass's col. */
 void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
                        const float *col, const float *w, int B, int C, int H, int W, int K);
+/* The direct convolution of a first layer with few input channels (no im2col): scratch holds
+ * nn_conv3_direct_scratch floats. Backward gives dw and db only (a first layer needs no dx). */
+size_t nn_conv3_direct_scratch(int C, int H, int W, int K);
+void nn_conv3_direct_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
+                             int B, int C, int H, int W, int K);
+void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float *dy, const float *x, int B,
+                              int C, int H, int W, int K);
 void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, const float *x,
                              const float *w, int B, int C, int H, int W, int K);
 

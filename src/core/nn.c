@@ -153,6 +153,18 @@ void nn_arch_describe(const nn_arch *a, char *buf, size_t len)
 /* The first layer that is not a mere change of layout of the input. */
 static int first_param_layer(const nn_arch *a) { return a->nlayer > 0 && a->layer[0].kind == NN_PLANES ? 1 : 0; }
 
+/* Layer i is a convolution computed directly (see conv3_direct): the first layer, with at most
+ * DIRECT_MAX_C input channels, unless the environment has SYNLAW_DIRECT_CONV=0. That switch
+ * gives back the GEMM of every layer, and with it the rounding of synlaw before the direct
+ * kernel (to reproduce older results bit for bit). */
+enum { DIRECT_MAX_C = 4 };
+static int conv_direct(const nn_net *n, int i)
+{
+    const nn_arch *a = &n->arch;
+    return n->direct_first && a->layer[i].kind == NN_CONV3 && i == first_param_layer(a) &&
+           a->layer[i].C <= DIRECT_MAX_C;
+}
+
 static size_t out_count(const nn_layer *l) { return (size_t)l->K * l->P * l->Q; }
 
 nn_net *nn_create(const nn_arch *arch, int batch_cap)
@@ -162,13 +174,18 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
         return NULL;
     n->arch = *arch;
     n->batch_cap = batch_cap;
+    const char *direct = getenv("SYNLAW_DIRECT_CONV");
+    n->direct_first = !(direct && strcmp(direct, "0") == 0);
     size_t B = (size_t)batch_cap, acts = B * (size_t)arch->in_size, cols = 0, args = 0, dcol = 0;
     n->act_off[0] = 0;
     for (int i = 0; i < arch->nlayer; i++) {
         const nn_layer *l = &arch->layer[i];
         n->act_off[i + 1] = acts;
         acts += B * out_count(l);
-        if (l->kind == NN_CONV3) {
+        if (l->kind == NN_CONV3 && conv_direct(n, i)) {
+            n->col_off[i] = cols;
+            cols += nn_conv3_direct_scratch(l->C, l->H, l->W, l->K);
+        } else if (l->kind == NN_CONV3) {
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
             cols += B * per;
@@ -278,18 +295,59 @@ HOT static void col_sums(float *restrict db, const float *restrict dy, int rows,
             db[k] += dy[(size_t)s * K + k];
 }
 
-/* Sum of a row, with 8 partial sums (vectorisable, and more accurate than one). */
-HOT static float row_sum(const float *restrict r, size_t n)
+/* Eight floats as one value (GCC vector extension; lane-wise arithmetic, lowered to what
+ * the clone's ISA has). */
+typedef float v8f __attribute__((vector_size(32)));
+/* v += the 8 floats at p (unaligned) */
+#define ADD8(v, p)                                                                               \
+    do {                                                                                         \
+        v8f t_;                                                                                  \
+        memcpy(&t_, (p), sizeof t_);                                                             \
+        (v) += t_;                                                                               \
+    } while (0)
+
+/* The sum of a row's 8 partial sums, in a fixed order, plus its tail. */
+static inline float combine8(const v8f *a, float t)
 {
-    float acc[8] = {0};
-    size_t j = 0;
-    for (; j + 8 <= n; j += 8)
-        for (int q = 0; q < 8; q++)
-            acc[q] += r[j + q];
-    float t = 0.0f;
-    for (; j < n; j++)
-        t += r[j];
-    return ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + t;
+    return (((*a)[0] + (*a)[4]) + ((*a)[1] + (*a)[5])) + (((*a)[2] + (*a)[6]) + ((*a)[3] + (*a)[7])) + t;
+}
+
+/* db[k] = the sum of row k of dy [K x n], each row with 8 partial sums (lane q adds the
+ * elements j = q mod 8 in order; vectorisable, and more accurate than one sum) combined in a
+ * fixed order. Rows go four at a time so that four independent chains of additions are in
+ * flight; each row's sum is the same as alone. */
+HOT static void row_sums(float *restrict db, const float *restrict dy, int K, size_t n)
+{
+    int k = 0;
+    for (; k + 4 <= K; k += 4) {
+        const float *r0 = dy + (size_t)k * n, *r1 = r0 + n, *r2 = r1 + n, *r3 = r2 + n;
+        v8f a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0};
+        size_t j = 0;
+        for (; j + 8 <= n; j += 8) {
+            ADD8(a0, r0 + j);
+            ADD8(a1, r1 + j);
+            ADD8(a2, r2 + j);
+            ADD8(a3, r3 + j);
+        }
+        float t0 = 0.0f, t1 = 0.0f, t2 = 0.0f, t3 = 0.0f;
+        for (; j < n; j++)
+            t0 += r0[j], t1 += r1[j], t2 += r2[j], t3 += r3[j];
+        db[k] = combine8(&a0, t0);
+        db[k + 1] = combine8(&a1, t1);
+        db[k + 2] = combine8(&a2, t2);
+        db[k + 3] = combine8(&a3, t3);
+    }
+    for (; k < K; k++) {
+        const float *r = dy + (size_t)k * n;
+        v8f a = {0};
+        size_t j = 0;
+        for (; j + 8 <= n; j += 8)
+            ADD8(a, r + j);
+        float t = 0.0f;
+        for (; j < n; j++)
+            t += r[j];
+        db[k] = combine8(&a, t);
+    }
 }
 
 void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int B, int C, int K)
@@ -440,12 +498,147 @@ void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float
 {
     int N = B * H * W, C9 = C * 9;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
-    for (int k = 0; k < K; k++)
-        db[k] = row_sum(dy + (size_t)k * N, (size_t)N);
+    row_sums(db, dy, K, (size_t)N);
     if (dx) {
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, N, K, 1.0f, w, C9, dy, N, 0.0f, dcol, N);
         col2im3(dx, dcol, B, C, H, W);
     }
+}
+
+/* ---- direct convolution of the first layer ---------------------------------------------
+ * A first layer with few input channels (1 grey, 3 colour) is a poor GEMM: its inner
+ * dimension is C*9 (9 or 27), and im2col writes a matrix 9 times the size of the input to
+ * feed it. It is computed directly instead. Each input plane is copied into a border of
+ * zeros, rows of Wp = W + 2; output (y, x) then sits at q = y*Wp + x of a plane of the same
+ * row length, and tap (ky, kx) reads the padded plane at q + ky*Wp + kx: every tap is one
+ * long contiguous loop (the two columns x = W, W + 1 of each row are computed and dropped).
+ * The weight gradient is, per tap, the dot product of dy in that layout with the shifted
+ * padded plane, summed in 16 fixed lanes (the same bits whatever the vector width). */
+enum { LANES = 16 };
+
+/* Floats of one padded plane: its rows, then room for the rounding of the loops to LANES. */
+static size_t padded_floats(int H, int W) { return (size_t)(H + 2) * (W + 2) + 2 * LANES; }
+/* Length of the loops over q: H rows of Wp, rounded up to LANES. */
+static size_t direct_len(int H, int W) { return ((size_t)H * (W + 2) + LANES - 1) / LANES * LANES; }
+
+/* pad: the plane x [H x W] inside a border of zeros, zeros after. */
+static void pad_plane(float *restrict pad, const float *restrict x, int H, int W)
+{
+    const int Wp = W + 2;
+    memset(pad, 0, padded_floats(H, W) * sizeof(float));
+    for (int y = 0; y < H; y++)
+        memcpy(pad + (size_t)(y + 1) * Wp + 1, x + (size_t)y * W, (size_t)W * sizeof(float));
+}
+
+/* out[q] (+)= sum over taps of w9[t] * pad[q + ky*Wp + kx], q < L (overwritten when acc is 0). */
+HOT static void conv3_direct_plane(float *restrict out, const float *restrict pad, const float *restrict w9,
+                                   size_t L, int Wp, int acc)
+{
+    const float *r0 = pad, *r1 = pad + Wp, *r2 = pad + 2 * Wp;
+    const float w0 = w9[0], w1 = w9[1], w2 = w9[2], w3 = w9[3], w4 = w9[4], w5 = w9[5], w6 = w9[6],
+                w7 = w9[7], w8 = w9[8];
+    for (size_t q = 0; q < L; q++) {
+        float s = acc ? out[q] : 0.0f;
+        s += w0 * r0[q];
+        s += w1 * r0[q + 1];
+        s += w2 * r0[q + 2];
+        s += w3 * r1[q];
+        s += w4 * r1[q + 1];
+        s += w5 * r1[q + 2];
+        s += w6 * r2[q];
+        s += w7 * r2[q + 1];
+        s += w8 * r2[q + 2];
+        out[q] = s;
+    }
+}
+
+/* a [9][LANES] += per tap, lane by lane, g[q] * pad[q + ky*Wp + kx] over q < L. The nine taps
+ * share each pass over q: nine independent sums in flight. */
+HOT static void conv3_direct_dw_plane(float *restrict a, const float *restrict g, const float *restrict pad,
+                                      size_t L, int Wp)
+{
+    float lane[9][LANES];
+    memcpy(lane, a, sizeof lane);
+    const float *r0 = pad, *r1 = pad + Wp, *r2 = pad + 2 * Wp;
+    for (size_t q = 0; q < L; q += LANES)
+        for (int l = 0; l < LANES; l++) {
+            const float gl = g[q + l];
+            lane[0][l] += gl * r0[q + l];
+            lane[1][l] += gl * r0[q + l + 1];
+            lane[2][l] += gl * r0[q + l + 2];
+            lane[3][l] += gl * r1[q + l];
+            lane[4][l] += gl * r1[q + l + 1];
+            lane[5][l] += gl * r1[q + l + 2];
+            lane[6][l] += gl * r2[q + l];
+            lane[7][l] += gl * r2[q + l + 1];
+            lane[8][l] += gl * r2[q + l + 2];
+        }
+    memcpy(a, lane, sizeof lane);
+}
+
+size_t nn_conv3_direct_scratch(int C, int H, int W, int K)
+{
+    /* C padded planes, one output or gradient plane, the lanes of every (k, c, tap) */
+    return (size_t)(C + 1) * padded_floats(H, W) + (size_t)K * C * 9 * LANES;
+}
+
+/* y [K, B, H, W] = the convolution of x [C, B, H, W] without bias. */
+static void conv3_direct(float *y, float *scratch, const float *x, const float *w, int B, int C, int H,
+                         int W, int K)
+{
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const int Wp = W + 2;
+    float *out = scratch + (size_t)C * PP;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++)
+            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        for (int k = 0; k < K; k++) {
+            for (int c = 0; c < C; c++)
+                conv3_direct_plane(out, scratch + c * PP, w + ((size_t)k * C + c) * 9, L, Wp, c > 0);
+            float *yk = y + ((size_t)k * B + b) * HW;
+            for (int r = 0; r < H; r++)
+                memcpy(yk + (size_t)r * W, out + (size_t)r * Wp, (size_t)W * sizeof(float));
+        }
+    }
+}
+
+void nn_conv3_direct_forward(float *y, float *scratch, const float *x, const float *w, const float *b,
+                             int B, int C, int H, int W, int K)
+{
+    size_t N = (size_t)B * H * W;
+    conv3_direct(y, scratch, x, w, B, C, H, W, K);
+    for (int k = 0; k < K; k++)
+        for (size_t j = 0; j < N; j++)
+            y[(size_t)k * N + j] += b[k];
+}
+
+void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float *dy, const float *x, int B,
+                              int C, int H, int W, int K)
+{
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W), N = (size_t)B * HW;
+    const int Wp = W + 2;
+    float *g = scratch + (size_t)C * PP, *acc = g + PP;
+    memset(acc, 0, (size_t)K * C * 9 * LANES * sizeof(float));
+    memset(g, 0, PP * sizeof(float)); /* the dropped columns and the tail stay 0 */
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++)
+            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        for (int k = 0; k < K; k++) {
+            const float *dyk = dy + ((size_t)k * B + b) * HW;
+            for (int r = 0; r < H; r++)
+                memcpy(g + (size_t)r * Wp, dyk + (size_t)r * W, (size_t)W * sizeof(float));
+            for (int c = 0; c < C; c++)
+                conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, scratch + c * PP, L, Wp);
+        }
+    }
+    for (size_t j = 0; j < (size_t)K * C * 9; j++) {
+        const float *a = acc + j * LANES;
+        float t = 0.0f;
+        for (int l = 0; l < LANES; l++)
+            t += a[l];
+        dw[j] = t;
+    }
+    row_sums(db, dy, K, N);
 }
 
 void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, const float *x,
@@ -542,6 +735,16 @@ HOT static void bias_relu_cols(float *restrict out, const float *restrict y, con
     }
 }
 
+/* The convolution of layer i without bias into y: direct or one GEMM. */
+static void conv_nobias(nn_net *n, int i, float *y, const float *x, int B)
+{
+    const nn_layer *l = &n->arch.layer[i];
+    if (conv_direct(n, i))
+        conv3_direct(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+    else
+        conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+}
+
 const float *nn_forward(nn_net *n, int B)
 {
     const nn_arch *a = &n->arch;
@@ -574,17 +777,20 @@ const float *nn_forward(nn_net *n, int B)
                  * quarter (a per-channel bias commutes with the max). The conv and pool
                  * buffers hold bias-free values, which backward does not read. */
                 const nn_layer *pl = &a->layer[i + 1];
-                conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+                conv_nobias(n, i, y, x, B);
                 float *py = n->act + n->act_off[i + 2];
                 pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
                 bias_relu_rows(n->act + n->act_off[i + 3], py, n->param + l->b, l->K,
                                (size_t)B * pl->P * pl->Q);
                 i += 2;
             } else if (fuse) {
-                conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+                conv_nobias(n, i, y, x, B);
                 bias_relu_rows(n->act + n->act_off[i + 2], y, n->param + l->b, l->K,
                                (size_t)B * l->P * l->Q);
                 i++;
+            } else if (conv_direct(n, i)) {
+                nn_conv3_direct_forward(y, n->col + n->col_off[i], x, n->param + l->w, n->param + l->b, B,
+                                        l->C, l->H, l->W, l->K);
             } else {
                 nn_conv3_forward(y, n->col + n->col_off[i], x, n->param + l->w, n->param + l->b, B,
                                  l->C, l->H, l->W, l->K);
@@ -642,6 +848,11 @@ void nn_backward(nn_net *n, int B)
             break;
         }
         case NN_CONV3:
+            if (conv_direct(n, i)) {
+                nn_conv3_direct_backward(n->grad + l->w, n->grad + l->b, n->col + n->col_off[i], dy, x, B,
+                                         l->C, l->H, l->W, l->K);
+                break;
+            }
             nn_conv3_backward(n->grad + l->w, n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i],
                               n->param + l->w, B, l->C, l->H, l->W, l->K);
             break;
