@@ -3,6 +3,7 @@
 #ifndef SYNLAW_TEST_CHECK_H
 #define SYNLAW_TEST_CHECK_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 static int check_pass, check_fail;
@@ -18,6 +19,39 @@ static int check_pass, check_fail;
             fputc('\n', stderr);                                                                \
         }                                                                                       \
     } while (0)
+
+/* FNV-1a over n bytes, continuing h (start with 0xcbf29ce484222325). */
+static inline unsigned long long check_fnv(unsigned long long h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* In a test built with one clone of the HOT loops forced (SYNLAW_CLONE_*, see simd.h): exit
+ * with 77 (ctest's "skipped") when this CPU cannot run it. */
+#if defined(SYNLAW_CLONE_avx512f)
+#define CHECK_CLONE_RUNS()                                                                      \
+    do {                                                                                        \
+        if (!__builtin_cpu_supports("avx512f")) {                                               \
+            printf("skipped: this CPU has no AVX-512F\n");                                      \
+            return 77;                                                                          \
+        }                                                                                       \
+    } while (0)
+#elif defined(SYNLAW_CLONE_avx2)
+#define CHECK_CLONE_RUNS()                                                                      \
+    do {                                                                                        \
+        if (!__builtin_cpu_supports("avx2")) {                                                  \
+            printf("skipped: this CPU has no AVX2\n");                                          \
+            return 77;                                                                          \
+        }                                                                                       \
+    } while (0)
+#else
+#define CHECK_CLONE_RUNS() ((void)0)
+#endif
 
 static inline int test_summary(const char *name)
 {

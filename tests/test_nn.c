@@ -2,8 +2,11 @@
  * networks (every layer kind, both losses) against central finite differences; optimisers
  * lower the loss on a fixed batch; the backbone copy moves exactly the backbone. */
 #include "check.h"
+#include "synlaw/job.h"
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
+#include "synlaw/synth.h"
+#include "synlaw/train.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -314,8 +317,65 @@ static void test_planes(void)
     nn_free(n);
 }
 
-int main(void)
+/* A hash of everything the HOT loops compute: every zoo model at two input shapes trained 6
+ * steps with Adam and with SGD from fixed data (parameters, outputs), and rendered, quantised
+ * samples of every level and both tasks. The same on every clone of one machine (the
+ * `clones` test compares the builds; OpenBLAS picks its kernels by CPU, the same for all). */
+static unsigned long long fingerprint(void)
 {
+    unsigned long long h = 0xcbf29ce484222325ULL;
+    const int shapes[][4] = {{28, 28, 1, 10}, {11, 9, 3, 5}};
+    for (int m = 0; m < nn_model_count(); m++)
+        for (int sh = 0; sh < 2; sh++)
+            for (int opt = 0; opt < 2; opt++) {
+                nn_arch a;
+                nn_arch_build(&a, nn_model_name(m), shapes[sh][0], shapes[sh][1], shapes[sh][2], shapes[sh][3]);
+                nn_net *n = nn_create(&a, 8);
+                nn_init(n, 11);
+                rng_t r;
+                rng_seed(&r, 12);
+                uint8_t labels[8];
+                for (int i = 0; i < 8; i++)
+                    labels[i] = (uint8_t)(i % shapes[sh][3]);
+                nn_optim rc = {.kind = opt ? NN_ADAM : NN_SGD, .lr = 0.01f, .momentum = 0.9f,
+                               .weight_decay = 1e-4f};
+                for (int step = 0; step < 6; step++) {
+                    fill(nn_input(n), (size_t)8 * a.in_size, &r);
+                    const float *out = nn_forward(n, 8);
+                    h = check_fnv(h, out, (size_t)8 * a.out_size * sizeof(float));
+                    nn_softmax_xent(nn_dout(n), NULL, out, labels, 8, a.out_size);
+                    nn_backward(n, 8);
+                    nn_step(n, &rc);
+                }
+                h = check_fnv(h, n->param, a.nparam * sizeof(float));
+                nn_free(n);
+            }
+    synth_sample *s = malloc(sizeof *s);
+    const int dims[][3] = {{28, 28, 1}, {32, 32, 3}, {20, 33, 1}};
+    uint8_t buf[DATA_MAX_CHANNELS * SYNTH_MAX_PIXELS + SYNTH_MAX_PIXELS / 8 + 8];
+    for (int d = 0; d < 3; d++) {
+        train_input in = {.rows = dims[d][0], .cols = dims[d][1], .channels = dims[d][2]};
+        in.pixels = in.rows * in.cols * in.channels;
+        for (int task = 0; task < 2; task++)
+            for (int level = 1; level <= SYNTH_MAX_COMPLEXITY; level++)
+                for (int i = 0; i < 100; i++) {
+                    int T = task ? TASK_SEGMENT : TASK_MULTILABEL;
+                    train_render_sample(buf, s, &in, 5, (uint64_t)i, level, T);
+                    h = check_fnv(h, buf, train_sample_bytes(&in, T));
+                }
+    }
+    free(s);
+    return h;
+}
+
+int main(int argc, char **argv)
+{
+    CHECK_CLONE_RUNS();
+    if (argc > 1 && strcmp(argv[1], "--fingerprint") == 0) {
+        nn_flush_denormals();
+        printf("%016llx\n", fingerprint());
+        return 0;
+    }
     test_denormals();
     test_planes();
     test_kernels();

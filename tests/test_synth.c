@@ -13,16 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* The 28 x 28 x 1 images of seed 42, 0..1999, per level: FNV-1a over image, mask, present and
  * nobj, as synlaw rendered them before other shapes existed. */
 static void test_pinned(synth_sample *a)
@@ -33,10 +23,10 @@ static void test_pinned(synth_sample *a)
         unsigned long long h = 0xcbf29ce484222325ULL;
         for (int i = 0; i < 2000; i++) {
             synth_render(a, 42, (uint64_t)i, level);
-            h = fnv(h, a->image, SYNTH_PIXELS * sizeof(float));
-            h = fnv(h, a->mask, SYNTH_PIXELS * sizeof(float));
-            h = fnv(h, a->present, sizeof a->present);
-            h = fnv(h, &a->nobj, sizeof a->nobj);
+            h = check_fnv(h, a->image, SYNTH_PIXELS * sizeof(float));
+            h = check_fnv(h, a->mask, SYNTH_PIXELS * sizeof(float));
+            h = check_fnv(h, a->present, sizeof a->present);
+            h = check_fnv(h, &a->nobj, sizeof a->nobj);
         }
         CHECK(h == want[level - 1], "level %d: the 28x28 images changed (hash 0x%016llx)", level, h);
     }
@@ -114,6 +104,7 @@ static void test_shapes(synth_sample *a, synth_sample *b)
 
 int main(void)
 {
+    CHECK_CLONE_RUNS();
     synth_sample *a = malloc(sizeof *a), *b = malloc(sizeof *b);
     double spread[SYNTH_MAX_COMPLEXITY + 1];
     for (int level = 1; level <= SYNTH_MAX_COMPLEXITY; level++) {

@@ -10,7 +10,16 @@
 #ifndef SYNLAW_SIMD_H
 #define SYNLAW_SIMD_H
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+/* The tests also build the files with HOT loops once per clone, with that clone alone
+ * (SYNLAW_CLONE_avx512f, _avx2 or _base: the same target options as the clone), so that every
+ * clone is checked on one machine and compared bit for bit with the others. */
+#if defined(SYNLAW_CLONE_avx512f)
+#define HOT __attribute__((target("avx512f")))
+#elif defined(SYNLAW_CLONE_avx2)
+#define HOT __attribute__((target("avx2")))
+#elif defined(SYNLAW_CLONE_base)
+#define HOT
+#elif defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define HOT
