@@ -69,7 +69,8 @@ typedef struct {
     float *col;                       /* im2col buffers, [B, C*9, P*Q] per conv layer (the
                                          direct first layer: its scratch) */
     size_t col_off[NN_MAX_LAYER];
-    float *dcol;                      /* im2col gradient of the batch, largest conv layer but the first */
+    float *dcol;                      /* im2col gradient of a few samples (nn_conv3_dcol_floats),
+                                         largest conv layer but the first */
     int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
     size_t arg_off[NN_MAX_LAYER];
 } nn_net;
@@ -134,7 +135,7 @@ double nn_sigmoid_bce(float *dlogits, long *nwrong, const float *logits, const f
 /* Layer kernels, exposed for the tests. Fast paths use OpenBLAS; *_naive are the direct
  * loops they are checked against. Convolution (3x3, stride 1, zero padding 1) works on
  * channel-major batches: x [C, B, H, W], w [K, C*9], y [K, B, H, W], col [C*9, B*H*W],
- * dcol like col; linear x [B, C], w [K, C], y [B, K]. */
+ * dcol scratch (nn_conv3_dcol_floats); linear x [B, C], w [K, C], y [B, K]. */
 void nn_linear_forward(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
 void nn_linear_forward_naive(float *y, const float *x, const float *w, const float *b, int B, int C, int K);
 void nn_conv3_forward(float *y, float *col, const float *x, const float *w, const float *b,
@@ -142,7 +143,9 @@ void nn_conv3_forward(float *y, float *col, const float *x, const float *w, cons
 void nn_conv3_forward_naive(float *y, const float *x, const float *w, const float *b,
                             int B, int C, int H, int W, int K);
 /* dw [K, C*9] and db [K] (overwritten) and, if dx is not NULL, dx [C, B, H, W] from dy
- * [K, B, H, W] and the forward pass's col. */
+ * [K, B, H, W] and the forward pass's col; dcol is scratch of nn_conv3_dcol_floats (the input
+ * gradient goes a few samples at a time). */
+size_t nn_conv3_dcol_floats(int B, int C, int H, int W);
 void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
                        const float *col, const float *w, int B, int C, int H, int W, int K);
 /* The direct convolution of a first layer with few input channels (no im2col): scratch holds

@@ -189,8 +189,9 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
             cols += B * per;
-            if (i > first_param_layer(arch) && B * per > dcol) /* the first needs no input gradient */
-                dcol = B * per;
+            size_t dc = nn_conv3_dcol_floats((int)B, l->C, l->H, l->W);
+            if (i > first_param_layer(arch) && dc > dcol) /* the first needs no input gradient */
+                dcol = dc;
         }
         if (l->kind == NN_POOL2) {
             n->arg_off[i] = args;
@@ -440,19 +441,6 @@ static void im2col3(float *col, const float *x, int B, int C, int H, int W)
         }
 }
 
-/* dx [C, B, H, W] = adjoint of im2col3 applied to dcol [C*9, B*H*W] (dcol is scratch). */
-static void col2im3(float *dx, float *dcol, int B, int C, int H, int W)
-{
-    size_t HW = (size_t)H * W, N = (size_t)B * HW;
-    memset(dx, 0, (size_t)C * N * sizeof(float));
-    for (int c = 0; c < C; c++)
-        for (int t = 0; t < 9; t++) {
-            float *row = dcol + (size_t)(c * 9 + t) * N;
-            for (int b = 0; b < B; b++)
-                untap_plane(dx + ((size_t)c * B + b) * HW, row + (size_t)b * HW, H, W, t / 3 - 1, t % 3 - 1);
-        }
-}
-
 /* y [K, B*H*W] = w [K, C*9] x col: the convolution without bias, one GEMM for the batch. */
 static void conv3_gemm(float *y, float *col, const float *x, const float *w, int B, int C, int H,
                        int W, int K)
@@ -493,15 +481,46 @@ void nn_conv3_forward_naive(float *y, const float *x, const float *w, const floa
                 }
 }
 
+/* Floats of dcol per step of the input gradient: 512 KB, within a core's L2 cache. */
+enum { DCOL_CHUNK_FLOATS = 128 * 1024 };
+
+/* Samples per step of the input gradient. */
+static int dcol_chunk(int B, int C, int H, int W)
+{
+    int chunk = (int)(DCOL_CHUNK_FLOATS / ((size_t)C * 9 * H * W));
+    return chunk < 1 ? 1 : chunk > B ? B : chunk;
+}
+
+size_t nn_conv3_dcol_floats(int B, int C, int H, int W)
+{
+    return (size_t)dcol_chunk(B, C, H, W) * C * 9 * H * W;
+}
+
 void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
                        const float *col, const float *w, int B, int C, int H, int W, int K)
 {
     int N = B * H * W, C9 = C * 9;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
     row_sums(db, dy, K, (size_t)N);
-    if (dx) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, N, K, 1.0f, w, C9, dy, N, 0.0f, dcol, N);
-        col2im3(dx, dcol, B, C, H, W);
+    if (!dx)
+        return;
+    /* The input gradient a few samples at a time, so that their dcol stays in the cache
+     * between the GEMM that writes it and col2im that reads it (each element of dcol is the
+     * same sum over K either way, and each of dx the same sum over the taps in order). */
+    const size_t HW = (size_t)H * W;
+    const int chunk = dcol_chunk(B, C, H, W);
+    memset(dx, 0, (size_t)C * N * sizeof(float));
+    for (int b0 = 0; b0 < B; b0 += chunk) {
+        int nb = B - b0 < chunk ? B - b0 : chunk, n = nb * H * W;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, n, K, 1.0f, w, C9, dy + (size_t)b0 * HW, N,
+                    0.0f, dcol, n);
+        for (int c = 0; c < C; c++)
+            for (int t = 0; t < 9; t++) {
+                float *row = dcol + (size_t)(c * 9 + t) * n;
+                for (int b = 0; b < nb; b++)
+                    untap_plane(dx + ((size_t)c * B + b0 + b) * HW, row + (size_t)b * HW, H, W, t / 3 - 1,
+                                t % 3 - 1);
+            }
     }
 }
 
