@@ -165,6 +165,15 @@ static int conv_direct(const nn_net *n, int i)
            a->layer[i].C <= DIRECT_MAX_C;
 }
 
+/* Layer i is a direct convolution followed by a max-pool and a ReLU: forward and backward
+ * go through the pool without the full-size output or its gradient. */
+static int direct_pool(const nn_net *n, int i)
+{
+    const nn_arch *a = &n->arch;
+    return i >= 0 && i + 2 < a->nlayer && conv_direct(n, i) && a->layer[i + 1].kind == NN_POOL2 &&
+           a->layer[i + 2].kind == NN_RELU;
+}
+
 static size_t out_count(const nn_layer *l) { return (size_t)l->K * l->P * l->Q; }
 
 nn_net *nn_create(const nn_arch *arch, int batch_cap)
@@ -595,10 +604,33 @@ HOT static void conv3_direct_dw_plane(float *restrict a, const float *restrict g
     memcpy(a, lane, sizeof lane);
 }
 
+static void pool2_plane(float *y, int *arg, const float *x, int P, int Q, int W, int ldx);
+
+/* lane[l] += g[q + l] over q < L: the bias gradient of a plane in LANES fixed lanes. */
+HOT static void lanes_add(float *restrict lane, const float *restrict g, size_t L)
+{
+    float a[LANES];
+    memcpy(a, lane, sizeof a);
+    for (size_t q = 0; q < L; q += LANES)
+        for (int l = 0; l < LANES; l++)
+            a[l] += g[q + l];
+    memcpy(lane, a, sizeof a);
+}
+
+/* The sum of LANES lanes, in order. */
+static float lanes_total(const float *a)
+{
+    float t = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        t += a[l];
+    return t;
+}
+
 size_t nn_conv3_direct_scratch(int C, int H, int W, int K)
 {
-    /* C padded planes, one output or gradient plane, the lanes of every (k, c, tap) */
-    return (size_t)(C + 1) * padded_floats(H, W) + (size_t)K * C * 9 * LANES;
+    /* C padded planes, one output or gradient plane, the lanes of every (k, c, tap) and of
+     * every k's bias */
+    return (size_t)(C + 1) * padded_floats(H, W) + (size_t)K * (C * 9 + 1) * LANES;
 }
 
 /* y [K, B, H, W] = the convolution of x [C, B, H, W] without bias. */
@@ -650,14 +682,61 @@ void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float 
                 conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, scratch + c * PP, L, Wp);
         }
     }
-    for (size_t j = 0; j < (size_t)K * C * 9; j++) {
-        const float *a = acc + j * LANES;
-        float t = 0.0f;
-        for (int l = 0; l < LANES; l++)
-            t += a[l];
-        dw[j] = t;
-    }
+    for (size_t j = 0; j < (size_t)K * C * 9; j++)
+        dw[j] = lanes_total(acc + j * LANES);
     row_sums(db, dy, K, N);
+}
+
+/* The conv -> max-pool stage of a direct first layer, without bias (nn_forward adds it with
+ * the ReLU on the pooled quarter): each output plane is pooled while it is in the cache, and
+ * the full-size output is never written (backward needs only the argmax). py [K, B, P, Q]. */
+static void conv3_direct_pool(float *py, int *arg, float *scratch, const float *x, const float *w, int B,
+                              int C, int H, int W, int K)
+{
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const int Wp = W + 2, P = H / 2, Q = W / 2;
+    float *out = scratch + (size_t)C * PP;
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++)
+            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        for (int k = 0; k < K; k++) {
+            for (int c = 0; c < C; c++)
+                conv3_direct_plane(out, scratch + c * PP, w + ((size_t)k * C + c) * 9, L, Wp, c > 0);
+            size_t o = ((size_t)k * B + b) * P * Q;
+            pool2_plane(py + o, arg + o, out, P, Q, W, Wp);
+        }
+    }
+}
+
+/* Its gradients dw [K, C*9] and db [K] from the gradient of the pooled output dpool
+ * [K, B, P, Q] and the argmax: each plane's gradient (zeros but at the maxima) is built in
+ * the cache, in the layout of conv3_direct_dw_plane, and never written at full size. The
+ * bias gradient is summed in LANES fixed lanes over that layout. */
+static void conv3_direct_pool_backward(float *dw, float *db, float *scratch, const float *dpool,
+                                       const int *arg, const float *x, int B, int C, int H, int W, int K)
+{
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const int Wp = W + 2, PQ = (H / 2) * (W / 2);
+    float *g = scratch + (size_t)C * PP, *acc = g + PP, *dbl = acc + (size_t)K * C * 9 * LANES;
+    memset(acc, 0, (size_t)K * (C * 9 + 1) * LANES * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        for (int c = 0; c < C; c++)
+            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        for (int k = 0; k < K; k++) {
+            const float *dp = dpool + ((size_t)k * B + b) * PQ;
+            const int *ap = arg + ((size_t)k * B + b) * PQ;
+            memset(g, 0, L * sizeof(float));
+            for (int j = 0; j < PQ; j++)
+                g[(size_t)(ap[j] / W) * Wp + ap[j] % W] += dp[j];
+            lanes_add(dbl + (size_t)k * LANES, g, L);
+            for (int c = 0; c < C; c++)
+                conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, scratch + c * PP, L, Wp);
+        }
+    }
+    for (size_t j = 0; j < (size_t)K * C * 9; j++)
+        dw[j] = lanes_total(acc + j * LANES);
+    for (int k = 0; k < K; k++)
+        db[k] = lanes_total(dbl + (size_t)k * LANES);
 }
 
 void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, const float *x,
@@ -688,26 +767,29 @@ void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, c
                 }
 }
 
+/* Max-pool 2 x 2 of one plane x [H x W] whose rows are ldx apart: y [P x Q], and arg the
+ * index of each window's maximum (the first of equals) in the plane as if ldx were W. */
+static void pool2_plane(float *y, int *arg, const float *x, int P, int Q, int W, int ldx)
+{
+    for (int py = 0; py < P; py++) {
+        const float *r0 = x + (size_t)(2 * py) * ldx, *r1 = r0 + ldx;
+        for (int px = 0; px < Q; px++) {
+            int best = 2 * px;
+            float bv = r0[best];
+            if (r0[best + 1] > bv) bv = r0[best + 1], best = 2 * px + 1;
+            if (r1[2 * px] > bv) bv = r1[2 * px], best = W + 2 * px;
+            if (r1[2 * px + 1] > bv) bv = r1[2 * px + 1], best = W + 2 * px + 1;
+            y[py * Q + px] = bv;
+            arg[py * Q + px] = (2 * py) * W + best;
+        }
+    }
+}
+
 static void pool2_forward(float *y, int *arg, const float *x, int B, int C, int H, int W)
 {
     int P = H / 2, Q = W / 2;
-    for (int i = 0; i < B * C; i++) { /* every (c, b) plane; the layout within is [H, W] */
-        const float *xc = x + (size_t)i * H * W;
-        float *yc = y + (size_t)i * P * Q;
-        int *ac = arg + (size_t)i * P * Q;
-        for (int py = 0; py < P; py++) {
-            const float *r0 = xc + (size_t)(2 * py) * W, *r1 = r0 + W;
-            for (int px = 0; px < Q; px++) {
-                int best = 2 * px;
-                float bv = r0[best];
-                if (r0[best + 1] > bv) bv = r0[best + 1], best = 2 * px + 1;
-                if (r1[2 * px] > bv) bv = r1[2 * px], best = W + 2 * px;
-                if (r1[2 * px + 1] > bv) bv = r1[2 * px + 1], best = W + 2 * px + 1;
-                yc[py * Q + px] = bv;
-                ac[py * Q + px] = (2 * py) * W + best;
-            }
-        }
-    }
+    for (int i = 0; i < B * C; i++) /* every (c, b) plane; the layout within is [H, W] */
+        pool2_plane(y + (size_t)i * P * Q, arg + (size_t)i * P * Q, x + (size_t)i * H * W, P, Q, W, W);
 }
 
 /* [C, B, S] <-> [B, C*S]: the flatten between convolution and dense layers. */
@@ -796,9 +878,14 @@ const float *nn_forward(nn_net *n, int B)
                  * quarter (a per-channel bias commutes with the max). The conv and pool
                  * buffers hold bias-free values, which backward does not read. */
                 const nn_layer *pl = &a->layer[i + 1];
-                conv_nobias(n, i, y, x, B);
                 float *py = n->act + n->act_off[i + 2];
-                pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
+                if (conv_direct(n, i)) {
+                    conv3_direct_pool(py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
+                                      n->param + l->w, B, l->C, l->H, l->W, l->K);
+                } else {
+                    conv_nobias(n, i, y, x, B);
+                    pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
+                }
                 bias_relu_rows(n->act + n->act_off[i + 3], py, n->param + l->b, l->K,
                                (size_t)B * pl->P * pl->Q);
                 i += 2;
@@ -856,8 +943,8 @@ void nn_backward(nn_net *n, int B)
                 relu_backward(dx, y, dy, in_cnt);
             break;
         case NN_POOL2: {
-            if (!dx)
-                break;
+            if (!dx || direct_pool(n, i - 1))
+                break; /* a direct first layer takes the pooled gradient itself */
             memset(dx, 0, in_cnt * sizeof(float));
             const int *arg = n->argmax + n->arg_off[i];
             size_t per_in = (size_t)l->H * l->W, per_out = (size_t)l->P * l->Q;
@@ -867,6 +954,12 @@ void nn_backward(nn_net *n, int B)
             break;
         }
         case NN_CONV3:
+            if (direct_pool(n, i)) {
+                conv3_direct_pool_backward(n->grad + l->w, n->grad + l->b, n->col + n->col_off[i],
+                                           n->dact + n->act_off[i + 2], n->argmax + n->arg_off[i + 1], x,
+                                           B, l->C, l->H, l->W, l->K);
+                break;
+            }
             if (conv_direct(n, i)) {
                 nn_conv3_direct_backward(n->grad + l->w, n->grad + l->b, n->col + n->col_off[i], dy, x, B,
                                          l->C, l->H, l->W, l->K);
