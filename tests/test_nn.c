@@ -95,6 +95,49 @@ static void test_direct_conv(void)
     }
 }
 
+/* Every CNN of the zoo with its direct first layer (fused with the pool) against the same
+ * network with every layer a GEMM (SYNLAW_DIRECT_CONV=0, checked against the naive loops
+ * above): outputs and every parameter gradient agree to rounding. */
+static void test_direct_vs_gemm(void)
+{
+    const int shapes[][4] = {{28, 28, 1, 10}, {11, 9, 3, 5}, {8, 8, 1, 12}, {17, 20, 3, 4}};
+    for (int m = 0; m < nn_model_count(); m++) {
+        if (strncmp(nn_model_name(m), "cnn", 3) != 0)
+            continue;
+        for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+            nn_arch a;
+            nn_arch_build(&a, nn_model_name(m), shapes[k][0], shapes[k][1], shapes[k][2], shapes[k][3]);
+            nn_net *d = nn_create(&a, 6);
+            setenv("SYNLAW_DIRECT_CONV", "0", 1);
+            nn_net *g = nn_create(&a, 6);
+            unsetenv("SYNLAW_DIRECT_CONV");
+            CHECK(d->direct_first && !g->direct_first, "SYNLAW_DIRECT_CONV=0 not honoured");
+            nn_init(d, 21);
+            nn_init(g, 21);
+            rng_t r;
+            rng_seed(&r, 22);
+            fill(nn_input(d), (size_t)6 * a.in_size, &r);
+            memcpy(nn_input(g), nn_input(d), (size_t)6 * a.in_size * sizeof(float));
+            uint8_t labels[6];
+            for (int i = 0; i < 6; i++)
+                labels[i] = (uint8_t)(i % shapes[k][3]);
+            const float *od = nn_forward(d, 6), *og = nn_forward(g, 6);
+            CHECK(max_rel_diff(od, og, (size_t)6 * a.out_size) < 1e-5, "%s %dx%dx%d: outputs differ by %g",
+                  nn_model_name(m), shapes[k][0], shapes[k][1], shapes[k][2],
+                  max_rel_diff(od, og, (size_t)6 * a.out_size));
+            nn_softmax_xent(nn_dout(d), NULL, od, labels, 6, a.out_size);
+            nn_softmax_xent(nn_dout(g), NULL, og, labels, 6, a.out_size);
+            nn_backward(d, 6);
+            nn_backward(g, 6);
+            CHECK(max_rel_diff(d->grad, g->grad, a.nparam) < 1e-4, "%s %dx%dx%d: gradients differ by %g",
+                  nn_model_name(m), shapes[k][0], shapes[k][1], shapes[k][2],
+                  max_rel_diff(d->grad, g->grad, a.nparam));
+            nn_free(d);
+            nn_free(g);
+        }
+    }
+}
+
 /* Loss of the net on its current input; writes dlogits when grad is set. */
 static double net_loss(nn_net *n, int B, int bce, const uint8_t *labels, const float *targets, int grad)
 {
@@ -380,6 +423,7 @@ int main(int argc, char **argv)
     test_planes();
     test_kernels();
     test_direct_conv();
+    test_direct_vs_gemm();
     for (int m = 0; m < nn_model_count(); m++) {
         gradient_check(nn_model_name(m), 28, 28, 1, 10, 0);
         gradient_check(nn_model_name(m), 28, 28, 1, 12, 1);
