@@ -84,7 +84,8 @@ static inline __attribute__((always_inline)) float sd_segment(float px, float py
 }
 
 /* Signed distances d (local units, object radius 1) of the class geometry at n points. */
-static inline __attribute__((always_inline)) void sd_row(float *restrict d, const float *restrict u, const float *restrict v, int n,
+static inline __attribute__((always_inline)) void
+sd_row(float *restrict d, const float *restrict u, const float *restrict v, int n,
                        const object *o)
 {
     const float q = o->q;
@@ -247,7 +248,8 @@ typedef struct {
 /* Coverage of row y, pixels x0 .. x0 + n - 1, by o: the local coordinates (u, v) of each
  * pixel centre, its class distance in target pixels and the coverage 0.5 - d (not clamped;
  * <= 0 outside). */
-HOT static void coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, int n,
+static inline __attribute__((always_inline)) void
+coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, int n,
                              int y, const object *o, const grid *g)
 {
     const float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
@@ -267,7 +269,8 @@ HOT static void coverage_row(float *restrict cov, float *restrict u, float *rest
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
  * covered pixel of a row; 0 and 0 elsewhere. Textures 1 and 3 evaluate sinf / cosf per
  * covered pixel only, of the first `drawn`. */
-HOT static void shade_row(float *restrict val, float *restrict cov, const float *restrict u,
+static inline __attribute__((always_inline)) void
+shade_row(float *restrict val, float *restrict cov, const float *restrict u,
                           const float *restrict v, int n, int drawn, const object *o)
 {
     const float amp = o->tex_amp, fr = o->tex_freq, tc = o->tex_cos, ts = o->tex_sin;
@@ -299,7 +302,8 @@ HOT static void shade_row(float *restrict val, float *restrict cov, const float 
 }
 
 /* img = img (1 - c) + val tint c where c > 0 (tint 1 for grey: multiplying by 1 is exact). */
-HOT static void blend_row(float *restrict img, const float *restrict val, const float *restrict cov, int n,
+static inline __attribute__((always_inline)) void
+blend_row(float *restrict img, const float *restrict val, const float *restrict cov, int n,
                           float tint)
 {
     for (int i = 0; i < n; i++) {
@@ -310,7 +314,7 @@ HOT static void blend_row(float *restrict img, const float *restrict val, const 
 }
 
 /* 1 if any of c[0 .. n-1] is positive. */
-HOT static int any_positive(const float *restrict c, int n)
+static inline __attribute__((always_inline)) int any_positive(const float *restrict c, int n)
 {
     int any = 0;
     for (int i = 0; i < n; i++)
@@ -319,7 +323,8 @@ HOT static int any_positive(const float *restrict c, int n)
 }
 
 /* Where a pixel centre is covered (cov >= 0.5): the mask to 1 and the owner (if any) to id. */
-HOT static void mark_row(float *restrict mask, int *restrict owner, const float *restrict cov, int n, int id)
+static inline __attribute__((always_inline)) void
+mark_row(float *restrict mask, int *restrict owner, const float *restrict cov, int n, int id)
 {
     for (int i = 0; i < n; i++)
         mask[i] = cov[i] >= 0.5f ? 1.0f : mask[i];
@@ -329,9 +334,10 @@ HOT static void mark_row(float *restrict mask, int *restrict owner, const float 
 }
 
 /* Draw o into the channel planes of img (tint: the object's colour per channel, NULL for
- * grey), marking cov_out and owner where it covers a pixel centre. */
-static void draw_object(const object *o, const grid *g, float *img, const float *tint, float *cov_out,
-                        int visible_id, int *owner)
+ * grey), marking cov_out and owner where it covers a pixel centre. One clone per ISA with
+ * the row steps above inlined: no call per row. */
+HOT static void draw_object(const object *o, const grid *g, float *img, const float *tint, float *cov_out,
+                            int visible_id, int *owner)
 {
     float ext = o->radius * (o->aspect > 1 ? o->aspect : 1.0f) * 1.45f;
     float ex = ext / g->sx + 1.5f, ey = ext / g->sy + 1.5f, cx = o->cx / g->sx, cy = o->cy / g->sy;
