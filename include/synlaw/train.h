@@ -20,7 +20,8 @@
 typedef struct {
     int rows, cols, channels;
     int pixels;                                /* rows * cols * channels */
-    float level[DATA_MAX_CHANNELS][256];
+    float mean[DATA_MAX_CHANNELS], inv_std[DATA_MAX_CHANNELS]; /* pixel v of channel c is fed
+                                                                  as (v / 255 - mean) * inv_std */
 } train_input;
 
 /* From a job's data shape; -1 when its statistics were not measured (std 0). */

@@ -26,8 +26,8 @@ int train_input_init(train_input *in, const data_shape *sh)
         if (!(sh->std[c] > 0))
             return -1;
         float mean = sh->mean[c], inv = 1.0f / sh->std[c];
-        for (int v = 0; v < 256; v++)
-            in->level[c][v] = ((float)v * (1.0f / 255.0f) - mean) * inv;
+        in->mean[c] = mean;
+        in->inv_std[c] = inv;
     }
     return 0;
 }
@@ -139,16 +139,26 @@ size_t train_backbone_params(const job_spec *spec, int model)
     return arch_of(&a, spec, model, spec->shape.classes > 0 ? spec->shape.classes : 1) == 0 ? a.nparam_backbone : 0;
 }
 
+/* One channel plane of 8-bit pixels, standardised (the expression synlaw has always used,
+ * once a table of 256 levels per channel; per pixel it vectorises, a lookup does not). */
+HOT static void standardise_plane(float *restrict x, const uint8_t *restrict s, size_t n, float mean, float inv)
+{
+    for (size_t p = 0; p < n; p++)
+        x[p] = ((float)s[p] * (1.0f / 255.0f) - mean) * inv;
+}
+
+/* An image of 8-bit channel planes, standardised, into x[in->pixels]. */
+static void standardise(float *x, const uint8_t *s, const train_input *in)
+{
+    size_t plane = (size_t)in->rows * in->cols;
+    for (int c = 0; c < in->channels; c++)
+        standardise_plane(x + c * plane, s + c * plane, plane, in->mean[c], in->inv_std[c]);
+}
+
 /* Image `item` of a real set, standardised, into dst[in->pixels]. */
 static void copy_real(float *dst, const idx_set *set, int item, const train_input *in)
 {
-    size_t plane = (size_t)in->rows * in->cols;
-    const uint8_t *src = set->pixels + (size_t)item * in->pixels;
-    for (int c = 0; c < in->channels; c++) {
-        const float *lv = in->level[c];
-        for (size_t p = 0; p < plane; p++)
-            dst[c * plane + p] = lv[src[c * plane + p]];
-    }
+    standardise(dst, set->pixels + (size_t)item * in->pixels, in);
 }
 
 /* out = x * 255 rounded to the nearest integer (ties to even, as lrintf) and clamped to
@@ -185,20 +195,18 @@ void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, u
     }
 }
 
-void train_expand_sample(float *x, float *target, const uint8_t *sample, const train_input *in, int task)
+/* target[k] = bit k of bits, as 0 or 1. */
+HOT static void unpack_bits(float *restrict target, const uint8_t *restrict bits, int K)
 {
-    size_t plane = (size_t)in->rows * in->cols;
-    for (int c = 0; c < in->channels; c++) {
-        const float *lv = in->level[c];
-        for (size_t p = 0; p < plane; p++)
-            x[c * plane + p] = lv[sample[c * plane + p]];
-    }
-    if (!target)
-        return;
-    const uint8_t *bits = sample + in->pixels;
-    int K = train_task_outputs(in, task);
     for (int k = 0; k < K; k++)
         target[k] = (bits[k >> 3] >> (k & 7)) & 1 ? 1.0f : 0.0f;
+}
+
+void train_expand_sample(float *x, float *target, const uint8_t *sample, const train_input *in, int task)
+{
+    standardise(x, sample, in);
+    if (target)
+        unpack_bits(target, sample + in->pixels, train_task_outputs(in, task));
 }
 
 void train_render(float *x, float *target, synth_sample *s, const train_input *in, uint64_t seed,
