@@ -305,10 +305,11 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
      * bits are the same either way. */
     size_t sb = train_sample_bytes(in, bb->task);
     uint8_t *cache = NULL, *have = NULL, *sample = malloc(sb);
+    uint64_t *items = malloc((size_t)B * sizeof *items);
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
-    if (!sample) {
+    if (!sample || !items) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(hx), free(ht), free(target), free(s);
+        free(hx), free(ht), free(target), free(s), free(sample), free(items);
         return -1;
     }
     if ((uint64_t)bb->size * sb <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
@@ -330,8 +331,15 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     for (int step = 1; step <= bb->steps; step++) {
         double tg = util_clock();
         float *x = nn_input(net);
+        /* the batch's draws first (the same stream in the same order), so that the cached
+         * samples of the next draws are fetched from memory while this one is expanded */
+        for (int i = 0; i < B; i++)
+            items[i] = rng_below(&r, (uint64_t)bb->size);
         for (int i = 0; i < B; i++) {
-            uint64_t item = rng_below(&r, (uint64_t)bb->size);
+            uint64_t item = items[i];
+            if (cache && i + 2 < B)
+                for (size_t off = 0; off < sb; off += 64)
+                    __builtin_prefetch(cache + items[i + 2] * sb + off);
             float *xi = x + (size_t)i * X, *ti = target + (size_t)i * K;
             uint8_t *t = cache ? cache + item * sb : sample;
             if (!have || !have[item]) {
@@ -370,7 +378,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(hx), free(ht), free(target), free(s), free(cache), free(have), free(sample);
+    free(hx), free(ht), free(target), free(s), free(cache), free(have), free(sample), free(items);
     return 0;
 }
 
