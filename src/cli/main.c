@@ -96,7 +96,12 @@ static int cmd_man(void)
          "locks (then make sure only one run writes a file)\n.TP\n.B OMPI_MCA_sharedfp\nset by "
          "synlaw to ^lockedfile when unset (that Open MPI component crashes on long paths)\n.TP\n"
          ".B SYNLAW_RESERVE\nstatvfs: check the free space instead of reserving it (fallocate) "
-         "before writing a results file; 0: neither (for tests)");
+         "before writing a results file; 0: neither (for tests)\n.TP\n.B SYNLAW_DIRECT_CONV\n0: "
+         "compute the first convolution as a GEMM too, as synlaw did before 0.2.1 (reproduces "
+         "older CNN results bit for bit; slower)\n.TP\n.B SYNLAW_DENORMALS\nkeep: leave subnormal "
+         "arithmetic on (to measure its cost; the default flushes subnormals to zero)\n.TP\n"
+         ".B SYNLAW_RENDER_CACHE\n0: render every synthetic image at every draw (the same bits, "
+         "slower; for checks)");
     puts(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input or usage.");
     puts(".SH SEE ALSO\n.BR mpirun (1),\n.BR sbatch (1),\n.BR h5dump (1);\nthe README of the "
          "synlaw sources for the job-file reference and the HDF5 layout.");
