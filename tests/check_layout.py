@@ -7,7 +7,7 @@ import sys
 import h5py
 import numpy as np
 
-ROOT_ATTRS = ["format", "format_version", "synlaw_version", "job_name", "job_file", "job_text",
+ROOT_ATTRS = ["format", "format_version", "synlaw_version", "first_conv", "job_name", "job_file", "job_text",
               "job_hash", "created", "ranks", "n_cells", "n_backbones", "eval_split", "keep_backbones",
               "hdf5_version", "mpi_library", "openblas_config", "gsl_version"]
 CELL_FIELDS = ["index", "pretrain_size", "model", "complexity", "pretrain_task", "finetune_size",

@@ -148,6 +148,9 @@ void nn_conv3_forward_naive(float *y, const float *x, const float *w, const floa
 size_t nn_conv3_dcol_floats(int B, int C, int H, int W);
 void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
                        const float *col, const float *w, int B, int C, int H, int W, int K);
+/* 1 when networks created now compute their first convolution directly (the default), 0
+ * when the environment has SYNLAW_DIRECT_CONV=0 (every layer a GEMM, the earlier rounding). */
+int nn_direct_conv(void);
 /* The direct convolution of a first layer with few input channels (no im2col): scratch holds
  * nn_conv3_direct_scratch floats. Backward gives dw and db only (a first layer needs no dx). */
 size_t nn_conv3_direct_scratch(int C, int H, int W, int K);

@@ -176,6 +176,12 @@ static int direct_pool(const nn_net *n, int i)
 
 static size_t out_count(const nn_layer *l) { return (size_t)l->K * l->P * l->Q; }
 
+int nn_direct_conv(void)
+{
+    const char *direct = getenv("SYNLAW_DIRECT_CONV");
+    return !(direct && strcmp(direct, "0") == 0);
+}
+
 nn_net *nn_create(const nn_arch *arch, int batch_cap)
 {
     nn_net *n = calloc(1, sizeof *n);
@@ -183,8 +189,7 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
         return NULL;
     n->arch = *arch;
     n->batch_cap = batch_cap;
-    const char *direct = getenv("SYNLAW_DIRECT_CONV");
-    n->direct_first = !(direct && strcmp(direct, "0") == 0);
+    n->direct_first = nn_direct_conv();
     size_t B = (size_t)batch_cap, acts = B * (size_t)arch->in_size, cols = 0, args = 0, dcol = 0;
     n->act_off[0] = 0;
     for (int i = 0; i < arch->nlayer; i++) {

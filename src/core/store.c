@@ -687,6 +687,7 @@ int store_create(store **out, const char *path, MPI_Comm comm, const job_spec *s
     ok = attr_str(st->file, "format", STORE_FORMAT) == 0 &&
          attr_int(st->file, "format_version", STORE_FORMAT_VERSION) == 0 &&
          attr_str(st->file, "synlaw_version", version_synlaw()) == 0 &&
+         attr_str(st->file, "first_conv", nn_direct_conv() ? "direct" : "gemm") == 0 &&
          attr_str(st->file, "job_name", spec->name) == 0 &&
          attr_str(st->file, "job_file", job_file) == 0 &&
          attr_str(st->file, "job_text", job_text) == 0 &&
