@@ -34,18 +34,15 @@ static inline unsigned long long check_fnv(unsigned long long h, const void *p, 
 /* In a test built with one clone of the HOT loops forced (SYNLAW_CLONE_*, see simd.h): exit
  * with 77 (ctest's "skipped") when this CPU cannot run it. */
 #if defined(SYNLAW_CLONE_avx512f)
-#define CHECK_CLONE_RUNS()                                                                      \
-    do {                                                                                        \
-        if (!__builtin_cpu_supports("avx512f")) {                                               \
-            printf("skipped: this CPU has no AVX-512F\n");                                      \
-            return 77;                                                                          \
-        }                                                                                       \
-    } while (0)
+#define CHECK_CLONE_ISA "avx512f"
 #elif defined(SYNLAW_CLONE_avx2)
+#define CHECK_CLONE_ISA "avx2"
+#endif
+#ifdef CHECK_CLONE_ISA
 #define CHECK_CLONE_RUNS()                                                                      \
     do {                                                                                        \
-        if (!__builtin_cpu_supports("avx2")) {                                                  \
-            printf("skipped: this CPU has no AVX2\n");                                          \
+        if (!__builtin_cpu_supports(CHECK_CLONE_ISA)) {                                         \
+            printf("skipped: this CPU has no %s\n", CHECK_CLONE_ISA);                           \
             return 77;                                                                          \
         }                                                                                       \
     } while (0)

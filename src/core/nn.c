@@ -638,19 +638,42 @@ size_t nn_conv3_direct_scratch(int C, int H, int W, int K)
     return (size_t)(C + 1) * padded_floats(H, W) + (size_t)K * (C * 9 + 1) * LANES;
 }
 
+/* The C input planes of sample b of x [C, B, H, W], padded, one after the other. */
+static void pad_sample(float *pads, const float *x, int b, int B, int C, int H, int W)
+{
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W);
+    for (int c = 0; c < C; c++)
+        pad_plane(pads + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+}
+
+/* out = output plane k (no bias) of the padded sample pads, in the layout of the q loops. */
+static void conv3_direct_out(float *out, const float *pads, const float *w, int k, int C, int H, int W)
+{
+    const size_t PP = padded_floats(H, W), L = direct_len(H, W);
+    for (int c = 0; c < C; c++)
+        conv3_direct_plane(out, pads + c * PP, w + ((size_t)k * C + c) * 9, L, W + 2, c > 0);
+}
+
+/* The lanes of output channel k's weight gradient (acc [K, C, 9, LANES]) += the products of
+ * its plane gradient g with every padded input plane of the sample. */
+static void conv3_direct_dw_out(float *acc, const float *g, const float *pads, int k, int C, int H, int W)
+{
+    const size_t PP = padded_floats(H, W), L = direct_len(H, W);
+    for (int c = 0; c < C; c++)
+        conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, pads + c * PP, L, W + 2);
+}
+
 /* y [K, B, H, W] = the convolution of x [C, B, H, W] without bias. */
 static void conv3_direct(float *y, float *scratch, const float *x, const float *w, int B, int C, int H,
                          int W, int K)
 {
-    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W);
     const int Wp = W + 2;
     float *out = scratch + (size_t)C * PP;
     for (int b = 0; b < B; b++) {
-        for (int c = 0; c < C; c++)
-            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        pad_sample(scratch, x, b, B, C, H, W);
         for (int k = 0; k < K; k++) {
-            for (int c = 0; c < C; c++)
-                conv3_direct_plane(out, scratch + c * PP, w + ((size_t)k * C + c) * 9, L, Wp, c > 0);
+            conv3_direct_out(out, scratch, w, k, C, H, W);
             float *yk = y + ((size_t)k * B + b) * HW;
             for (int r = 0; r < H; r++)
                 memcpy(yk + (size_t)r * W, out + (size_t)r * Wp, (size_t)W * sizeof(float));
@@ -671,20 +694,18 @@ void nn_conv3_direct_forward(float *y, float *scratch, const float *x, const flo
 void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float *dy, const float *x, int B,
                               int C, int H, int W, int K)
 {
-    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W), N = (size_t)B * HW;
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), N = (size_t)B * HW;
     const int Wp = W + 2;
     float *g = scratch + (size_t)C * PP, *acc = g + PP;
     memset(acc, 0, (size_t)K * C * 9 * LANES * sizeof(float));
     memset(g, 0, PP * sizeof(float)); /* the dropped columns and the tail stay 0 */
     for (int b = 0; b < B; b++) {
-        for (int c = 0; c < C; c++)
-            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        pad_sample(scratch, x, b, B, C, H, W);
         for (int k = 0; k < K; k++) {
             const float *dyk = dy + ((size_t)k * B + b) * HW;
             for (int r = 0; r < H; r++)
                 memcpy(g + (size_t)r * Wp, dyk + (size_t)r * W, (size_t)W * sizeof(float));
-            for (int c = 0; c < C; c++)
-                conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, scratch + c * PP, L, Wp);
+            conv3_direct_dw_out(acc, g, scratch, k, C, H, W);
         }
     }
     for (size_t j = 0; j < (size_t)K * C * 9; j++)
@@ -698,15 +719,13 @@ void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float 
 static void conv3_direct_pool(float *py, int *arg, float *scratch, const float *x, const float *w, int B,
                               int C, int H, int W, int K)
 {
-    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const size_t PP = padded_floats(H, W);
     const int Wp = W + 2, P = H / 2, Q = W / 2;
     float *out = scratch + (size_t)C * PP;
     for (int b = 0; b < B; b++) {
-        for (int c = 0; c < C; c++)
-            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        pad_sample(scratch, x, b, B, C, H, W);
         for (int k = 0; k < K; k++) {
-            for (int c = 0; c < C; c++)
-                conv3_direct_plane(out, scratch + c * PP, w + ((size_t)k * C + c) * 9, L, Wp, c > 0);
+            conv3_direct_out(out, scratch, w, k, C, H, W);
             size_t o = ((size_t)k * B + b) * P * Q;
             pool2_plane(py + o, arg + o, out, P, Q, W, Wp);
         }
@@ -720,13 +739,12 @@ static void conv3_direct_pool(float *py, int *arg, float *scratch, const float *
 static void conv3_direct_pool_backward(float *dw, float *db, float *scratch, const float *dpool,
                                        const int *arg, const float *x, int B, int C, int H, int W, int K)
 {
-    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const size_t PP = padded_floats(H, W), L = direct_len(H, W);
     const int Wp = W + 2, PQ = (H / 2) * (W / 2);
     float *g = scratch + (size_t)C * PP, *acc = g + PP, *dbl = acc + (size_t)K * C * 9 * LANES;
     memset(acc, 0, (size_t)K * (C * 9 + 1) * LANES * sizeof(float));
     for (int b = 0; b < B; b++) {
-        for (int c = 0; c < C; c++)
-            pad_plane(scratch + c * PP, x + ((size_t)c * B + b) * HW, H, W);
+        pad_sample(scratch, x, b, B, C, H, W);
         for (int k = 0; k < K; k++) {
             const float *dp = dpool + ((size_t)k * B + b) * PQ;
             const int *ap = arg + ((size_t)k * B + b) * PQ;
@@ -734,8 +752,7 @@ static void conv3_direct_pool_backward(float *dw, float *db, float *scratch, con
             for (int j = 0; j < PQ; j++)
                 g[(size_t)(ap[j] / W) * Wp + ap[j] % W] += dp[j];
             lanes_add(dbl + (size_t)k * LANES, g, L);
-            for (int c = 0; c < C; c++)
-                conv3_direct_dw_plane(acc + ((size_t)k * C + c) * 9 * LANES, g, scratch + c * PP, L, Wp);
+            conv3_direct_dw_out(acc, g, scratch, k, C, H, W);
         }
     }
     for (size_t j = 0; j < (size_t)K * C * 9; j++)
