@@ -220,30 +220,115 @@ static float local_extent(const object *o)
     return r * 1.01f;
 }
 
-/* Cheap hash noise in [0, 1) for texture 3. */
-static float texture_value(const object *o, float u, float v)
-{
-    float t;
-    switch (o->texture) {
-    case 1: t = 0.5f + 0.5f * sinf(o->tex_freq * (u * o->tex_cos + v * o->tex_sin)); break;
-    case 2: {
-        float a = u * o->tex_cos + v * o->tex_sin, b = -u * o->tex_sin + v * o->tex_cos;
-        int ia = (int)floorf(a * o->tex_freq * 0.5f), ib = (int)floorf(b * o->tex_freq * 0.5f);
-        t = ((ia + ib) & 1) ? 1.0f : 0.0f;
-        break;
-    }
-    case 3: t = 0.5f + 0.5f * cosf(o->tex_freq * sqrtf(u * u + v * v)); break;
-    default: return 1.0f;
-    }
-    return 1.0f - o->tex_amp + o->tex_amp * t;
-}
-
 /* The target grid: its shape, the canvas units per pixel (sx, sy; 1 at 28 x 28) and target
  * pixels per canvas unit of distance (inv_s). */
 typedef struct {
     int rows, cols, channels;
     float sx, sy, inv_s;
 } grid;
+
+/* Half-extents along the local axes of a box that contains the class's shape. */
+static void local_box(const object *o, double *hx, double *hy)
+{
+    const float q = o->q;
+    switch (o->cls) {
+    case C_BOX:
+        *hx = 0.9f;
+        *hy = 0.45f + 0.45f * q;
+        break;
+    case C_STROKE:
+        *hx = 1.0 + (0.12f + 0.2f * q);
+        *hy = 0.12f + 0.2f * q;
+        break;
+    case C_DISK:
+    case C_RING:
+    case C_CRESCENT:
+    case C_CROSS: *hx = *hy = 1.0; break;
+    default:
+        *hx = *hy = 0.0;
+        for (int i = 0; i < o->nvert; i++) {
+            *hx = fabs(o->vx[i]) > *hx ? fabs(o->vx[i]) : *hx;
+            *hy = fabs(o->vy[i]) > *hy ? fabs(o->vy[i]) : *hy;
+        }
+    }
+}
+
+/* Where on a row an object can cover pixels. A pixel has coverage > 0 only where its class
+ * distance d is below dmax, half a target pixel in local units; every class distance is at
+ * least the distance to the shape (exact outside it; for the crescent, that of the unit disk
+ * holding it), so such a pixel's local point (u, v) lies within dmax of the shape's local box
+ * and of its extent disk. Both are solved for the canvas offset dx of the row's points, in
+ * double, with 1% to spare and then one pixel each side: far more than the rounding of the
+ * float coordinates and distances. */
+typedef struct {
+    /* per local axis: |u| <= h holds for dx within w of -k dy; where u does not depend on dx,
+     * w is unbounded and the row is empty if |f dy| > h */
+    double k[2], w[2], f[2], h[2];
+    /* the disk: dx within sqrt(q2 dy^2 + q0) of -q1 dy */
+    double q2, q1, q0;
+} span_geom;
+
+static void span_setup(span_geom *sg, const object *o, const grid *g)
+{
+    const double ku = 1.0 / ((double)o->radius * o->aspect), kv = 1.0 / o->radius;
+    const double ppu = (double)o->radius * (o->aspect < 1 ? o->aspect : 1.0f);
+    const double dmax = 0.5 / (ppu * g->inv_s);
+    double hx, hy;
+    local_box(o, &hx, &hy);
+    /* u = a[0] dx + b[0] dy, v = a[1] dx + b[1] dy */
+    const double a[2] = {ku * o->cos_t, -kv * o->sin_t}, b[2] = {ku * o->sin_t, kv * o->cos_t};
+    for (int i = 0; i < 2; i++) {
+        int flat = fabs(a[i]) < 1e-12;
+        sg->h[i] = ((i == 0 ? hx : hy) + dmax) * 1.01 + 1e-3;
+        sg->k[i] = flat ? 0 : b[i] / a[i];
+        sg->w[i] = flat ? 1e300 : fabs(sg->h[i] / a[i]);
+        sg->f[i] = flat ? b[i] : 0;
+    }
+    /* (a0 t + b0 dy)^2 + (a1 t + b1 dy)^2 <= rr^2, solved for t */
+    const double rr = (local_extent(o) + dmax) * 1.01 + 1e-3; /* local_extent: already 1% over */
+    const double A = a[0] * a[0] + a[1] * a[1], B = a[0] * b[0] + a[1] * b[1];
+    const double C = b[0] * b[0] + b[1] * b[1];
+    sg->q1 = B / A;
+    sg->q2 = (B * B - A * C) / (A * A);
+    sg->q0 = rr * rr / A;
+}
+
+/* For rows y0 .. y1, the pixels xa[j] .. xb[j] of row y0 + j, within x0 .. x1, that o can
+ * cover (xa[j] > xb[j]: none). One loop over the rows, without branches, that vectorises. */
+static inline __attribute__((always_inline)) void
+row_spans(int *restrict xa, int *restrict xb, const span_geom *sg, const object *o, const grid *g,
+          int y0, int y1, int x0, int x1)
+{
+    const double sy = g->sy, cy = o->cy, cx = o->cx, inv_sx = 1.0 / g->sx;
+    const double q0 = sg->q0, q1 = sg->q1, q2 = sg->q2;
+    const double k0 = sg->k[0], k1 = sg->k[1], w0 = sg->w[0], w1 = sg->w[1];
+    const double f0 = sg->f[0], f1 = sg->f[1], h0 = sg->h[0], h1 = sg->h[1];
+    for (int j = 0; j <= y1 - y0; j++) {
+        const double dy = ((double)(y0 + j) + 0.5) * sy - cy;
+        const double disc = q2 * dy * dy + q0, root = sqrt(disc > 0 ? disc : 0);
+        double lo = -q1 * dy - root, hi = -q1 * dy + root;
+        const double c0 = -k0 * dy, c1 = -k1 * dy;
+        lo = c0 - w0 > lo ? c0 - w0 : lo;
+        hi = c0 + w0 < hi ? c0 + w0 : hi;
+        lo = c1 - w1 > lo ? c1 - w1 : lo;
+        hi = c1 + w1 < hi ? c1 + w1 : hi;
+        /* pixel x has its centre at dx = (x + 0.5) sx - cx; one pixel to spare each side */
+        double fa = floor((lo + cx) * inv_sx - 0.5) - 1, fb = ceil((hi + cx) * inv_sx - 0.5) + 1;
+        fa = fa < x0 ? x0 : fa > x1 + 1 ? x1 + 1 : fa;
+        fb = fb > x1 ? x1 : fb < x0 - 1 ? x0 - 1 : fb;
+        const int empty = (disc < 0) | (fabs(f0 * dy) > h0) | (fabs(f1 * dy) > h1) | (lo > hi);
+        xa[j] = empty ? x1 + 1 : (int)fa;
+        xb[j] = empty ? x0 - 1 : (int)fb;
+    }
+}
+
+/* (int)floorf(x) for |x| < 2^31, in operations that vectorise (GCC leaves a loop with floorf
+ * and a conversion scalar): truncate, then step down where that rounded up. */
+static inline __attribute__((always_inline)) int floor_int(float x)
+{
+    int i = (int)x;
+    return i - (x < (float)i);
+}
 
 /* Coverage of row y, pixels x0 .. x0 + n - 1, by o: the local coordinates (u, v) of each
  * pixel centre, its class distance in target pixels and the coverage 0.5 - d (not clamped;
@@ -267,8 +352,8 @@ coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, 
 }
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
- * covered pixel of a row; 0 and 0 elsewhere. Textures 1 and 3 evaluate sinf / cosf per
- * covered pixel only, of the first `drawn`. */
+ * covered pixel of a row; 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
+ * 1 and 3 evaluate sinf / cosf per covered pixel only, of the first `drawn`. */
 static inline __attribute__((always_inline)) void
 shade_row(float *restrict val, float *restrict cov, const float *restrict u,
                           const float *restrict v, int n, int drawn, const object *o)
@@ -282,14 +367,34 @@ shade_row(float *restrict val, float *restrict cov, const float *restrict u,
     case 2:
         for (int i = 0; i < n; i++) {
             float a = u[i] * tc + v[i] * ts, b = -u[i] * ts + v[i] * tc;
-            int ia = (int)floorf(a * fr * 0.5f), ib = (int)floorf(b * fr * 0.5f);
+            int ia = floor_int(a * fr * 0.5f), ib = floor_int(b * fr * 0.5f);
             float t = ((ia + ib) & 1) ? 1.0f : 0.0f;
             val[i] = 1.0f - amp + amp * t;
         }
         break;
-    default:
+    default: {
+        /* stripes: sinf of fr (u tc + v ts); radial: cosf of fr |(u, v)|. The arguments
+         * in a loop that vectorises, then sinf or cosf of the covered pixels only, listed
+         * first */
+        float arg[ROW_MAX];
+        int at[ROW_MAX], k = 0;
+        if (o->texture == 1)
+            for (int i = 0; i < n; i++)
+                arg[i] = fr * (u[i] * tc + v[i] * ts);
+        else
+            for (int i = 0; i < n; i++)
+                arg[i] = fr * sqrtf(u[i] * u[i] + v[i] * v[i]);
+        for (int i = 0; i < drawn; i++) {
+            at[k] = i;
+            k += cov[i] > 0;
+        }
         for (int i = 0; i < n; i++)
-            val[i] = i < drawn && cov[i] > 0 ? texture_value(o, u[i], v[i]) : 1.0f;
+            val[i] = 1.0f;
+        for (int j = 0; j < k; j++) {
+            float t = 0.5f + 0.5f * (o->texture == 1 ? sinf(arg[at[j]]) : cosf(arg[at[j]]));
+            val[at[j]] = 1.0f - amp + amp * t;
+        }
+    }
     }
     const float value = o->value, lx = o->light_x, ly = o->light_y;
     for (int i = 0; i < n; i++) {
@@ -357,17 +462,24 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
     if (y1 > g->rows - 1) y1 = g->rows - 1;
     if (x1 < x0)
         return;
-    /* the row's pixels, n, and a whole number of 16-wide vectors, m: the pixels past n are
-     * computed (no remainder loops) but never drawn */
-    const int n = x1 - x0 + 1, m = (n + 15) & ~15;
+    span_geom sg;
+    span_setup(&sg, o, g);
+    int span_a[SYNTH_MAX_SIDE], span_b[SYNTH_MAX_SIDE];
+    row_spans(span_a, span_b, &sg, o, g, y0, y1, x0, x1);
     const size_t plane = (size_t)g->rows * g->cols;
     float u[ROW_MAX], v[ROW_MAX], cov[ROW_MAX], val[ROW_MAX];
     for (int y = y0; y <= y1; y++) {
-        coverage_row(cov, u, v, x0, m, y, o, g);
+        /* the pixels xa .. xb of the row that can be covered, n of them, and a whole number
+         * of 16-wide vectors, m: the pixels past n are computed (no remainder loops) but
+         * never drawn */
+        const int xa = span_a[y - y0], n = span_b[y - y0] - xa + 1, m = (n + 15) & ~15;
+        if (n <= 0)
+            continue;
+        coverage_row(cov, u, v, xa, m, y, o, g);
         if (!any_positive(cov, n))
             continue;
         shade_row(val, cov, u, v, m, n, o);
-        size_t p = (size_t)y * g->cols + x0;
+        size_t p = (size_t)y * g->cols + xa;
         if (!tint)
             blend_row(img + p, val, cov, n, 1.0f);
         else
@@ -448,18 +560,22 @@ static void draw_tint(float *tint, rng_t *r)
         tint[c] /= top;
 }
 
-/* Background of level 3 and up on row y: a dim linear gradient, times the channel's tint
- * (1 for grey: exact). Levels 1 and 2 keep the zeros of the memset. */
-HOT static void background_row(float *restrict row, int W, int y, const grid *g, float bg, float bgx,
-                               float bgy, float tint)
+/* Background of level 3 and up in one channel plane: a dim linear gradient, times the
+ * channel's tint (1 for grey: exact). Levels 1 and 2 keep the zeros of the memset. */
+HOT static void background_plane(float *restrict img, const grid *g, float bg, float bgx, float bgy,
+                                 float tint)
 {
-    /* the canvas coordinates of the pixel centre, less a half (x itself at 28) */
-    const float yc = ((float)y + 0.5f) * g->sy - 0.5f, sx = g->sx;
-    for (int x = 0; x < W; x++) {
-        float xc = ((float)x + 0.5f) * sx - 0.5f;
-        float v = bg + bgx * (xc - 13.5f) + bgy * (yc - 13.5f);
-        v = v < 0 ? 0 : v;
-        row[x] = v * tint;
+    const float sx = g->sx;
+    for (int y = 0; y < g->rows; y++) {
+        /* the canvas coordinates of the pixel centre, less a half (x itself at 28) */
+        const float yc = ((float)y + 0.5f) * g->sy - 0.5f;
+        float *restrict row = img + (size_t)y * g->cols;
+        for (int x = 0; x < g->cols; x++) {
+            float xc = ((float)x + 0.5f) * sx - 0.5f;
+            float v = bg + bgx * (xc - 13.5f) + bgy * (yc - 13.5f);
+            v = v < 0 ? 0 : v;
+            row[x] = v * tint;
+        }
     }
 }
 
@@ -534,10 +650,8 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
         bgy = (float)rng_range(&r, -0.006, 0.006);
     }
     if (level >= 3)
-        for (int y = 0; y < R; y++)
-            for (int c = 0; c < C; c++)
-                background_row(out->image + c * plane + (size_t)y * W, W, y, &g, bg, bgx, bgy,
-                               C == 1 ? 1.0f : bg_tint[c]);
+        for (int c = 0; c < C; c++)
+            background_plane(out->image + c * plane, &g, bg, bgx, bgy, C == 1 ? 1.0f : bg_tint[c]);
 
     if (level >= 4) { /* clutter: thin dim strokes behind the objects */
         int nclutter = (int)rng_below(&r, 4);
