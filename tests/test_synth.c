@@ -1,7 +1,7 @@
 /* Renderer: determinism, value ranges, labels, class coverage, antialiasing, levels 1-3
  * with one object and level 4 with several, PNG contact sheets (grey and colour). The 28 x 28
- * grey images are pinned by hashes (the images of every published result); other shapes
- * write only their part of the sample, show every class, keep the grey image's mask and
+ * grey images are pinned by hashes (the images of every published result), and so are five
+ * other shapes; other shapes write only their part of the sample, show every class, keep the grey image's mask and
  * labels in colour, and have channels that differ from level 2. The per-pixel variance of
  * each level is printed for information, not asserted. */
 #include "check.h"
@@ -29,6 +29,39 @@ static void test_pinned(synth_sample *a)
             h = check_fnv(h, &a->nobj, sizeof a->nobj);
         }
         CHECK(h == want[level - 1], "level %d: the 28x28 images changed (hash 0x%016llx)", level, h);
+    }
+}
+
+/* Other shapes, seed 42, images 0..499 per level, hashed the same way: as synlaw 0.2.1
+ * rendered them before each row was cut to the pixels an object can cover (a change that must
+ * leave every image as it was): colour, non-square, thin in either direction. */
+static void test_pinned_shapes(synth_sample *a)
+{
+    static const struct {
+        synth_shape shape;
+        unsigned long long want[4];
+    } pins[] = {
+        {{32, 32, 3}, {0x4801bc834fa8833bULL, 0x412598e4a58b7178ULL, 0x1e8ffe08d2ab5141ULL, 0xf15e33bc33dc3eddULL}},
+        {{64, 48, 3}, {0x5dc6a408f5032fd1ULL, 0xa469eabd038bde16ULL, 0xe9ec6d932fe371abULL, 0x4dca66afd1e473a8ULL}},
+        {{20, 33, 1}, {0xfb209371c3b34109ULL, 0x6cbb5d8dc11205bcULL, 0xd509d6a96447f549ULL, 0xa0a7ed6cc492b85bULL}},
+        {{9, 61, 1}, {0xfb10812720feb11fULL, 0x185fcde95814d0deULL, 0xef6e5a37adceb1e9ULL, 0xf13033ab7360aaecULL}},
+        {{61, 10, 3}, {0x17c179a88773c83bULL, 0x42a885c4c1c9463fULL, 0x0dcd5e9deec7ae66ULL, 0x93feca8d86bb767cULL}},
+    };
+    for (size_t k = 0; k < sizeof pins / sizeof *pins; k++) {
+        const synth_shape *sh = &pins[k].shape;
+        size_t plane = (size_t)sh->rows * sh->cols;
+        for (int level = 1; level <= 4; level++) {
+            unsigned long long h = 0xcbf29ce484222325ULL;
+            for (int i = 0; i < 500; i++) {
+                synth_render_shape(a, sh, 42, (uint64_t)i, level);
+                h = check_fnv(h, a->image, plane * sh->channels * sizeof(float));
+                h = check_fnv(h, a->mask, plane * sizeof(float));
+                h = check_fnv(h, a->present, sizeof a->present);
+                h = check_fnv(h, &a->nobj, sizeof a->nobj);
+            }
+            CHECK(h == pins[k].want[level - 1], "%dx%dx%d level %d: the images changed (hash 0x%016llx)",
+                  sh->rows, sh->cols, sh->channels, level, h);
+        }
     }
 }
 
@@ -189,6 +222,7 @@ int main(void)
     CHECK(image_write_sheet("/nonexistent-dir/x.png", imgs, 4, SYNTH_SIDE, SYNTH_SIDE, 1, 2, 2, err, sizeof err) == -1,
           "writing into a missing directory succeeded");
     test_pinned(a);
+    test_pinned_shapes(a);
     test_shapes(a, b);
     free(a);
     free(b);
