@@ -36,6 +36,8 @@ typedef struct {
 } object;
 
 enum { ROW_MAX = SYNTH_MAX_SIDE }; /* a multiple of 16 */
+/* Floats after a canvas's last row: a row's vectors may run up to 15 pixels past its end. */
+enum { CANVAS_SLACK = 16 };
 
 /* Polygon distance of a row of n points (u, v), edge by edge: per point the same sequence of
  * operations as the classic one-point loop (nearest edge point, crossing-number sign). */
@@ -330,25 +332,28 @@ static inline __attribute__((always_inline)) int floor_int(float x)
     return i - (x < (float)i);
 }
 
-/* Coverage of row y, pixels x0 .. x0 + n - 1, by o: the local coordinates (u, v) of each
+/* Coverage of row y, pixels x0 .. x0 + m - 1, by o: the local coordinates (u, v) of each
  * pixel centre, its class distance in target pixels and the coverage 0.5 - d (not clamped;
- * <= 0 outside). */
+ * <= 0 outside). Only the first n pixels are the object's to draw: the coverage of the others
+ * is set to 0, so that every later step of the row can run over all m. */
 static inline __attribute__((always_inline)) void
-coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, int n,
+coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, int m, int n,
                              int y, const object *o, const grid *g)
 {
     const float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
     const float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f), inv_s = g->inv_s;
     const float ct = o->cos_t, st = o->sin_t, sx = g->sx, cx = o->cx;
     const float dy = ((float)y + 0.5f) * g->sy - o->cy;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < m; i++) {
         float dx = ((float)(x0 + i) + 0.5f) * sx - cx;
         u[i] = (dx * ct + dy * st) * inv_r * inv_a;
         v[i] = (-dx * st + dy * ct) * inv_r;
     }
-    sd_row(cov, u, v, n, o);
-    for (int i = 0; i < n; i++)
-        cov[i] = 0.5f - cov[i] * px_per_unit * inv_s;
+    sd_row(cov, u, v, m, o);
+    for (int i = 0; i < m; i++) {
+        float c = 0.5f - cov[i] * px_per_unit * inv_s;
+        cov[i] = i < n ? c : 0.0f;
+    }
 }
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
@@ -475,18 +480,20 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
         const int xa = span_a[y - y0], n = span_b[y - y0] - xa + 1, m = (n + 15) & ~15;
         if (n <= 0)
             continue;
-        coverage_row(cov, u, v, xa, m, y, o, g);
-        if (!any_positive(cov, n))
+        coverage_row(cov, u, v, xa, m, n, y, o, g);
+        if (!any_positive(cov, m))
             continue;
         shade_row(val, cov, u, v, m, n, o);
         size_t p = (size_t)y * g->cols + xa;
+        /* all m pixels: those past n have coverage 0 and keep their values (the planes
+         * have CANVAS_SLACK floats to spare after the last row) */
         if (!tint)
-            blend_row(img + p, val, cov, n, 1.0f);
+            blend_row(img + p, val, cov, m, 1.0f);
         else
             for (int c = 0; c < g->channels; c++)
-                blend_row(img + c * plane + p, val, cov, n, tint[c]);
+                blend_row(img + c * plane + p, val, cov, m, tint[c]);
         if (cov_out)
-            mark_row(cov_out + p, owner ? owner + p : NULL, cov, n, visible_id);
+            mark_row(cov_out + p, owner ? owner + p : NULL, cov, m, visible_id);
     }
 }
 
@@ -639,8 +646,14 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
         draw_tint(bg_tint, &col);
     }
 
-    memset(out->image, 0, sizeof(float) * plane * (size_t)C);
-    memset(out->mask, 0, sizeof(float) * plane);
+    /* The scene is drawn on canvases with CANVAS_SLACK floats after the last plane, so that
+     * draw_object can run its rows in whole vectors, then copied into out. */
+    float img[SYNTH_MAX_CHANNELS * SYNTH_MAX_PIXELS + CANVAS_SLACK], mask[SYNTH_MAX_PIXELS + CANVAS_SLACK];
+    int owner[SYNTH_MAX_PIXELS + CANVAS_SLACK];
+    memset(img, 0, sizeof(float) * (plane * (size_t)C + CANVAS_SLACK));
+    memset(mask, 0, sizeof(float) * (plane + CANVAS_SLACK));
+    for (size_t p = 0; p < plane + CANVAS_SLACK; p++)
+        owner[p] = -1;
     memset(out->present, 0, sizeof out->present);
     out->nobj = 0;
     float bg = 0.0f, bgx = 0.0f, bgy = 0.0f;
@@ -651,7 +664,7 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
     }
     if (level >= 3)
         for (int c = 0; c < C; c++)
-            background_plane(out->image + c * plane, &g, bg, bgx, bgy, C == 1 ? 1.0f : bg_tint[c]);
+            background_plane(img + c * plane, &g, bg, bgx, bgy, C == 1 ? 1.0f : bg_tint[c]);
 
     if (level >= 4) { /* clutter: thin dim strokes behind the objects */
         int nclutter = (int)rng_below(&r, 4);
@@ -670,21 +683,20 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
             o.value = (float)rng_range(&r, 0.15, 0.5);
             if (colour)
                 draw_tint(tint, &col);
-            draw_object(&o, &g, out->image, colour ? tint : C == 3 ? bg_tint : NULL, NULL, 0, NULL);
+            draw_object(&o, &g, img, colour ? tint : C == 3 ? bg_tint : NULL, NULL, 0, NULL);
         }
     }
 
     int nobj = level >= 4 ? 2 + (int)rng_below(&r, 3) : 1;
-    int owner[SYNTH_MAX_PIXELS];
-    for (size_t p = 0; p < plane; p++)
-        owner[p] = -1;
     object objs[MAX_OBJ];
     for (int k = 0; k < nobj; k++) {
         make_object(&objs[k], &r, level, nobj);
         if (colour)
             draw_tint(tint, &col);
-        draw_object(&objs[k], &g, out->image, colour ? tint : C == 3 ? bg_tint : NULL, out->mask, k, owner);
+        draw_object(&objs[k], &g, img, colour ? tint : C == 3 ? bg_tint : NULL, mask, k, owner);
     }
+    memcpy(out->image, img, sizeof(float) * plane * (size_t)C);
+    memcpy(out->mask, mask, sizeof(float) * plane);
     out->nobj = nobj;
     int visible[MAX_OBJ] = {0};
     for (int k = 0; k < nobj; k++)
