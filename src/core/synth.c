@@ -1,9 +1,10 @@
 /* Signed-distance renderer. Each object maps a pixel centre to local coordinates (rotation,
  * scale, aspect), evaluates its class SDF there and turns the distance into coverage over a
- * one-pixel ramp, which is the antialiasing. Only the object's bounding box is visited, a row
- * at a time: each step of a row (coordinates, distance, coverage, blending) is a loop over the
- * row's pixels that vectorises (HOT, simd.h) and computes, per pixel, exactly the operations of
- * the one-pixel-at-a-time formulas in the same order, so the images are the same bits. */
+ * one-pixel ramp, which is the antialiasing. Only the pixels the object can cover are
+ * visited, a row at a time (row_spans): each step of a row (coordinates, distance, coverage,
+ * blending) is a loop over the row's pixels that vectorises (HOT, simd.h) and computes, per
+ * pixel, exactly the operations of the one-pixel-at-a-time formulas in the same order, so
+ * the images are the same bits. */
 #include "synlaw/synth.h"
 
 #include "simd.h"
@@ -475,8 +476,7 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
     float u[ROW_MAX], v[ROW_MAX], cov[ROW_MAX], val[ROW_MAX];
     for (int y = y0; y <= y1; y++) {
         /* the pixels xa .. xb of the row that can be covered, n of them, and a whole number
-         * of 16-wide vectors, m: the pixels past n are computed (no remainder loops) but
-         * never drawn */
+         * of 16-wide vectors, m: no remainder loops; the pixels past n get coverage 0 */
         const int xa = span_a[y - y0], n = span_b[y - y0] - xa + 1, m = (n + 15) & ~15;
         if (n <= 0)
             continue;
