@@ -1098,9 +1098,10 @@ static inline __attribute__((always_inline)) uint64_t double_bits(double d)
     return u;
 }
 
-/* e^x: x = k ln2 + r with |r| <= ln2 / 2, e^r from its Taylor series to r^13 (truncation below 1e-17), times
- * 2^k built in the exponent bits. Below -708 the result is 0 (a subnormal e^x, which the
- * flush-to-zero mode synlaw runs in makes 0 anyway); above 709.78, infinity. */
+/* e^x: x = k ln2 + r with |r| <= ln2 / 2, e^r from its Taylor series to r^13 (truncation
+ * below 1e-17), times 2^k built in the exponent bits. Below x = -708 the result is 0 (e^x is
+ * below 3.3e-308 there, and subnormal from -708.4); from 709.78 on, infinity (e^x overflows
+ * from 709.7827). Neither cut matters to the loss or the sigmoid below. */
 static inline __attribute__((always_inline)) double exp_d(double x)
 {
     const double shift = 0x1.8p52, inv_ln2 = 0x1.71547652b82fep+0;
@@ -1179,12 +1180,12 @@ double nn_sigmoid_bce(float *dlogits, long *nwrong, const float *logits, const f
         bce_terms(term, p, logits + j0, t, n);
         for (size_t j = 0; j < n; j++) /* in order: the same sum as one loop */
             loss += term[j];
+        if (nwrong) /* before dlogits is written: it may be the logits' own buffer */
+            for (size_t j = 0; j < n; j++)
+                *nwrong += (logits[j0 + j] > 0) != (t[j] > 0.5f);
         if (dlogits)
             for (size_t j = 0; j < n; j++)
                 dlogits[j0 + j] = (float)((p[j] - t[j]) * scale);
-        if (nwrong)
-            for (size_t j = 0; j < n; j++)
-                *nwrong += (logits[j0 + j] > 0) != (t[j] > 0.5f);
     }
     return loss * scale;
 }
