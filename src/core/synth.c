@@ -359,10 +359,10 @@ coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, 
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
  * covered pixel of a row; 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
- * 1 and 3 evaluate sinf / cosf per covered pixel only, of the first `drawn`. */
+ * 1 and 3 evaluate sinf / cosf per covered pixel only. */
 static inline __attribute__((always_inline)) void
 shade_row(float *restrict val, float *restrict cov, const float *restrict u,
-                          const float *restrict v, int n, int drawn, const object *o)
+                          const float *restrict v, int n, const object *o)
 {
     const float amp = o->tex_amp, fr = o->tex_freq, tc = o->tex_cos, ts = o->tex_sin;
     switch (o->texture) {
@@ -390,7 +390,7 @@ shade_row(float *restrict val, float *restrict cov, const float *restrict u,
         else
             for (int i = 0; i < n; i++)
                 arg[i] = fr * sqrtf(u[i] * u[i] + v[i] * v[i]);
-        for (int i = 0; i < drawn; i++) {
+        for (int i = 0; i < n; i++) {
             at[k] = i;
             k += cov[i] > 0;
         }
@@ -483,7 +483,7 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
         coverage_row(cov, u, v, xa, m, n, y, o, g);
         if (!any_positive(cov, m))
             continue;
-        shade_row(val, cov, u, v, m, n, o);
+        shade_row(val, cov, u, v, m, o);
         size_t p = (size_t)y * g->cols + xa;
         /* all m pixels: those past n have coverage 0 and keep their values (the planes
          * have CANVAS_SLACK floats to spare after the last row) */

@@ -206,14 +206,8 @@ void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, u
 /* target[k] = bit k of bits, as 0 or 1. */
 HOT static void unpack_bits(float *restrict target, const uint8_t *restrict bits, int K)
 {
-    /* a byte at a time, without branches (random bits would mispredict one branch in two) */
-    int k = 0;
-    for (; k + 8 <= K; k += 8) {
-        const unsigned b = bits[k >> 3];
-        for (int j = 0; j < 8; j++)
-            target[k + j] = (float)((b >> j) & 1);
-    }
-    for (; k < K; k++)
+    /* without branches: random bits would mispredict one branch in two */
+    for (int k = 0; k < K; k++)
         target[k] = (float)((bits[k >> 3] >> (k & 7)) & 1);
 }
 
