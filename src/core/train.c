@@ -206,8 +206,16 @@ void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, u
 /* target[k] = bit k of bits, as 0 or 1. */
 HOT static void unpack_bits(float *restrict target, const uint8_t *restrict bits, int K)
 {
-    /* without branches: random bits would mispredict one branch in two */
-    for (int k = 0; k < K; k++)
+    /* a byte at a time, without branches (random bits would mispredict one branch in two);
+     * for a segmentation target half the time of one loop over the bits (1.5% against 2.8%
+     * of an mlp-s stage, results/bench/harness) */
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        const unsigned b = bits[k >> 3];
+        for (int j = 0; j < 8; j++)
+            target[k + j] = (float)((b >> j) & 1);
+    }
+    for (; k < K; k++)
         target[k] = (float)((bits[k >> 3] >> (k & 7)) & 1);
 }
 
