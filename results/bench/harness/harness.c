@@ -1,0 +1,95 @@
+/* Measurements behind figures of the README that synlaw's own commands do not print (issue 12).
+ * Built by results/bench/harness/build.sh against build/libsynlaw_core.a.
+ *   harness bce ROUNDS      the sigmoid cross-entropy against the libm formula it replaced:
+ *                           gradients that differ, the loss's largest relative difference,
+ *                           and the time of each (ROUNDS batches of 64 x 784 logits)
+ *   harness render L N      render N 28x28 images at level L (for perf record)
+ *   harness stage M L T S   one pre-training stage (bench_pretrain): model M, level L, task T
+ *                           (0 multilabel, 1 segment), S steps of 64 on 16 S images (4 epochs) */
+#include "synlaw/bench.h"
+#include "synlaw/nn.h"
+#include "synlaw/rng.h"
+#include "synlaw/synth.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+/* The loss as synlaw computed it before (libm's exp and log1p). */
+static double bce_libm(float *dlogits, const float *logits, const float *targets, size_t n)
+{
+    double loss = 0.0, scale = 1.0 / (double)n;
+    for (size_t j = 0; j < n; j++) {
+        double z = logits[j], t = targets[j];
+        loss += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));
+        double p = 1.0 / (1.0 + exp(-z));
+        dlogits[j] = (float)((p - t) * scale);
+    }
+    return loss * scale;
+}
+
+static int bce(int rounds)
+{
+    const size_t n = 64 * 784;
+    float *z = malloc(n * 4), *t = malloc(n * 4), *d1 = malloc(n * 4), *d2 = malloc(n * 4);
+    const double sd[] = {1, 3, 10, 30, 300};
+    rng_t r;
+    rng_seed(&r, 5);
+    long differ = 0, total = 0;
+    double worst = 0, t_libm = 0, t_new = 0;
+    for (int k = 0; k < rounds; k++) {
+        for (size_t j = 0; j < n; j++) {
+            z[j] = (float)(rng_normal(&r) * sd[k % 5]);
+            t[j] = rng_uniform(&r) < 0.3 ? 1.0f : 0.0f;
+        }
+        double a = now(), l1 = bce_libm(d1, z, t, n), b = now();
+        double l2 = nn_sigmoid_bce(d2, NULL, z, t, 1, (int)n), c = now();
+        t_libm += b - a, t_new += c - b;
+        worst = fmax(worst, fabs(l1 - l2) / fabs(l1));
+        for (size_t j = 0; j < n; j++, total++)
+            differ += memcmp(&d1[j], &d2[j], 4) != 0;
+    }
+    printf("gradients: %ld of %ld differ from the libm formula's; loss: largest relative difference %.3g\n"
+           "time: libm formula %.3f s, nn_sigmoid_bce %.3f s (%.1fx)\n",
+           differ, total, worst, t_libm, t_new, t_libm / t_new);
+    free(z), free(t), free(d1), free(d2);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "bce") == 0)
+        return bce(atoi(argv[2]));
+    if (argc == 4 && strcmp(argv[1], "render") == 0) {
+        synth_sample *a = malloc(sizeof *a);
+        const synth_shape sh = {28, 28, 1};
+        for (long i = 0; i < atol(argv[3]); i++)
+            synth_render_shape(a, &sh, 42, (uint64_t)i, atoi(argv[2]));
+        free(a);
+        return 0;
+    }
+    if (argc == 6 && strcmp(argv[1], "stage") == 0) {
+        bench_stage st;
+        char err[512];
+        int steps = atoi(argv[5]);
+        if (bench_pretrain(&st, argv[2], atoi(argv[3]), atoi(argv[4]), 16L * steps, steps, 64, err, sizeof err)) {
+            fprintf(stderr, "%s\n", err);
+            return 1;
+        }
+        printf("%s level %s task %s: %.2f s, render share %.1f%%\n", argv[2], argv[3], argv[4], st.seconds,
+               100 * st.render_share);
+        return 0;
+    }
+    fprintf(stderr, "usage: harness bce ROUNDS | render LEVEL COUNT | stage MODEL LEVEL TASK STEPS\n");
+    return 2;
+}
