@@ -1,0 +1,38 @@
+#!/bin/bash
+# Each clone of the kernels alone (AVX-512, AVX2 and the x86-64 baseline: the code that an
+# AVX2 or an older machine runs), in the build of commit BASE and in the current one, one
+# after the other, twice: the renderer's rates at 28x28 (harness rates, with a hash of every
+# image: the same in every line) and the sigmoid cross-entropy against the libm formula
+# (harness bce). The clones are CMake's kernels_<clone> objects, built with the flags of
+# their tree. Figures from this machine's CPU, whatever clone runs.
+# usage: results/bench/clones.sh BASE   (e.g. 424dd42); output on stdout (results/bench/clones.log)
+set -eu
+base=${1:?usage: clones.sh BASE_COMMIT}
+cd "$(dirname "$0")/../.." && source scripts/env.sh
+wt=$(mktemp -d) tmp=$(mktemp -d)
+trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+git worktree add -f --detach "$wt" "$base" >/dev/null 2>&1
+clones="avx512f avx2 base"
+for tree in "$wt" "$PWD"; do
+  tag=$([ "$tree" = "$PWD" ] && echo cur || echo base)
+  cmake -S "$tree" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$tree/build" -j2 --target synlaw $(printf 'kernels_%s ' $clones) >/dev/null
+  libs=$(tr ' ' '\n' < "$tree/build/CMakeFiles/synlaw.dir/link.txt" | grep -E '\.so$|\.a$|^-l' |
+         sed "s#^lib#$tree/build/lib#" | tr '\n' ' ')
+  for c in $clones; do
+    objs=$(ls "$tree"/build/CMakeFiles/kernels_$c.dir/src/core/{nn,synth,train}.c.o)
+    gcc -O2 -std=c17 -D_POSIX_C_SOURCE=200809L -I"$tree/include" results/bench/harness/harness.c \
+      $objs $libs -o "$tmp/h_${tag}_$c"
+  done
+done
+echo "== $(date -u) base $(git -C "$wt" log --oneline -1 | cut -c1-60) against $(git log --oneline -1 | cut -c1-60)"
+lscpu | grep -E "Model name"
+for rep in 1 2; do
+  for c in $clones; do
+    for tag in base cur; do
+      printf '%-4s %-7s render %s\n' "$tag" "$c" "$("$tmp/h_${tag}_$c" rates)"
+      printf '%-4s %-7s bce    %s\n' "$tag" "$c" "$("$tmp/h_${tag}_$c" bce 300 | tail -1)"
+    done
+  done
+done
+echo "== done $(date -u)"
