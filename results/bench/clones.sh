@@ -35,4 +35,29 @@ for rep in 1 2; do
     done
   done
 done
+# Which loops of the kernel files GCC vectorises in each clone of the current tree: the
+# lines vectorised in the AVX-512 clone and not in the others (-fopt-info-vec-optimized on
+# CMake's own compile commands)
+cmake -S . -B build -DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
+python3 - build/compile_commands.json <<'PY'
+import json, re, shlex, subprocess, sys
+cmds = json.load(open(sys.argv[1]))
+lines = {}
+for c in ("avx512f", "avx2", "base"):
+    got = set()
+    for e in cmds:
+        m = re.search(r"kernels_%s\.dir/src/core/(\w+\.c)\.o" % c, e["command"])
+        if not m:
+            continue
+        argv = shlex.split(e["command"])
+        argv[argv.index("-o") + 1] = "/dev/null"
+        out = subprocess.run(argv + ["-fopt-info-vec-optimized"], cwd=e["directory"],
+                             capture_output=True, text=True).stderr
+        got |= {m.group(1) + ":" + l for l in re.findall(r"/%s:(\d+):\d+: optimized: loop vectorized" % re.escape(m.group(1)), out)}
+    lines[c] = got
+print("loops vectorised: " + ", ".join("%s %d" % (c, len(v)) for c, v in lines.items()))
+for c in ("avx2", "base"):
+    miss = sorted(lines["avx512f"] - lines[c], key=lambda x: (x.split(":")[0], int(x.split(":")[1])))
+    print("in the AVX-512 clone and not in %s: %s" % (c, ", ".join(miss) or "none"))
+PY
 echo "== done $(date -u)"
