@@ -1137,7 +1137,12 @@ static inline __attribute__((always_inline)) double log1p_unit(double e)
 {
     const double u = 1.0 + e, c = (e - (u - 1.0)) / u;
     const int big = u > 0x1.6a09e667f3bcdp+0;
-    const double m = big ? u * 0.5 : u, f = m - 1.0, s = f / (2.0 + f), z = s * s;
+    /* m = u / 2 where big: one less in u's exponent field (u is in [1, 2], so this is exact,
+     * as u * 0.5 is), the one taken from the sign of sqrt(2) - u (negative exactly where u
+     * is big; never -0). Not a choice between u * 0.5 and u: with traps off, GCC computed
+     * the rest twice, once for each (the cross-entropy 10-20% slower with AVX-512) */
+    const uint64_t half = (double_bits(0x1.6a09e667f3bcdp+0 - u) >> 63) << 52;
+    const double m = bits_double(double_bits(u) - half), f = m - 1.0, s = f / (2.0 + f), z = s * s;
     double R = 0x1.642c8590b2164p-4; /* 2/23 */
     R = 0x1.8618618618618p-4 + z * R;
     R = 0x1.af286bca1af28p-4 + z * R;
