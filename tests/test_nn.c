@@ -1,6 +1,7 @@
 /* Models: fast kernels against their naive references; analytic gradients of whole
  * networks (every layer kind, both losses) against central finite differences; optimisers
  * lower the loss on a fixed batch; the backbone copy moves exactly the backbone. */
+#include "bce_libm.h"
 #include "check.h"
 #include "synlaw/job.h"
 #include "synlaw/nn.h"
@@ -136,21 +137,6 @@ static void test_direct_vs_gemm(void)
             nn_free(g);
         }
     }
-}
-
-/* The sigmoid cross-entropy as synlaw computed it with libm's exp and log1p: the reference
- * for the vectorised one. */
-static double bce_libm(float *dlogits, long *nwrong, const float *logits, const float *targets, size_t n)
-{
-    double loss = 0.0, scale = 1.0 / (double)n;
-    for (size_t j = 0; j < n; j++) {
-        double z = logits[j], t = targets[j];
-        loss += (z > 0 ? z : 0) - z * t + log1p(exp(-fabs(z)));
-        double p = 1.0 / (1.0 + exp(-z));
-        dlogits[j] = (float)((p - t) * scale);
-        *nwrong += (z > 0) != (t > 0.5);
-    }
-    return loss * scale;
 }
 
 /* Logits at every scale a network produces and past exp's range (+-700 .. +-1e30, where exp
