@@ -1074,8 +1074,8 @@ double nn_softmax_xent(float *dlogits, long *nwrong, const float *logits, const 
 
 /* ---- the sigmoid cross-entropy ----------------------------------------------------------
  * Each output needs an exp and a log1p, in double precision: a segmentation head has an
- * output per pixel, and libm's scalar exp and log1p were 20% of a cnn-s and 45% of an mlp-s
- * segmentation step. These are synlaw's own, in loops that vectorise: the same formulas as
+ * output per pixel, and libm's scalar exp and log1p were at least 17-18% of a cnn-s and
+ * 41-45% of an mlp-s level-3 segmentation stage (perf, results/bench/harness.log). These are synlaw's own, in loops that vectorise: the same formulas as
  * before, with exp and log1p within about one unit in the last place of a double (libm's
  * are too, but not always the same bits), so a float gradient can differ from libm's in the
  * rare case that its value lies that close to a float's rounding boundary (test_nn counts). */
