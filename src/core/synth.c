@@ -8,6 +8,7 @@
 #include "synlaw/synth.h"
 
 #include "simd.h"
+#include "trig.h"
 #include "synlaw/rng.h"
 
 #include <math.h>
@@ -369,18 +370,6 @@ coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, 
     }
 }
 
-/* val[at[j]] for the k listed pixels of a stripes (1) or radial (3) texture: glibc's sinf or
- * cosf of arg. Out of line, so that the vector registers of draw_object are saved once per
- * row rather than around every call. */
-__attribute__((noinline)) static void texture_calls(float *restrict val, const float *restrict arg,
-                                                    const int *restrict at, int k, int texture, float amp)
-{
-    for (int j = 0; j < k; j++) {
-        float t = 0.5f + 0.5f * (texture == 1 ? sinf(arg[at[j]]) : cosf(arg[at[j]]));
-        val[at[j]] = 1.0f - amp + amp * t;
-    }
-}
-
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
  * covered pixel of a row; 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
  * 1 and 3 evaluate sinf / cosf per covered pixel only. */
@@ -403,25 +392,20 @@ shade_row(float *restrict val, float *restrict cov, const float *restrict u,
         }
         break;
     default: {
-        /* stripes: sinf of fr (u tc + v ts); radial: cosf of fr |(u, v)|. The arguments
-         * in a loop that vectorises, then sinf or cosf of the covered pixels only, listed
-         * first */
-        float arg[ROW_MAX];
-        int at[ROW_MAX], k = 0;
+        /* stripes: sinf of fr (u tc + v ts); radial: cosf of fr |(u, v)|. The arguments in a
+         * loop that vectorises, then sinf or cosf of them in vector registers where the C
+         * library's bits allow it (trig.h), of the covered pixels only where they do not */
+        float arg[ROW_MAX], t[ROW_MAX];
         if (o->texture == 1)
             for (int i = 0; i < n; i++)
                 arg[i] = fr * (u[i] * tc + v[i] * ts);
         else
             for (int i = 0; i < n; i++)
                 arg[i] = fr * sqrtf(u[i] * u[i] + v[i] * v[i]);
-        for (int i = 0; i < n; i++) {
-            at[k] = i;
-            k += cov[i] > 0;
-        }
+        trig_row(t, arg, cov, n, o->texture == 3);
+        /* the pixels not covered get a value too, unused: the last loop gives them 0 */
         for (int i = 0; i < n; i++)
-            val[i] = 1.0f;
-        if (k > 0)
-            texture_calls(val, arg, at, k, o->texture, amp);
+            val[i] = 1.0f - amp + amp * (0.5f + 0.5f * t[i]);
     }
     }
     const float value = o->value, lx = o->light_x, ly = o->light_y;

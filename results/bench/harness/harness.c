@@ -7,12 +7,20 @@
  *   harness rates           28x28 images/s at levels 1-4 (best of 5 times 10,000 images) and
  *                           a hash of all the images, masks and labels rendered
  *   harness stage M L T S   one pre-training stage (bench_pretrain): model M, level L, task T
- *                           (0 multilabel, 1 segment), S steps of 64 on 16 S images (4 epochs) */
+ *                           (0 multilabel, 1 segment), S steps of 64 on 16 S images (4 epochs)
+ *   harness trig            the textures' sinf and cosf (src/core/trig.c), each implementation
+ *                           this CPU runs, against the C library's for every float (all 2^32
+ *                           bit patterns; NaN for NaN counts as equal), and the time per value
+ *                           of each on the textures' arguments (best of 5) */
 #include "../../../tests/bce_libm.h" /* the libm formula, as test_nn checks against */
 #include "synlaw/bench.h"
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
 #include "synlaw/synth.h"
+#if __has_include("trig.h") /* build.sh: -I src/core; clones.sh builds older trees without it */
+#include "trig.h"
+#define HARNESS_TRIG 1
+#endif
 
 #include <math.h>
 #include <stdint.h>
@@ -92,8 +100,63 @@ static int rates(void)
     return 0;
 }
 
+#ifdef HARNESS_TRIG
+/* Through a pointer: never a value the compiler computed itself. */
+static float (*volatile lib_sin)(float) = sinf;
+static float (*volatile lib_cos)(float) = cosf;
+
+static int trig(void)
+{
+    enum { N = 4096 };
+    static float in[N], out[N];
+    printf("trig_row uses %s\n", trig_impl_name(trig_impl()));
+    for (int impl = TRIG_LIBM; impl <= TRIG_AVX512; impl++) {
+        if (trig_row_with(impl, out, in, NULL, 1, 0) != 0) {
+            printf("%-9s not on this CPU\n", trig_impl_name(impl));
+            continue;
+        }
+        long differ[2] = {0, 0};
+        for (uint64_t b = 0; impl != TRIG_LIBM && b < (1ULL << 32); b += N) { /* the library itself: no check */
+            for (int i = 0; i < N; i++) {
+                uint32_t u = (uint32_t)(b + (uint64_t)i);
+                memcpy(&in[i], &u, sizeof u);
+            }
+            for (int c = 0; c < 2; c++) {
+                trig_row_with(impl, out, in, NULL, N, c);
+                for (int i = 0; i < N; i++) {
+                    float want = c ? lib_cos(in[i]) : lib_sin(in[i]);
+                    differ[c] += !(isnan(want) && isnan(out[i])) && memcmp(&want, &out[i], sizeof want) != 0;
+                }
+            }
+        }
+        /* the textures' arguments: frequencies 4 .. 12 times up to about 2 */
+        for (int i = 0; i < N; i++)
+            in[i] = -30.0f + 60.0f * (float)i / N;
+        double best = 1e30;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            for (int k = 0; k < 200; k++)
+                trig_row_with(impl, out, in, NULL, N, k & 1);
+            best = fmin(best, now() - t0);
+        }
+        if (impl != TRIG_LIBM)
+            printf("%-9s of 4294967296 floats, %ld sinf and %ld cosf differ from the library's; ",
+                   trig_impl_name(impl), differ[0], differ[1]);
+        else
+            printf("%-9s ", trig_impl_name(impl));
+        printf("%.2f ns per value\n", 1e9 * best / (200.0 * N));
+    }
+    return 0;
+}
+
+#endif
+
 int main(int argc, char **argv)
 {
+#ifdef HARNESS_TRIG
+    if (argc == 2 && strcmp(argv[1], "trig") == 0)
+        return trig();
+#endif
     if (argc == 2 && strcmp(argv[1], "rates") == 0)
         return rates();
     if (argc == 3 && strcmp(argv[1], "bce") == 0)
@@ -118,6 +181,6 @@ int main(int argc, char **argv)
                100 * st.render_share);
         return 0;
     }
-    fprintf(stderr, "usage: harness bce ROUNDS | render LEVEL COUNT | rates | stage MODEL LEVEL TASK STEPS\n");
+    fprintf(stderr, "usage: harness bce ROUNDS | render LEVEL COUNT | rates | stage MODEL LEVEL TASK STEPS | trig\n");
     return 2;
 }
