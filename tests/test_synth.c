@@ -7,6 +7,7 @@
 #include "check.h"
 #include "synlaw/image.h"
 #include "synlaw/synth.h"
+#include "trig.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -138,6 +139,13 @@ static void test_shapes(synth_sample *a, synth_sample *b)
 int main(void)
 {
     CHECK_CLONE_RUNS();
+    /* The textures' sinf / cosf (trig.h): the pinned hashes below hold with each
+     * implementation; ctest runs this test again with SYNLAW_TRIG=libm and =avx2 */
+    const char *force = getenv("SYNLAW_TRIG");
+    printf("textures' sinf/cosf: %s\n", trig_impl_name(trig_impl()));
+    for (int impl = TRIG_LIBM; force && impl <= TRIG_AVX512; impl++)
+        if (strcmp(force, trig_impl_name(impl)) == 0)
+            CHECK(trig_impl() == (trig_usable(impl) ? impl : TRIG_LIBM), "SYNLAW_TRIG=%s not followed", force);
     synth_sample *a = malloc(sizeof *a), *b = malloc(sizeof *b);
     double spread[SYNTH_MAX_COMPLEXITY + 1];
     for (int level = 1; level <= SYNTH_MAX_COMPLEXITY; level++) {

@@ -372,7 +372,8 @@ coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, 
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
  * covered pixel of a row; 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
- * 1 and 3 evaluate sinf / cosf per covered pixel only. */
+ * 1 and 3 evaluate sinf / cosf with the C library's bits (trig.h): in vectors, or per
+ * covered pixel. */
 static inline __attribute__((always_inline)) void
 shade_row(float *restrict val, float *restrict cov, const float *restrict u,
                           const float *restrict v, int n, const object *o)

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The library's sinf or cosf of the wanted lanes; 0 in the others. */
@@ -22,9 +23,9 @@ static void row_libm(float *restrict out, const float *restrict in, const float 
 enum { TOP_TINY = 0x397, TOP_SMALL = 0x3f3, TOP_REDUCE = 0x42e };
 
 /* One lane at a time the operations of glibc's sinf and cosf for |y| < 120, with its
- * constants (its table __sincosf_table; the cosine polynomial of the second entry is the
- * first's negated, applied here as a negation of the result: rounding to nearest is
- * symmetric) and its fused multiply-adds (the FMA variant, as GCC contracted it):
+ * constants (its table __sincosf_table, whose second entry has the cosine coefficients
+ * negated: chosen here per lane) and its fused multiply-adds (the FMA variant, as GCC
+ * contracted it; only the reduction's changes a result, but all are kept as glibc has them):
  *   |y| < 2^-12: sin y = y, cos y = 1;
  *   |y| < 0.75:  the sine or cosine polynomial of x = y;
  *   otherwise:   q = the nearest quadrant, from y 2/pi 2^24 truncated to an integer; the
@@ -57,11 +58,15 @@ row_kernel(float *restrict out, const float *restrict in, int n, int cosine)
         const double sign = ((q + 1) & 2) ? -1.0 : 1.0; /* quadrants 0 .. 3: + - - + */
         const double xs = small ? x : xr * sign, x2 = small ? x * x : xr * xr;
         const int use_cos = small ? cosine : (q & 1) ^ cosine, flip = !small && (q & 2);
+        /* the table's second entry in quadrants 2 and 3: its negated cosine coefficients (a
+         * negated result would be the same bits only when rounding to nearest) */
+        const double k0 = flip ? -c0 : c0, k1 = flip ? -c1 : c1, k2 = flip ? -c2 : c2;
+        const double k3 = flip ? -c3 : c3, k4 = flip ? -c4 : c4;
         const double x3 = xs * x2, sa = __builtin_fma(x2, s3, s2), x5 = x3 * x2;
         const double sb = __builtin_fma(x3, s1, xs), ps = __builtin_fma(sa, x5, sb);
-        const double x4 = x2 * x2, ca = __builtin_fma(x2, c1, c0), cb = __builtin_fma(x2, c4, c3);
-        const double x6 = x4 * x2, cc = __builtin_fma(x4, c2, ca), pc = __builtin_fma(cb, x6, cc);
-        const float v = (float)(use_cos ? (flip ? -pc : pc) : ps);
+        const double x4 = x2 * x2, ca = __builtin_fma(x2, k1, k0), cb = __builtin_fma(x2, k4, k3);
+        const double x6 = x4 * x2, cc = __builtin_fma(x4, k2, ca), pc = __builtin_fma(cb, x6, cc);
+        const float v = (float)(use_cos ? pc : ps);
         out[i] = top <= TOP_TINY ? (cosine ? 1.0f : y) : v;
     }
     return big;
@@ -82,8 +87,9 @@ __attribute__((target("avx2,fma"))) static int row_avx2(float *restrict out, con
 static int cpu_has(int impl)
 {
     __builtin_cpu_init();
-    if (impl == TRIG_AVX512)
-        return __builtin_cpu_supports("avx512f");
+    if (impl == TRIG_AVX512) /* its code has AVX2 and FMA instructions too */
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2") &&
+               __builtin_cpu_supports("fma");
     if (impl == TRIG_AVX2)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return impl == TRIG_LIBM;
@@ -93,7 +99,8 @@ static int cpu_has(int impl)
 static int cpu_has(int impl) { return impl == TRIG_LIBM; }
 #endif
 
-static int run(int impl, float *out, const float *in, const float *want, int n, int cosine)
+static int run(int impl, float *restrict out, const float *restrict in, const float *restrict want, int n,
+               int cosine)
 {
 #if TRIG_VECTOR
     if (impl == TRIG_AVX512 || impl == TRIG_AVX2) {
@@ -113,23 +120,29 @@ static int run(int impl, float *out, const float *in, const float *want, int n, 
     return 0;
 }
 
-/* Inputs whose sinf or cosf an evaluation without fused multiply-adds rounds differently
- * (found by comparing the two over |y| < 120): a library that does not compute as the
- * kernels do fails the probe on these. */
+/* Inputs whose sinf or cosf an evaluation without fused multiply-adds rounds differently:
+ * 8 of the 17 magnitudes below 120 where it does (found by comparing the two over every
+ * float; only the reduction's fused multiply-add matters), one per multiple of pi/2 near
+ * which they lie. A library that reduces without one (glibc's SSE2 variant) fails the probe
+ * on these. */
 static const float probe_cos[] = {0x1.1475b6p+4f, 0x1.78edb2p+4f, 0x1.d0f4aap+5f, 0x1.019c5p+6f,
                                   0x1.0e1c8p+6f};
 static const float probe_sin[] = {0x1.46b80ep+6f, 0x1.9eb0a8p+6f, 0x1.d0f4aap+6f};
 
-/* 1 if impl gives the library's bits on the probe: the inputs above with each sign and 1,024
- * others across (-120, 120), both functions. */
+/* 1 if impl gives the library's bits on the probe: the inputs above with each sign, 1,024
+ * others across (-120, 120) and 24 small ones (2^-15 .. 0.81: each path), both functions.
+ * (A correctly rounded sinf differs from glibc's on 1-1.5% of inputs: 14 to 20 of the
+ * sweep's.) */
 static int probe(int impl)
 {
-    enum { SWEEP = 1024 };
-    float in[SWEEP + 16], got[SWEEP + 16];
+    enum { SWEEP = 1024, NSMALL = 24 };
+    float in[SWEEP + NSMALL + 16], got[SWEEP + NSMALL + 16];
     for (int cosine = 0; cosine < 2; cosine++) {
         int n = 0;
         for (int k = 0; k < SWEEP; k++)
             in[n++] = ((float)k - SWEEP / 2 + 0.37f) * (119.0f / (SWEEP / 2));
+        for (int k = 0; k < NSMALL; k++) /* 2^-15 to 0.81, about 1.6x apart */
+            in[n++] = ldexpf(1.37f + 0.011f * (float)k, -15 + (int)((float)k * 0.625f));
         const float *extra = cosine ? probe_cos : probe_sin;
         int ne = cosine ? (int)(sizeof probe_cos / sizeof *probe_cos) : (int)(sizeof probe_sin / sizeof *probe_sin);
         for (int k = 0; k < ne; k++) {
@@ -148,17 +161,30 @@ static int probe(int impl)
     return 1;
 }
 
+int trig_usable(int impl)
+{
+    return cpu_has(impl) && (impl == TRIG_LIBM || probe(impl));
+}
+
+/* SYNLAW_TRIG=libm, avx2 or avx512 asks for that implementation (to check the bits or
+ * measure); a kernel the CPU cannot run or the probe rejected gives the library instead, so
+ * the bits never change. Anything else: the fastest usable. */
+static int choose(void)
+{
+    const char *want = getenv("SYNLAW_TRIG");
+    for (int impl = TRIG_LIBM; want && impl <= TRIG_AVX512; impl++)
+        if (strcmp(want, trig_impl_name(impl)) == 0)
+            return trig_usable(impl) ? impl : TRIG_LIBM;
+    return trig_usable(TRIG_AVX512) ? TRIG_AVX512 : trig_usable(TRIG_AVX2) ? TRIG_AVX2 : TRIG_LIBM;
+}
+
 static atomic_int chosen = -1;
 
 int trig_impl(void)
 {
     int c = atomic_load_explicit(&chosen, memory_order_relaxed);
     if (c < 0) { /* every thread that gets here chooses the same */
-        c = TRIG_LIBM;
-        if (cpu_has(TRIG_AVX512) && probe(TRIG_AVX512))
-            c = TRIG_AVX512;
-        else if (cpu_has(TRIG_AVX2) && probe(TRIG_AVX2))
-            c = TRIG_AVX2;
+        c = choose();
         atomic_store_explicit(&chosen, c, memory_order_relaxed);
     }
     return c;
@@ -168,13 +194,14 @@ const char *trig_impl_name(int impl)
 {
     switch (impl) {
     case TRIG_AVX512: return "avx512";
-    case TRIG_AVX2: return "avx2+fma";
+    case TRIG_AVX2: return "avx2";
     case TRIG_LIBM: return "libm";
     default: return "?";
     }
 }
 
-int trig_row_with(int impl, float *out, const float *in, const float *want, int n, int cosine)
+int trig_row_with(int impl, float *restrict out, const float *restrict in, const float *restrict want, int n,
+                  int cosine)
 {
     if (impl == TRIG_AUTO)
         impl = trig_impl();
@@ -183,7 +210,7 @@ int trig_row_with(int impl, float *out, const float *in, const float *want, int 
     return run(impl, out, in, want, n, cosine);
 }
 
-void trig_row(float *out, const float *in, const float *want, int n, int cosine)
+void trig_row(float *restrict out, const float *restrict in, const float *restrict want, int n, int cosine)
 {
     run(trig_impl(), out, in, want, n, cosine);
 }
