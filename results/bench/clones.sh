@@ -4,7 +4,8 @@
 # after the other, twice: the renderer's rates at 28x28 (harness rates, with a hash of every
 # image: the same in every line) and the sigmoid cross-entropy against the libm formula
 # (harness bce). The clones are CMake's kernels_<clone> objects, built with the flags of
-# their tree. Figures from this machine's CPU, whatever clone runs.
+# their tree, each with the textures' sinf/cosf that its machines run (the AVX2 + FMA kernel
+# for the AVX2 clone, the C library's for the baseline). Figures from this machine's CPU.
 # usage: results/bench/clones.sh BASE   (e.g. 424dd42); output on stdout (results/bench/clones.log)
 set -eu
 base=${1:?usage: clones.sh BASE_COMMIT}
@@ -30,7 +31,10 @@ lscpu | grep -E "Model name"
 for rep in 1 2; do
   for c in $clones; do
     for tag in base cur; do
-      printf '%-4s %-7s render %s\n' "$tag" "$c" "$("$tmp/h_${tag}_$c" rates)"
+      # the textures' sinf/cosf an AVX2 or older machine runs (SYNLAW_TRIG, src/core/trig.h;
+      # builds before it ignore the variable)
+      trig=$(case $c in avx512f) echo avx512;; avx2) echo avx2;; *) echo libm;; esac)
+      printf '%-4s %-7s render %s\n' "$tag" "$c" "$(SYNLAW_TRIG=$trig "$tmp/h_${tag}_$c" rates)"
       printf '%-4s %-7s bce    %s\n' "$tag" "$c" "$("$tmp/h_${tag}_$c" bce 300 | tail -1)"
     done
   done

@@ -101,7 +101,10 @@ static int cmd_man(void)
          "older CNN results bit for bit; slower)\n.TP\n.B SYNLAW_DENORMALS\nkeep: leave subnormal "
          "arithmetic on (to measure its cost; the default flushes subnormals to zero)\n.TP\n"
          ".B SYNLAW_RENDER_CACHE\n0: render every synthetic image at every draw (the same bits, "
-         "slower; for checks)");
+         "slower; for checks)\n.TP\n.B SYNLAW_TRIG\nlibm, avx2 or avx512: the textures' sinf and "
+         "cosf from the C library per pixel, or from that vector kernel (the same bits; a kernel "
+         "this CPU or C library cannot match gives the library's; for checks). Default: the "
+         "fastest that matches");
     puts(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input or usage.");
     puts(".SH SEE ALSO\n.BR mpirun (1),\n.BR sbatch (1),\n.BR h5dump (1);\nthe README of the "
          "synlaw sources for the job-file reference and the HDF5 layout.");
