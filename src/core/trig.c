@@ -99,8 +99,8 @@ static int cpu_has(int impl)
 static int cpu_has(int impl) { return impl == TRIG_LIBM; }
 #endif
 
-static int run(int impl, float *restrict out, const float *restrict in, const float *restrict want, int n,
-               int cosine)
+static void run(int impl, float *restrict out, const float *restrict in, const float *restrict want, int n,
+                int cosine)
 {
 #if TRIG_VECTOR
     if (impl == TRIG_AVX512 || impl == TRIG_AVX2) {
@@ -112,12 +112,11 @@ static int run(int impl, float *restrict out, const float *restrict in, const fl
                 if (((bits >> 20) & 0x7ff) > TOP_REDUCE)
                     out[i] = cosine ? cosf(in[i]) : sinf(in[i]);
             }
-        return 0;
+        return;
     }
 #endif
     (void)impl;
     row_libm(out, in, want, n, cosine);
-    return 0;
 }
 
 /* Inputs whose sinf or cosf an evaluation without fused multiply-adds rounds differently:
@@ -207,7 +206,8 @@ int trig_row_with(int impl, float *restrict out, const float *restrict in, const
         impl = trig_impl();
     if (!cpu_has(impl))
         return -1;
-    return run(impl, out, in, want, n, cosine);
+    run(impl, out, in, want, n, cosine);
+    return 0;
 }
 
 void trig_row(float *restrict out, const float *restrict in, const float *restrict want, int n, int cosine)
