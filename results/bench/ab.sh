@@ -3,6 +3,7 @@
 # pre-training stages of mlp-s and cnn-s (synlaw bench), the build of commit BASE and the
 # current build one after the other, twice, so that both see the same machine.
 # usage: results/bench/ab.sh BASE   (e.g. db7d198); output on stdout (results/bench/ab.log)
+# AB_LEVELS (default 3): the stage levels; AB_REPS (default 2): the rounds.
 set -eu
 base=${1:?usage: ab.sh BASE_COMMIT}
 cd "$(dirname "$0")/../.." && source scripts/env.sh
@@ -13,7 +14,8 @@ cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$wt/build" -j2 --target synlaw >/dev/null
 echo "== $(date -u) base $(git -C "$wt" log --oneline -1 | cut -c1-60) against $(git log --oneline -1 | cut -c1-60)"
 lscpu | grep -E "Model name"
-for rep in 1 2; do
+levels=${AB_LEVELS:-3}
+for rep in $(seq "${AB_REPS:-2}"); do
   for bin in "$wt/build/synlaw" build/synlaw; do
     tag=$([ "$bin" = build/synlaw ] && echo current || echo "base   ")
     echo -n "$tag render images/s, levels 1-4:"
@@ -21,9 +23,11 @@ for rep in 1 2; do
       "$bin" render --complexity $L --count 16 -o "$wt/s.png" | sed -n 's/^rendering rate: \([0-9]*\) images.*/ \1/p' | tr -d '\n'
     done
     echo
-    echo "$tag \$ synlaw bench --models mlp-s,cnn-s --seconds 0.05 --stage-steps 1024 --stage-n 16384 --stage-level 3"
-    "$bin" bench --models mlp-s,cnn-s --seconds 0.05 --stage-steps 1024 --stage-n 16384 --stage-level 3 |
-      sed -n '/^model   task/,$p'
+    for L in $levels; do
+      echo "$tag \$ synlaw bench --models mlp-s,cnn-s --seconds 0.05 --stage-steps 1024 --stage-n 16384 --stage-level $L"
+      "$bin" bench --models mlp-s,cnn-s --seconds 0.05 --stage-steps 1024 --stage-n 16384 --stage-level $L |
+        sed -n '/^model   task/,$p'
+    done
   done
 done
 echo "== done $(date -u)"
