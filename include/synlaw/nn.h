@@ -73,6 +73,14 @@ typedef struct {
                                          largest conv layer but the first */
     int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
     size_t arg_off[NN_MAX_LAYER];
+    /* The convolutions that are a GEMM followed by a pool go through a kernel without
+     * im2col that gives OpenBLAS's bits (src/core/convfma.h), once checked against OpenBLAS
+     * for that layer and batch size */
+    int conv_kernel;                      /* convfma_impl() at creation (CONVFMA_BLAS: none) */
+    int conv_checked[NN_MAX_LAYER];       /* the batch size layer i's kernel was checked at */
+    unsigned char conv_ok[NN_MAX_LAYER];  /* ... and whether it gave OpenBLAS's bits */
+    unsigned char col_stale[NN_MAX_LAYER]; /* layer i's im2col buffer does not hold its input's
+                                              columns (the kernel ran): backward builds them */
 } nn_net;
 
 /* Flush subnormal floats to zero (FTZ) and read them as zero (DAZ) on the calling thread,

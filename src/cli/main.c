@@ -104,7 +104,10 @@ static int cmd_man(void)
          "slower; for checks)\n.TP\n.B SYNLAW_TRIG\nlibm, avx2 or avx512: the textures' sinf and "
          "cosf from the C library per pixel, or from that vector kernel (the same bits; a kernel "
          "this CPU or C library cannot match gives the library's; for checks). Default: the "
-         "fastest that matches");
+         "fastest that matches\n.TP\n.B SYNLAW_CONV_KERNEL\nblas, avx2 or avx512: the convolutions "
+         "that are a GEMM from OpenBLAS alone, or through that kernel without im2col wherever it "
+         "gives OpenBLAS's bits (checked per layer and batch size; for checks). Default: the "
+         "widest this CPU runs");
     puts(".SH EXIT STATUS\n0 success, 1 runtime failure, 2 bad input or usage.");
     puts(".SH SEE ALSO\n.BR mpirun (1),\n.BR sbatch (1),\n.BR h5dump (1);\nthe README of the "
          "synlaw sources for the job-file reference and the HDF5 layout.");

@@ -8,6 +8,7 @@
 #include "synlaw/nn.h"
 
 #include "synlaw/rng.h"
+#include "convfma.h"
 #include "simd.h"
 
 #include <cblas.h>
@@ -182,6 +183,8 @@ int nn_direct_conv(void)
     return !(direct && strcmp(direct, "0") == 0);
 }
 
+static size_t fma_scratch(const nn_layer *l);
+
 nn_net *nn_create(const nn_arch *arch, int batch_cap)
 {
     nn_net *n = calloc(1, sizeof *n);
@@ -190,6 +193,7 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
     n->arch = *arch;
     n->batch_cap = batch_cap;
     n->direct_first = nn_direct_conv();
+    n->conv_kernel = convfma_impl();
     size_t B = (size_t)batch_cap, acts = B * (size_t)arch->in_size, cols = 0, args = 0, dcol = 0;
     n->act_off[0] = 0;
     for (int i = 0; i < arch->nlayer; i++) {
@@ -202,7 +206,7 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
         } else if (l->kind == NN_CONV3) {
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
-            cols += B * per;
+            cols += B * per > fma_scratch(l) ? B * per : fma_scratch(l); /* the kernel's scratch too */
             size_t dc = nn_conv3_dcol_floats((int)B, l->C, l->H, l->W);
             if (i > first_param_layer(arch) && dc > dcol) /* the first needs no input gradient */
                 dcol = dc;
@@ -510,8 +514,10 @@ size_t nn_conv3_dcol_floats(int B, int C, int H, int W)
     return (size_t)dcol_chunk(B, C, H, W) * C * 9 * H * W;
 }
 
-void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
-                       const float *col, const float *w, int B, int C, int H, int W, int K)
+/* nn_conv3_backward with the input gradient's GEMM from OpenBLAS (impl CONVFMA_BLAS) or
+ * from convfma_dcol (the same bits where nn.c has checked it). */
+static void conv3_backward(int impl, float *dw, float *db, float *dx, float *dcol, const float *dy,
+                           const float *col, const float *w, int B, int C, int H, int W, int K)
 {
     int N = B * H * W, C9 = C * 9;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
@@ -526,8 +532,11 @@ void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float
     memset(dx, 0, (size_t)C * N * sizeof(float));
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk, n = nb * H * W;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, n, K, 1.0f, w, C9, dy + (size_t)b0 * HW, N,
-                    0.0f, dcol, n);
+        if (impl != CONVFMA_BLAS)
+            convfma_dcol(impl, dcol, w, dy + (size_t)b0 * HW, (size_t)N, C9, n, K);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, n, K, 1.0f, w, C9, dy + (size_t)b0 * HW, N,
+                        0.0f, dcol, n);
         for (int c = 0; c < C; c++)
             for (int t = 0; t < 9; t++) {
                 float *row = dcol + (size_t)(c * 9 + t) * n;
@@ -536,6 +545,12 @@ void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float
                                 t % 3 - 1);
             }
     }
+}
+
+void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
+                       const float *col, const float *w, int B, int C, int H, int W, int K)
+{
+    conv3_backward(CONVFMA_BLAS, dw, db, dx, dcol, dy, col, w, B, C, H, W, K);
 }
 
 /* ---- direct convolution of the first layer ---------------------------------------------
@@ -858,6 +873,101 @@ HOT static void bias_relu_cols(float *restrict out, const float *restrict y, con
     }
 }
 
+/* ---- the GEMM convolutions without im2col (convfma.h) ---------------------------------- */
+
+/* Floats of the kernel's scratch for layer l: its C padded input planes and K output planes. */
+static size_t fma_scratch(const nn_layer *l)
+{
+    return (size_t)l->C * padded_floats(l->H, l->W) + (size_t)l->K * direct_len(l->H, l->W);
+}
+
+/* The conv -> max-pool stage of layer i with the kernel, without bias (as conv3_direct_pool):
+ * per sample, its planes padded, all K output planes, each pooled while in the cache. */
+static void conv3_fma_pool(int impl, float *py, int *arg, float *scratch, const float *x, const float *w,
+                           int B, int C, int H, int W, int K)
+{
+    const size_t PP = padded_floats(H, W), L = direct_len(H, W);
+    const int Wp = W + 2, P = H / 2, Q = W / 2;
+    float *out = scratch + (size_t)C * PP;
+    for (int b = 0; b < B; b++) {
+        pad_sample(scratch, x, b, B, C, H, W);
+        convfma_out(impl, out, scratch, PP, w, C, Wp, L, K);
+        for (int k = 0; k < K; k++) {
+            size_t o = ((size_t)k * B + b) * P * Q;
+            pool2_plane(py + o, arg + o, out + (size_t)k * L, P, Q, W, Wp);
+        }
+    }
+}
+
+/* Random numbers for the checks below: a quarter zeros (as after a ReLU), the rest in
+ * [-1, 1). */
+static void check_fill(float *v, size_t len, rng_t *r)
+{
+    for (size_t j = 0; j < len; j++)
+        v[j] = rng_below(r, 4) == 0 ? 0.0f : (float)rng_range(r, -1.0, 1.0);
+}
+
+/* Whether the kernels give OpenBLAS's bits for layer i at batch size B: bit 0 the forward
+ * convolution (convfma_out against im2col and the GEMM), bit 1 the input gradient's GEMM at
+ * the sizes of conv3_backward's chunks (convfma_dcol), each on random inputs and weights,
+ * every output compared. The layer's output, im2col and the first input gradient's buffers
+ * serve as scratch (the forward and backward passes write them afterwards, or do not use
+ * them: the columns are marked stale). */
+static int conv_fma_matches(nn_net *n, int i, int B)
+{
+    const nn_layer *l = &n->arch.layer[i];
+    const int C = l->C, H = l->H, W = l->W, K = l->K, Wp = W + 2, C9 = C * 9;
+    const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
+    const int chunk = dcol_chunk(B, C, H, W);
+    const size_t nx = (size_t)C * B * HW, nw = (size_t)K * C9, ndy = (size_t)K * chunk * HW;
+    float *x = malloc(sizeof(float) * (nx + nw + ndy));
+    if (!x)
+        return 0;
+    float *w = x + nx, *dyr = w + nw, *y = n->act + n->act_off[i + 1], *col = n->col + n->col_off[i];
+    rng_t r;
+    rng_seed(&r, 0x636f6e7666ULL + (uint64_t)B);
+    check_fill(x, nx + nw + ndy, &r);
+    n->col_stale[i] = 1;
+    conv3_gemm(y, col, x, w, B, C, H, W, K);
+    float *out = col + (size_t)C * PP;
+    int fwd = 1, back = n->dcol != NULL && i > first_param_layer(&n->arch); /* one with an input gradient */
+    for (int b = 0; b < B && fwd; b++) {
+        pad_sample(col, x, b, B, C, H, W);
+        convfma_out(n->conv_kernel, out, col, PP, w, C, Wp, L, K);
+        for (int k = 0; k < K; k++)
+            for (int row = 0; row < H; row++)
+                fwd &= memcmp(out + (size_t)k * L + (size_t)row * Wp, y + ((size_t)k * B + b) * HW + (size_t)row * W,
+                              (size_t)W * sizeof(float)) == 0;
+    }
+    /* OpenBLAS's dcol in the input gradient's buffer (a chunk's worth), the kernel's in the
+     * columns' buffer (the whole batch's) */
+    const int sizes[2] = {chunk, B % chunk};
+    for (int s = 0; s < 2 && back; s++) {
+        const int cols = sizes[s] * (int)HW;
+        if (cols == 0)
+            continue;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, cols, K, 1.0f, w, C9, dyr, cols, 0.0f, n->dcol,
+                    cols);
+        convfma_dcol(n->conv_kernel, col, w, dyr, (size_t)cols, C9, cols, K);
+        back &= memcmp(n->dcol, col, (size_t)cols * C9 * sizeof(float)) == 0;
+    }
+    free(x);
+    return fwd | back << 1;
+}
+
+/* Layer i (a GEMM convolution followed by a pool) at batch B: bit 0, its forward pass goes
+ * through the kernel; bit 1, its input gradient's GEMM. Checked once per batch size. */
+static int conv_fma(nn_net *n, int i, int B)
+{
+    if (n->conv_kernel == CONVFMA_BLAS)
+        return 0;
+    if (n->conv_checked[i] != B) {
+        n->conv_ok[i] = (unsigned char)conv_fma_matches(n, i, B);
+        n->conv_checked[i] = B;
+    }
+    return n->conv_ok[i];
+}
+
 /* The convolution of layer i without bias into y: direct or one GEMM. */
 static void conv_nobias(nn_net *n, int i, float *y, const float *x, int B)
 {
@@ -866,6 +976,7 @@ static void conv_nobias(nn_net *n, int i, float *y, const float *x, int B)
         conv3_direct(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
     else
         conv3_gemm(y, n->col + n->col_off[i], x, n->param + l->w, B, l->C, l->H, l->W, l->K);
+    n->col_stale[i] = 0;
 }
 
 const float *nn_forward(nn_net *n, int B)
@@ -904,6 +1015,10 @@ const float *nn_forward(nn_net *n, int B)
                 if (conv_direct(n, i)) {
                     conv3_direct_pool(py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
                                       n->param + l->w, B, l->C, l->H, l->W, l->K);
+                } else if (conv_fma(n, i, B) & 1) {
+                    conv3_fma_pool(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
+                                   n->param + l->w, B, l->C, l->H, l->W, l->K);
+                    n->col_stale[i] = 1;
                 } else {
                     conv_nobias(n, i, y, x, B);
                     pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
@@ -922,6 +1037,7 @@ const float *nn_forward(nn_net *n, int B)
             } else {
                 nn_conv3_forward(y, n->col + n->col_off[i], x, n->param + l->w, n->param + l->b, B,
                                  l->C, l->H, l->W, l->K);
+                n->col_stale[i] = 0;
             }
             break;
         case NN_POOL2:
@@ -987,8 +1103,13 @@ void nn_backward(nn_net *n, int B)
                                          l->C, l->H, l->W, l->K);
                 break;
             }
-            nn_conv3_backward(n->grad + l->w, n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i],
-                              n->param + l->w, B, l->C, l->H, l->W, l->K);
+            if (n->col_stale[i]) { /* the forward pass ran the kernel: the columns, for dw */
+                im2col3(n->col + n->col_off[i], x, B, l->C, l->H, l->W);
+                n->col_stale[i] = 0;
+            }
+            conv3_backward(n->conv_checked[i] == B && (n->conv_ok[i] & 2) ? n->conv_kernel : CONVFMA_BLAS,
+                           n->grad + l->w, n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i],
+                           n->param + l->w, B, l->C, l->H, l->W, l->K);
             break;
         case NN_FLAT:
             if (dx)
