@@ -90,8 +90,22 @@ static inline __attribute__((always_inline, target("avx512f,fma"))) void
 dcol_block_avx512(float *restrict dcol, const float *restrict w, const float *restrict dy, size_t ldy, int C9,
                   int n, int K, int r0, const int nr)
 {
-    for (int j = 0; j < n; j += 16) {
-        const __mmask16 m = (__mmask16)(n - j >= 16 ? 0xffffu : (1u << (n - j)) - 1);
+    int j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 acc[16];
+        for (int r = 0; r < nr; r++)
+            acc[r] = _mm512_setzero_ps();
+        for (int k = 0; k < K; k++) {
+            const __m512 v = _mm512_loadu_ps(dy + (size_t)k * ldy + j);
+            const float *wk = w + (size_t)k * C9 + r0;
+            for (int r = 0; r < nr; r++)
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wk[r]), v, acc[r]);
+        }
+        for (int r = 0; r < nr; r++)
+            _mm512_storeu_ps(dcol + (size_t)(r0 + r) * n + j, acc[r]);
+    }
+    if (j < n) { /* the last columns, masked */
+        const __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
         __m512 acc[16];
         for (int r = 0; r < nr; r++)
             acc[r] = _mm512_setzero_ps();
