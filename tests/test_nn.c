@@ -97,8 +97,8 @@ static void test_direct_conv(void)
     }
 }
 
-/* The kernels of convfma.h against one fmaf chain per output (the same bits, not merely
- * close), at shapes whose sides, channels and column counts are not multiples of any vector
+/* The kernels of convfma.h against one fmaf chain per output (per block of columns for the
+ * weight gradient: the same bits, not merely close), at shapes whose sides, channels and column counts are not multiples of any vector
  * width; and the same chain without fused multiply-adds must differ somewhere, or the
  * comparison would prove nothing. */
 static void test_conv_kernels(void)
@@ -157,7 +157,44 @@ static void test_conv_kernels(void)
                     outputs++;
                     plain_differ += p != f;
                 }
-            free(pads), free(w), free(out), free(dy), free(dcol);
+            /* the weight gradient over B = 3 samples, in blocks of q = 50 columns (the last
+             * two balanced to a multiple of 16), from the padded planes of every sample */
+            const int B = 3, q = 50;
+            const size_t N = (size_t)B * H * W;
+            float *bpads = calloc((size_t)B * C * PP, sizeof(float)), *dyT = malloc(sizeof(float) * N * K);
+            float *dwT = malloc(sizeof(float) * C9 * K);
+            for (int b = 0; b < B; b++)
+                for (int c = 0; c < C; c++)
+                    for (int y = 0; y < H; y++)
+                        fill(bpads + ((size_t)b * C + c) * PP + (size_t)(y + 1) * Wp + 1, (size_t)W, &r);
+            fill(dyT, N * K, &r);
+            convfma_dw(impl, dwT, bpads, PP, dyT, C, H, W, K, N, q, 16);
+            for (int k = 0; k < K; k++)
+                for (int row = 0; row < C9; row++) {
+                    const int c = row / 9, t = row % 9;
+                    float f = 0.0f, p = 0.0f;
+                    for (size_t j0 = 0; j0 < N;) {
+                        size_t len = N - j0 >= 2 * (size_t)q ? (size_t)q
+                                     : N - j0 > (size_t)q    ? ((N - j0) / 2 + 15) / 16 * 16
+                                                             : N - j0;
+                        float a = 0.0f, pa = 0.0f;
+                        for (size_t j = j0; j < j0 + len; j++) {
+                            size_t b = j / ((size_t)H * W), pix = j % ((size_t)H * W);
+                            float v = bpads[(b * C + c) * PP + (pix / W + t / 3) * Wp + pix % W + t % 3];
+                            a = fmaf(dyT[j * K + k], v, a);
+                            pa += dyT[j * K + k] * v;
+                        }
+                        f += a;
+                        p += pa;
+                        j0 += len;
+                    }
+                    float got = dwT[(size_t)row * K + k];
+                    CHECK(memcmp(&got, &f, sizeof f) == 0, "convfma_dw %s C %d %dx%d K %d: (%d, %d) %a, fmaf chains %a",
+                          convfma_name(impl), C, H, W, K, k, row, got, f);
+                    outputs++;
+                    plain_differ += p != f;
+                }
+            free(pads), free(w), free(out), free(dy), free(dcol), free(bpads), free(dyT), free(dwT);
         }
         CHECK(plain_differ > 0, "%s: no output where fused multiply-adds round differently", convfma_name(impl));
         printf("conv kernels: %s gives the fmaf chain's bits for %ld outputs (%ld of them differ without FMA)\n",
@@ -174,7 +211,7 @@ static void test_conv_kernel_nets(void)
 {
     const int shapes[][4] = {{28, 28, 1, 10}, {11, 9, 3, 5}, {16, 16, 3, 12}};
     const int batches[] = {1, 2, 3, 8, 37};
-    int tried = 0, fwd = 0, back = 0;
+    int tried = 0, fwd = 0, back = 0, wgrad = 0;
     for (int impl = CONVFMA_AVX2; impl <= CONVFMA_AVX512; impl++) {
         if (!convfma_cpu(impl))
             continue;
@@ -220,14 +257,15 @@ static void test_conv_kernel_nets(void)
                                 tried++;
                                 fwd += k->conv_ok[i] & 1;
                                 back += (k->conv_ok[i] & 2) != 0;
+                                wgrad += (k->conv_ok[i] & 4) != 0;
                             }
                         nn_free(k);
                         nn_free(o);
                     }
     }
-    printf("conv kernel nets: of %d layer and batch sizes checked, the kernel gave OpenBLAS's bits for the forward "
-           "pass in %d and the input gradient in %d (elsewhere OpenBLAS ran); every net the same bits\n",
-           tried, fwd, back);
+    printf("conv kernel nets: of %d layer and batch sizes checked, the kernels gave OpenBLAS's bits for the forward "
+           "pass in %d, the input gradient in %d and the weight gradient in %d (elsewhere OpenBLAS ran); every net "
+           "the same bits\n", tried, fwd, back, wgrad);
     CHECK(tried == 0 || fwd > 0, "the kernels were never used");
 }
 

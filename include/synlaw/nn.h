@@ -78,7 +78,10 @@ typedef struct {
      * for that layer and batch size */
     int conv_kernel;                      /* convfma_impl() at creation (CONVFMA_BLAS: none) */
     int conv_checked[NN_MAX_LAYER];       /* the batch size layer i's kernel was checked at */
-    unsigned char conv_ok[NN_MAX_LAYER];  /* ... and whether it gave OpenBLAS's bits */
+    unsigned char conv_ok[NN_MAX_LAYER];  /* ... and where it gave OpenBLAS's bits: 1 the
+                                             forward pass, 2 the input gradient, 4 the weight
+                                             gradient (with the blocks of conv_q columns) */
+    int conv_q[NN_MAX_LAYER];
     unsigned char col_stale[NN_MAX_LAYER]; /* layer i's im2col buffer does not hold its input's
                                               columns (the kernel ran): backward builds them */
 } nn_net;

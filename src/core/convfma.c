@@ -172,6 +172,109 @@ __attribute__((target("avx2,fma"))) static void dcol_avx2(float *restrict dcol, 
         dcol_block_avx2(dcol, w, dy, ldy, C9, n, K, r0, 1);
 }
 
+/* The weight gradient's chains for output channels k0 .. k0 + 15 (lanes past K masked) and
+ * input channels c0 and, if two, c0 + 1 (a constant after inlining; the 18 sums are named
+ * variables, which GCC keeps in registers where an array of them it would not) over columns
+ * j0 .. j1 - 1 in order, added to dwT [C*9][K]. Column j is pixel (y, x) of sample
+ * b = j / HW: dyT row j, and the taps of padded plane c of that sample. */
+#define DW_TAPS(F) F(0, 0, 0) F(1, 0, 1) F(2, 0, 2) F(3, 1, 0) F(4, 1, 1) F(5, 1, 2) F(6, 2, 0) F(7, 2, 1) F(8, 2, 2)
+static inline __attribute__((always_inline, target("avx512f,fma"))) void
+dw_block_avx512(float *restrict dwT, const float *restrict pads, size_t PP, const float *restrict dyT, int C,
+                int H, int W, int K, size_t j0, size_t j1, int k0, int c0, const int two)
+{
+    const int Wp = W + 2;
+    const size_t HW = (size_t)H * W;
+    const __mmask16 m = (__mmask16)(K - k0 >= 16 ? 0xffffu : (1u << (K - k0)) - 1);
+#define DW_ZERO(t, ky, kx) __m512 a##t = _mm512_setzero_ps(), b##t = _mm512_setzero_ps();
+    DW_TAPS(DW_ZERO)
+    size_t b = j0 / HW;
+    int p = (int)(j0 - b * HW), y = p / W, x = p - y * W;
+    const float *row = pads + (b * C + c0) * PP + (size_t)y * Wp + x;
+    for (size_t j = j0; j < j1; j++) {
+        const __m512 v = _mm512_maskz_loadu_ps(m, dyT + j * K + k0);
+        const float *r0 = row, *r1 = row + Wp, *r2 = r1 + Wp;
+#define DW_FMA_A(t, ky, kx) a##t = _mm512_fmadd_ps(v, _mm512_set1_ps(r##ky[kx]), a##t);
+        DW_TAPS(DW_FMA_A)
+        if (two) {
+            r0 += PP, r1 += PP, r2 += PP;
+#define DW_FMA_B(t, ky, kx) b##t = _mm512_fmadd_ps(v, _mm512_set1_ps(r##ky[kx]), b##t);
+            DW_TAPS(DW_FMA_B)
+        }
+        row++;
+        if (++x == W) {
+            x = 0, row += 2;
+            if (++y == H)
+                y = 0, b++, row = pads + (b * C + c0) * PP;
+        }
+    }
+#define DW_ADD(t, ky, kx)                                                                                      \
+    {                                                                                                          \
+        float *d = dwT + (size_t)(c0 * 9 + t) * K + k0;                                                        \
+        _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), a##t));                         \
+        if (two) {                                                                                             \
+            d += (size_t)9 * K;                                                                                \
+            _mm512_mask_storeu_ps(d, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, d), b##t));                     \
+        }                                                                                                      \
+    }
+    DW_TAPS(DW_ADD)
+}
+
+__attribute__((target("avx512f,fma"))) static void dw_avx512(float *restrict dwT, const float *restrict pads,
+                                                             size_t PP, const float *restrict dyT, int C, int H,
+                                                             int W, int K, size_t j0, size_t j1)
+{
+    for (int k0 = 0; k0 < K; k0 += 16) {
+        int c0 = 0;
+        for (; c0 + 2 <= C; c0 += 2)
+            dw_block_avx512(dwT, pads, PP, dyT, C, H, W, K, j0, j1, k0, c0, 1);
+        if (c0 < C)
+            dw_block_avx512(dwT, pads, PP, dyT, C, H, W, K, j0, j1, k0, c0, 0);
+    }
+}
+
+/* The same with 8 output channels per vector and one input channel at a time. */
+static inline __attribute__((always_inline, target("avx2,fma"))) void
+dw_block_avx2(float *restrict dwT, const float *restrict pads, size_t PP, const float *restrict dyT, int C, int H,
+              int W, int K, size_t j0, size_t j1, int k0, int c0)
+{
+    const int Wp = W + 2, nk = K - k0 < 8 ? K - k0 : 8;
+    const size_t HW = (size_t)H * W;
+    const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(nk), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+#define DW_ZERO8(t, ky, kx) __m256 a##t = _mm256_setzero_ps();
+    DW_TAPS(DW_ZERO8)
+    size_t b = j0 / HW;
+    int p = (int)(j0 - b * HW), y = p / W, x = p - y * W;
+    const float *row = pads + (b * C + c0) * PP + (size_t)y * Wp + x;
+    for (size_t j = j0; j < j1; j++) {
+        const __m256 v = nk == 8 ? _mm256_loadu_ps(dyT + j * K + k0) : _mm256_maskload_ps(dyT + j * K + k0, m);
+        const float *r0 = row, *r1 = row + Wp, *r2 = r1 + Wp;
+#define DW_FMA8(t, ky, kx) a##t = _mm256_fmadd_ps(v, _mm256_broadcast_ss(r##ky + kx), a##t);
+        DW_TAPS(DW_FMA8)
+        row++;
+        if (++x == W) {
+            x = 0, row += 2;
+            if (++y == H)
+                y = 0, b++, row = pads + (b * C + c0) * PP;
+        }
+    }
+#define DW_ADD8(t, ky, kx)                                                                                     \
+    {                                                                                                          \
+        float *d = dwT + (size_t)(c0 * 9 + t) * K + k0;                                                        \
+        for (int k = 0; k < nk; k++)                                                                           \
+            d[k] += a##t[k];                                                                                   \
+    }
+    DW_TAPS(DW_ADD8)
+}
+
+__attribute__((target("avx2,fma"))) static void dw_avx2(float *restrict dwT, const float *restrict pads, size_t PP,
+                                                        const float *restrict dyT, int C, int H, int W, int K,
+                                                        size_t j0, size_t j1)
+{
+    for (int k0 = 0; k0 < K; k0 += 8)
+        for (int c0 = 0; c0 < C; c0++)
+            dw_block_avx2(dwT, pads, PP, dyT, C, H, W, K, j0, j1, k0, c0);
+}
+
 int convfma_cpu(int impl)
 {
     __builtin_cpu_init();
@@ -210,6 +313,31 @@ void convfma_dcol(int impl, float *restrict dcol, const float *restrict w, const
 #else
     (void)impl, (void)dcol, (void)w, (void)dy, (void)ldy, (void)C9, (void)n, (void)K;
 #endif
+}
+
+void convfma_dw(int impl, float *restrict dwT, const float *restrict pads, size_t PP, const float *restrict dyT,
+                int C, int H, int W, int K, size_t N, int q, int unroll)
+{
+    memset(dwT, 0, sizeof(float) * (size_t)C * 9 * K);
+    /* the blocks of the inner dimension as OpenBLAS's level-3 driver takes them: q at a time
+     * while at least 2 q remain, then the rest in two about equal parts (a multiple of unroll
+     * first) if it is more than q */
+    for (size_t j0 = 0; j0 < N;) {
+        size_t len = N - j0;
+        if (len >= 2 * (size_t)q)
+            len = (size_t)q;
+        else if (len > (size_t)q)
+            len = (len / 2 + unroll - 1) / unroll * unroll;
+#if CONVFMA_VECTOR
+        if (impl == CONVFMA_AVX512)
+            dw_avx512(dwT, pads, PP, dyT, C, H, W, K, j0, j0 + len);
+        else if (impl == CONVFMA_AVX2)
+            dw_avx2(dwT, pads, PP, dyT, C, H, W, K, j0, j0 + len);
+#else
+        (void)impl, (void)pads, (void)PP, (void)dyT, (void)H, (void)W;
+#endif
+        j0 += len;
+    }
 }
 
 static int choose(void)

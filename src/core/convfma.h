@@ -33,6 +33,17 @@ void convfma_out(int impl, float *restrict out, const float *restrict pads, size
 void convfma_dcol(int impl, float *restrict dcol, const float *restrict w, const float *restrict dy, size_t ldy,
                   int C9, int n, int K);
 
+/* dwT [C*9][K] = the weight gradient's GEMM dw = dy im2col(x)^T, transposed, over the
+ * N = B*H*W columns of a batch, straight from the padded planes: pads holds the B samples'
+ * C padded planes each (sample b, plane c at pads + (b*C + c)*PP, as for convfma_out), dyT
+ * [N][K] the output gradient by column. OpenBLAS splits this long inner dimension into
+ * blocks (q columns while at least 2 q remain, then the rest in two parts, the first a
+ * multiple of unroll, if more than q): per block each element is one chain of fused
+ * multiply-adds in order from +0, added to the element. The same here, given the q and
+ * unroll of the OpenBLAS to match (nn.c finds them by comparing). */
+void convfma_dw(int impl, float *restrict dwT, const float *restrict pads, size_t PP, const float *restrict dyT,
+                int C, int H, int W, int K, size_t N, int q, int unroll);
+
 /* 1 if this CPU runs impl (CONVFMA_BLAS: always). */
 int convfma_cpu(int impl);
 

@@ -184,6 +184,7 @@ int nn_direct_conv(void)
 }
 
 static size_t fma_scratch(const nn_layer *l);
+static size_t dw_scratch(const nn_layer *l, size_t B);
 
 nn_net *nn_create(const nn_arch *arch, int batch_cap)
 {
@@ -206,7 +207,12 @@ nn_net *nn_create(const nn_arch *arch, int batch_cap)
         } else if (l->kind == NN_CONV3) {
             size_t per = (size_t)l->C * 9 * l->P * l->Q;
             n->col_off[i] = cols;
-            cols += B * per > fma_scratch(l) ? B * per : fma_scratch(l); /* the kernel's scratch too */
+            size_t need = B * per; /* the kernels' scratch too */
+            if (need < fma_scratch(l))
+                need = fma_scratch(l);
+            if (need < dw_scratch(l, B))
+                need = dw_scratch(l, B);
+            cols += need;
             size_t dc = nn_conv3_dcol_floats((int)B, l->C, l->H, l->W);
             if (i > first_param_layer(arch) && dc > dcol) /* the first needs no input gradient */
                 dcol = dc;
@@ -514,13 +520,22 @@ size_t nn_conv3_dcol_floats(int B, int C, int H, int W)
     return (size_t)dcol_chunk(B, C, H, W) * C * 9 * H * W;
 }
 
-/* nn_conv3_backward with the input gradient's GEMM from OpenBLAS (impl CONVFMA_BLAS) or
- * from convfma_dcol (the same bits where nn.c has checked it). */
-static void conv3_backward(int impl, float *dw, float *db, float *dx, float *dcol, const float *dy,
-                           const float *col, const float *w, int B, int C, int H, int W, int K)
+static void conv3_dw_fma(int impl, int q, float *dw, float *scratch, const float *x, const float *dy, int B, int C,
+                         int H, int W, int K);
+
+/* nn_conv3_backward with the input gradient's GEMM from OpenBLAS (dcol_impl CONVFMA_BLAS) or
+ * from convfma_dcol, and the weight gradient's from OpenBLAS on the columns col (dw_q 0) or
+ * from convfma_dw on x (dw_impl, blocks of dw_q columns; col is its scratch): the same bits
+ * where nn.c has checked the kernels. */
+static void conv3_backward(int dcol_impl, int dw_impl, int dw_q, float *dw, float *db, float *dx, float *dcol,
+                           const float *dy, float *col, const float *x, const float *w, int B, int C, int H,
+                           int W, int K)
 {
     int N = B * H * W, C9 = C * 9;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
+    if (dw_q)
+        conv3_dw_fma(dw_impl, dw_q, dw, col, x, dy, B, C, H, W, K);
+    else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, N, 1.0f, dy, N, col, N, 0.0f, dw, C9);
     row_sums(db, dy, K, (size_t)N);
     if (!dx)
         return;
@@ -532,8 +547,8 @@ static void conv3_backward(int impl, float *dw, float *db, float *dx, float *dco
     memset(dx, 0, (size_t)C * N * sizeof(float));
     for (int b0 = 0; b0 < B; b0 += chunk) {
         int nb = B - b0 < chunk ? B - b0 : chunk, n = nb * H * W;
-        if (impl != CONVFMA_BLAS)
-            convfma_dcol(impl, dcol, w, dy + (size_t)b0 * HW, (size_t)N, C9, n, K);
+        if (dcol_impl != CONVFMA_BLAS)
+            convfma_dcol(dcol_impl, dcol, w, dy + (size_t)b0 * HW, (size_t)N, C9, n, K);
         else
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, n, K, 1.0f, w, C9, dy + (size_t)b0 * HW, N,
                         0.0f, dcol, n);
@@ -550,7 +565,7 @@ static void conv3_backward(int impl, float *dw, float *db, float *dx, float *dco
 void nn_conv3_backward(float *dw, float *db, float *dx, float *dcol, const float *dy,
                        const float *col, const float *w, int B, int C, int H, int W, int K)
 {
-    conv3_backward(CONVFMA_BLAS, dw, db, dx, dcol, dy, col, w, B, C, H, W, K);
+    conv3_backward(CONVFMA_BLAS, CONVFMA_BLAS, 0, dw, db, dx, dcol, dy, (float *)col, NULL, w, B, C, H, W, K);
 }
 
 /* ---- direct convolution of the first layer ---------------------------------------------
@@ -899,6 +914,39 @@ static void conv3_fma_pool(int impl, float *py, int *arg, float *scratch, const 
     }
 }
 
+/* The OpenBLAS blocks of the weight gradient's inner dimension that convfma_dw is tried
+ * with (q; the balancing multiple is 16): this machine's OpenBLAS 0.3.21 (SkylakeX and
+ * Cooperlake kernels) takes 320; others are tried as well. */
+static const int dw_blocks[] = {320, 256, 384, 512};
+enum { DW_UNROLL = 16 };
+
+/* Floats of the weight-gradient kernel's scratch for layer l at batch B: the padded planes
+ * of every sample, dy by column, dw transposed. */
+static size_t dw_scratch(const nn_layer *l, size_t B)
+{
+    return B * l->C * padded_floats(l->H, l->W) + B * l->H * l->W * l->K + (size_t)l->C * 9 * l->K;
+}
+
+/* dw [K, C*9] from x [C, B, H, W] and dy [K, B*H*W] with convfma_dw (blocks of q columns). */
+static void conv3_dw_fma(int impl, int q, float *dw, float *scratch, const float *x, const float *dy, int B, int C,
+                         int H, int W, int K)
+{
+    const size_t PP = padded_floats(H, W), N = (size_t)B * H * W, C9 = (size_t)C * 9;
+    float *pads = scratch, *dyT = pads + (size_t)B * C * PP, *dwT = dyT + N * K;
+    for (int b = 0; b < B; b++)
+        pad_sample(pads + (size_t)b * C * PP, x, b, B, C, H, W);
+    for (size_t j0 = 0; j0 < N; j0 += 64) { /* 64 columns at a time: dyT's rows stay cached */
+        size_t j1 = j0 + 64 < N ? j0 + 64 : N;
+        for (int k = 0; k < K; k++)
+            for (size_t j = j0; j < j1; j++)
+                dyT[j * K + k] = dy[(size_t)k * N + j];
+    }
+    convfma_dw(impl, dwT, pads, PP, dyT, C, H, W, K, N, q, DW_UNROLL);
+    for (int k = 0; k < K; k++)
+        for (size_t r = 0; r < C9; r++)
+            dw[k * C9 + r] = dwT[r * K + k];
+}
+
 /* Random numbers for the checks below: a quarter zeros (as after a ReLU), the rest in
  * [-1, 1). */
 static void check_fill(float *v, size_t len, rng_t *r)
@@ -909,7 +957,9 @@ static void check_fill(float *v, size_t len, rng_t *r)
 
 /* Whether the kernels give OpenBLAS's bits for layer i at batch size B: bit 0 the forward
  * convolution (convfma_out against im2col and the GEMM), bit 1 the input gradient's GEMM at
- * the sizes of conv3_backward's chunks (convfma_dcol), each on random inputs and weights,
+ * the sizes of conv3_backward's chunks (convfma_dcol), bit 2 the weight gradient's
+ * (convfma_dw, with the first blocking of dw_blocks that matches: conv_q), each on random
+ * inputs and weights,
  * every output compared. The layer's output, im2col and the first input gradient's buffers
  * serve as scratch (the forward and backward passes write them afterwards, or do not use
  * them: the columns are marked stale). */
@@ -919,16 +969,20 @@ static int conv_fma_matches(nn_net *n, int i, int B)
     const int C = l->C, H = l->H, W = l->W, K = l->K, Wp = W + 2, C9 = C * 9;
     const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
     const int chunk = dcol_chunk(B, C, H, W);
-    const size_t nx = (size_t)C * B * HW, nw = (size_t)K * C9, ndy = (size_t)K * chunk * HW;
-    float *x = malloc(sizeof(float) * (nx + nw + ndy));
+    const size_t nx = (size_t)C * B * HW, nw = (size_t)K * C9, ndy = (size_t)K * chunk * HW, N = (size_t)B * HW;
+    float *x = malloc(sizeof(float) * (nx + nw + ndy + (size_t)K * N + 2 * nw));
     if (!x)
         return 0;
-    float *w = x + nx, *dyr = w + nw, *y = n->act + n->act_off[i + 1], *col = n->col + n->col_off[i];
+    float *w = x + nx, *dyr = w + nw, *dyw = dyr + ndy, *dw_blas = dyw + (size_t)K * N, *dw_fma = dw_blas + nw;
+    float *y = n->act + n->act_off[i + 1], *col = n->col + n->col_off[i];
     rng_t r;
     rng_seed(&r, 0x636f6e7666ULL + (uint64_t)B);
-    check_fill(x, nx + nw + ndy, &r);
+    check_fill(x, nx + nw + ndy + (size_t)K * N, &r);
     n->col_stale[i] = 1;
     conv3_gemm(y, col, x, w, B, C, H, W, K);
+    /* the weight gradient from these columns, before they are overwritten */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, (int)N, 1.0f, dyw, (int)N, col, (int)N, 0.0f, dw_blas,
+                C9);
     float *out = col + (size_t)C * PP;
     int fwd = 1, back = n->dcol != NULL && i > first_param_layer(&n->arch); /* one with an input gradient */
     for (int b = 0; b < B && fwd; b++) {
@@ -951,8 +1005,15 @@ static int conv_fma_matches(nn_net *n, int i, int B)
         convfma_dcol(n->conv_kernel, col, w, dyr, (size_t)cols, C9, cols, K);
         back &= memcmp(n->dcol, col, (size_t)cols * C9 * sizeof(float)) == 0;
     }
+    /* the weight gradient with each candidate blocking until one matches */
+    int dw = 0;
+    for (size_t c = 0; c < sizeof dw_blocks / sizeof *dw_blocks && !dw; c++) {
+        conv3_dw_fma(n->conv_kernel, dw_blocks[c], dw_fma, col, x, dyw, B, C, H, W, K);
+        if (memcmp(dw_fma, dw_blas, nw * sizeof(float)) == 0)
+            dw = 1, n->conv_q[i] = dw_blocks[c];
+    }
     free(x);
-    return fwd | back << 1;
+    return fwd | back << 1 | dw << 2;
 }
 
 /* Layer i (a GEMM convolution followed by a pool) at batch B: bit 0, its forward pass goes
@@ -1103,13 +1164,18 @@ void nn_backward(nn_net *n, int B)
                                          l->C, l->H, l->W, l->K);
                 break;
             }
-            if (n->col_stale[i]) { /* the forward pass ran the kernel: the columns, for dw */
+        {
+            const int ok = n->conv_checked[i] == B ? n->conv_ok[i] : 0, dw_q = ok & 4 ? n->conv_q[i] : 0;
+            if (!dw_q && n->col_stale[i]) { /* the forward pass ran the kernel: the columns, for dw */
                 im2col3(n->col + n->col_off[i], x, B, l->C, l->H, l->W);
                 n->col_stale[i] = 0;
             }
-            conv3_backward(n->conv_checked[i] == B && (n->conv_ok[i] & 2) ? n->conv_kernel : CONVFMA_BLAS,
-                           n->grad + l->w, n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i],
-                           n->param + l->w, B, l->C, l->H, l->W, l->K);
+            if (dw_q)
+                n->col_stale[i] = 1; /* the weight gradient's kernel uses them as scratch */
+            conv3_backward(ok & 2 ? n->conv_kernel : CONVFMA_BLAS, n->conv_kernel, dw_q, n->grad + l->w,
+                           n->grad + l->b, dx, n->dcol, dy, n->col + n->col_off[i], x, n->param + l->w, B, l->C,
+                           l->H, l->W, l->K);
+        }
             break;
         case NN_FLAT:
             if (dx)
