@@ -202,6 +202,47 @@ static void test_conv_kernels(void)
     }
 }
 
+/* The vector max-pool against the scalar loop (the same sequence of strict comparisons) on
+ * planes of every width up to 41 with ties, both zeros and NaNs: the same values and
+ * argmax, bit for bit. */
+static void test_pool_kernel(void)
+{
+    if (!convfma_cpu(CONVFMA_AVX512)) {
+        printf("pool kernel: this CPU has no AVX-512\n");
+        return;
+    }
+    rng_t r;
+    rng_seed(&r, 43);
+    long windows = 0;
+    for (int W = 2; W <= 41; W++)
+        for (int H = 2; H <= 9; H += 7) {
+            const int P = H / 2, Q = W / 2, ldx = W + (W % 3);
+            float *x = malloc(sizeof(float) * (size_t)H * ldx), *y = malloc(sizeof(float) * P * Q);
+            float *y2 = malloc(sizeof(float) * P * Q);
+            int *arg = malloc(sizeof(int) * P * Q), *arg2 = malloc(sizeof(int) * P * Q);
+            const float special[] = {0.0f, -0.0f, NAN, 1.0f, -1.0f};
+            for (int i = 0; i < H * ldx; i++)
+                x[i] = rng_below(&r, 3) == 0 ? special[rng_below(&r, 5)] : (float)rng_range(&r, -1, 1);
+            CHECK(convfma_pool2(CONVFMA_AVX512, y, arg, x, P, Q, W, ldx) == 1, "convfma_pool2 refused");
+            for (int py = 0; py < P; py++)
+                for (int px = 0; px < Q; px++) {
+                    const float *r0 = x + (size_t)(2 * py) * ldx, *r1 = r0 + ldx;
+                    int best = 2 * px;
+                    float bv = r0[best];
+                    if (r0[best + 1] > bv) bv = r0[best + 1], best = 2 * px + 1;
+                    if (r1[2 * px] > bv) bv = r1[2 * px], best = W + 2 * px;
+                    if (r1[2 * px + 1] > bv) bv = r1[2 * px + 1], best = W + 2 * px + 1;
+                    y2[py * Q + px] = bv;
+                    arg2[py * Q + px] = 2 * py * W + best;
+                }
+            CHECK(memcmp(y, y2, sizeof(float) * P * Q) == 0 && memcmp(arg, arg2, sizeof(int) * P * Q) == 0,
+                  "pool kernel %dx%d (rows %d apart): not the scalar loop's values and argmax", H, W, ldx);
+            windows += P * Q;
+            free(x), free(y), free(y2), free(arg), free(arg2);
+        }
+    printf("pool kernel: the scalar loop's values and argmax in %ld windows\n", windows);
+}
+
 /* Every CNN of the zoo, with the direct first layer and with every layer a GEMM, at batch
  * sizes where OpenBLAS takes its small-matrix kernels (which sum in another order: the check
  * must turn the kernel down there) and where it does not: trained four steps with Adam with
@@ -674,6 +715,7 @@ int main(int argc, char **argv)
     test_direct_conv();
     test_direct_vs_gemm();
     test_conv_kernels();
+    test_pool_kernel();
     test_conv_kernel_nets();
     test_sigmoid_bce();
     for (int m = 0; m < nn_model_count(); m++) {

@@ -275,6 +275,42 @@ __attribute__((target("avx2,fma"))) static void dw_avx2(float *restrict dwT, con
             dw_block_avx2(dwT, pads, PP, dyT, C, H, W, K, j0, j1, k0, c0);
 }
 
+/* 2 x 2 max-pool of a plane, 16 outputs of a row at a time (masked at the row's end): the
+ * window's four values deinterleaved from two loads of each of its rows, then the scalar
+ * loop's sequence of strict comparisons (ordered: false with a NaN, as C's >). */
+__attribute__((target("avx512f"))) static void pool2_avx512(float *restrict y, int *restrict arg,
+                                                            const float *restrict x, int P, int Q, int W, int ldx)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512i one = _mm512_set1_epi32(1), below = _mm512_set1_epi32(W), below1 = _mm512_set1_epi32(W + 1);
+    for (int py = 0; py < P; py++) {
+        const float *r0 = x + (size_t)(2 * py) * ldx, *r1 = r0 + ldx;
+        for (int px = 0; px < Q; px += 16) {
+            const int n = Q - px < 16 ? Q - px : 16, nin = 2 * n;
+            const __mmask16 mo = (__mmask16)((1u << n) - 1);
+            const __mmask16 m0 = (__mmask16)(nin >= 16 ? 0xffffu : (1u << nin) - 1);
+            const __mmask16 m1 = (__mmask16)(nin > 16 ? (1u << (nin - 16)) - 1 : 0);
+            __m512 lo = _mm512_maskz_loadu_ps(m0, r0 + 2 * px), hi = _mm512_maskz_loadu_ps(m1, r0 + 2 * px + 16);
+            __m512 best = _mm512_permutex2var_ps(lo, even, hi), b = _mm512_permutex2var_ps(lo, odd, hi);
+            lo = _mm512_maskz_loadu_ps(m0, r1 + 2 * px), hi = _mm512_maskz_loadu_ps(m1, r1 + 2 * px + 16);
+            const __m512 c = _mm512_permutex2var_ps(lo, even, hi), d = _mm512_permutex2var_ps(lo, odd, hi);
+            __mmask16 k = _mm512_cmp_ps_mask(b, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, k, b);
+            __m512i at = _mm512_maskz_mov_epi32(k, one);
+            k = _mm512_cmp_ps_mask(c, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, k, c);
+            at = _mm512_mask_mov_epi32(at, k, below);
+            k = _mm512_cmp_ps_mask(d, best, _CMP_GT_OQ);
+            best = _mm512_mask_mov_ps(best, k, d);
+            at = _mm512_mask_mov_epi32(at, k, below1);
+            at = _mm512_add_epi32(_mm512_add_epi32(_mm512_set1_epi32(2 * py * W + 2 * px), even), at);
+            _mm512_mask_storeu_ps(y + (size_t)py * Q + px, mo, best);
+            _mm512_mask_storeu_epi32(arg + (size_t)py * Q + px, mo, at);
+        }
+    }
+}
+
 int convfma_cpu(int impl)
 {
     __builtin_cpu_init();
@@ -338,6 +374,21 @@ void convfma_dw(int impl, float *restrict dwT, const float *restrict pads, size_
 #endif
         j0 += len;
     }
+}
+
+int convfma_pool2(int impl, float *restrict y, int *restrict arg, const float *restrict x, int P, int Q, int W,
+                  int ldx)
+{
+#if CONVFMA_VECTOR
+    if (impl == CONVFMA_AVX512) {
+        pool2_avx512(y, arg, x, P, Q, W, ldx);
+        return 1;
+    }
+#else
+    (void)y, (void)arg, (void)x, (void)P, (void)Q, (void)W, (void)ldx;
+#endif
+    (void)impl;
+    return 0;
 }
 
 static int choose(void)

@@ -44,6 +44,13 @@ void convfma_dcol(int impl, float *restrict dcol, const float *restrict w, const
 void convfma_dw(int impl, float *restrict dwT, const float *restrict pads, size_t PP, const float *restrict dyT,
                 int C, int H, int W, int K, size_t N, int q, int unroll);
 
+/* The 2 x 2 max-pool of one plane x [H x W] (rows ldx apart) into y [P x Q] and the index of
+ * each window's maximum (the first of equals, in the plane as if ldx were W), as nn.c's
+ * scalar loop computes them: 1 done, with impl CONVFMA_AVX512; 0 (nothing done) with
+ * another impl, which has no such kernel. */
+int convfma_pool2(int impl, float *restrict y, int *restrict arg, const float *restrict x, int P, int Q, int W,
+                  int ldx);
+
 /* 1 if this CPU runs impl (CONVFMA_BLAS: always). */
 int convfma_cpu(int impl);
 

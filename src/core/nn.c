@@ -639,7 +639,7 @@ HOT static void conv3_direct_dw_plane(float *restrict a, const float *restrict g
     memcpy(a, lane, sizeof lane);
 }
 
-static void pool2_plane(float *y, int *arg, const float *x, int P, int Q, int W, int ldx);
+static void pool2_plane(int impl, float *y, int *arg, const float *x, int P, int Q, int W, int ldx);
 
 /* lane[l] += g[q + l] over q < L: the bias gradient of a plane in LANES fixed lanes. */
 HOT static void lanes_add(float *restrict lane, const float *restrict g, size_t L)
@@ -746,8 +746,8 @@ void nn_conv3_direct_backward(float *dw, float *db, float *scratch, const float 
 /* The conv -> max-pool stage of a direct first layer, without bias (nn_forward adds it with
  * the ReLU on the pooled quarter): each output plane is pooled while it is in the cache, and
  * the full-size output is never written (backward needs only the argmax). py [K, B, P, Q]. */
-static void conv3_direct_pool(float *py, int *arg, float *scratch, const float *x, const float *w, int B,
-                              int C, int H, int W, int K)
+static void conv3_direct_pool(int impl, float *py, int *arg, float *scratch, const float *x, const float *w,
+                              int B, int C, int H, int W, int K)
 {
     const size_t PP = padded_floats(H, W);
     const int Wp = W + 2, P = H / 2, Q = W / 2;
@@ -757,7 +757,7 @@ static void conv3_direct_pool(float *py, int *arg, float *scratch, const float *
         for (int k = 0; k < K; k++) {
             conv3_direct_out(out, scratch, w, k, C, H, W);
             size_t o = ((size_t)k * B + b) * P * Q;
-            pool2_plane(py + o, arg + o, out, P, Q, W, Wp);
+            pool2_plane(impl, py + o, arg + o, out, P, Q, W, Wp);
         }
     }
 }
@@ -820,9 +820,12 @@ void nn_conv3_backward_naive(float *dw, float *db, float *dx, const float *dy, c
 }
 
 /* Max-pool 2 x 2 of one plane x [H x W] whose rows are ldx apart: y [P x Q], and arg the
- * index of each window's maximum (the first of equals) in the plane as if ldx were W. */
-static void pool2_plane(float *y, int *arg, const float *x, int P, int Q, int W, int ldx)
+ * index of each window's maximum (the first of equals) in the plane as if ldx were W. With
+ * impl CONVFMA_AVX512 by convfma_pool2, the same bits. */
+static void pool2_plane(int impl, float *y, int *arg, const float *x, int P, int Q, int W, int ldx)
 {
+    if (convfma_pool2(impl, y, arg, x, P, Q, W, ldx)) /* the same in vectors (AVX-512) */
+        return;
     for (int py = 0; py < P; py++) {
         const float *r0 = x + (size_t)(2 * py) * ldx, *r1 = r0 + ldx;
         for (int px = 0; px < Q; px++) {
@@ -837,11 +840,11 @@ static void pool2_plane(float *y, int *arg, const float *x, int P, int Q, int W,
     }
 }
 
-static void pool2_forward(float *y, int *arg, const float *x, int B, int C, int H, int W)
+static void pool2_forward(int impl, float *y, int *arg, const float *x, int B, int C, int H, int W)
 {
     int P = H / 2, Q = W / 2;
     for (int i = 0; i < B * C; i++) /* every (c, b) plane; the layout within is [H, W] */
-        pool2_plane(y + (size_t)i * P * Q, arg + (size_t)i * P * Q, x + (size_t)i * H * W, P, Q, W, W);
+        pool2_plane(impl, y + (size_t)i * P * Q, arg + (size_t)i * P * Q, x + (size_t)i * H * W, P, Q, W, W);
 }
 
 /* [C, B, S] <-> [B, C*S]: the flatten between convolution and dense layers. */
@@ -909,7 +912,7 @@ static void conv3_fma_pool(int impl, float *py, int *arg, float *scratch, const 
         convfma_out(impl, out, scratch, PP, w, C, Wp, L, K);
         for (int k = 0; k < K; k++) {
             size_t o = ((size_t)k * B + b) * P * Q;
-            pool2_plane(py + o, arg + o, out + (size_t)k * L, P, Q, W, Wp);
+            pool2_plane(impl, py + o, arg + o, out + (size_t)k * L, P, Q, W, Wp);
         }
     }
 }
@@ -1074,7 +1077,7 @@ const float *nn_forward(nn_net *n, int B)
                 const nn_layer *pl = &a->layer[i + 1];
                 float *py = n->act + n->act_off[i + 2];
                 if (conv_direct(n, i)) {
-                    conv3_direct_pool(py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
+                    conv3_direct_pool(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
                                       n->param + l->w, B, l->C, l->H, l->W, l->K);
                 } else if (conv_fma(n, i, B) & 1) {
                     conv3_fma_pool(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
@@ -1082,7 +1085,7 @@ const float *nn_forward(nn_net *n, int B)
                     n->col_stale[i] = 1;
                 } else {
                     conv_nobias(n, i, y, x, B);
-                    pool2_forward(py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
+                    pool2_forward(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], y, B, pl->C, pl->H, pl->W);
                 }
                 bias_relu_rows(n->act + n->act_off[i + 3], py, n->param + l->b, l->K,
                                (size_t)B * pl->P * pl->Q);
@@ -1102,7 +1105,7 @@ const float *nn_forward(nn_net *n, int B)
             }
             break;
         case NN_POOL2:
-            pool2_forward(y, n->argmax + n->arg_off[i], x, B, l->C, l->H, l->W);
+            pool2_forward(n->conv_kernel, y, n->argmax + n->arg_off[i], x, B, l->C, l->H, l->W);
             break;
         case NN_FLAT:
             flatten(y, x, B, l->C, l->H * l->W);
