@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 enum { NN_MAX_LAYER = 16, NN_NAME_LEN = 32 };
+enum { NN_CONV_CHECKS = 4 }; /* batch sizes a network remembers per layer (training, evaluation, remainders) */
 
 /* Optimiser settings of one training phase (a view of a job recipe; nn knows no jobs). */
 typedef enum { NN_SGD = 0, NN_ADAM = 1 } nn_optimizer;
@@ -73,17 +74,22 @@ typedef struct {
                                          largest conv layer but the first */
     int *argmax;                      /* max-pool winners, [B, K*P*Q] per pool layer */
     size_t arg_off[NN_MAX_LAYER];
-    /* The convolutions that are a GEMM followed by a pool go through a kernel without
-     * im2col that gives OpenBLAS's bits (src/core/convfma.h), once checked against OpenBLAS
-     * for that layer and batch size */
+    /* The convolutions that are a GEMM followed by a pool go through kernels without im2col
+     * that give OpenBLAS's bits (src/core/convfma.h), once checked against OpenBLAS for that
+     * layer and batch size: the forward kernel at the first forward pass at that size, the
+     * gradients' at the first backward pass (only where the forward kernel matched) */
     int conv_kernel;                      /* convfma_impl() at creation (CONVFMA_BLAS: none) */
-    int conv_checked[NN_MAX_LAYER];       /* the batch size layer i's kernel was checked at */
-    unsigned char conv_ok[NN_MAX_LAYER];  /* ... and where it gave OpenBLAS's bits: 1 the
+    struct {
+        int batch;                        /* 0: unused slot */
+        unsigned char ok;                 /* where the kernels gave OpenBLAS's bits: 1 the
                                              forward pass, 2 the input gradient, 4 the weight
-                                             gradient (with the blocks of conv_q columns) */
-    int conv_q[NN_MAX_LAYER];
+                                             gradient (in blocks of q columns) */
+        unsigned char grads_checked;      /* the gradients' kernels were checked */
+        int q;
+    } conv_check[NN_MAX_LAYER][NN_CONV_CHECKS]; /* per layer, the last batch sizes seen */
+    int conv_check_next[NN_MAX_LAYER];    /* the slot a new batch size takes (round robin) */
     unsigned char col_stale[NN_MAX_LAYER]; /* layer i's im2col buffer does not hold its input's
-                                              columns (the kernel ran): backward builds them */
+                                              columns (a kernel ran): backward builds them */
 } nn_net;
 
 /* Flush subnormal floats to zero (FTZ) and read them as zero (DAZ) on the calling thread,

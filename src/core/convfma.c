@@ -11,7 +11,8 @@
 
 /* Output channels k0 .. k0 + nk - 1 (nk <= 16, a constant after inlining: the sums stay in
  * registers), 16 pixels at a time: per pixel and channel, the inner dimension (c, tap) in
- * the GEMM's order, one fused multiply-add each, from +0. */
+ * the GEMM's order, one fused multiply-add each, from +0. Each sum is stored plus +0, as
+ * OpenBLAS adds it to an output it zeroed (beta 0): a sum that underflowed to -0 is +0. */
 static inline __attribute__((always_inline, target("avx512f,fma"))) void
 block_avx512(float *restrict out, const float *restrict pads, size_t PP, const float *restrict w, int C,
              int Wp, size_t L, int k0, const int nk)
@@ -31,7 +32,7 @@ block_avx512(float *restrict out, const float *restrict pads, size_t PP, const f
             }
         }
         for (int k = 0; k < nk; k++)
-            _mm512_storeu_ps(out + (size_t)(k0 + k) * L + q, acc[k]);
+            _mm512_storeu_ps(out + (size_t)(k0 + k) * L + q, _mm512_add_ps(acc[k], _mm512_setzero_ps()));
     }
 }
 
@@ -68,7 +69,7 @@ block_avx2(float *restrict out, const float *restrict pads, size_t PP, const flo
             }
         }
         for (int k = 0; k < nk; k++)
-            _mm256_storeu_ps(out + (size_t)(k0 + k) * L + q, acc[k]);
+            _mm256_storeu_ps(out + (size_t)(k0 + k) * L + q, _mm256_add_ps(acc[k], _mm256_setzero_ps()));
     }
 }
 
@@ -102,7 +103,7 @@ dcol_block_avx512(float *restrict dcol, const float *restrict w, const float *re
                 acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wk[r]), v, acc[r]);
         }
         for (int r = 0; r < nr; r++)
-            _mm512_storeu_ps(dcol + (size_t)(r0 + r) * n + j, acc[r]);
+            _mm512_storeu_ps(dcol + (size_t)(r0 + r) * n + j, _mm512_add_ps(acc[r], _mm512_setzero_ps()));
     }
     if (j < n) { /* the last columns, masked */
         const __mmask16 m = (__mmask16)((1u << (n - j)) - 1);
@@ -116,7 +117,7 @@ dcol_block_avx512(float *restrict dcol, const float *restrict w, const float *re
                 acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(wk[r]), v, acc[r]);
         }
         for (int r = 0; r < nr; r++)
-            _mm512_mask_storeu_ps(dcol + (size_t)(r0 + r) * n + j, m, acc[r]);
+            _mm512_mask_storeu_ps(dcol + (size_t)(r0 + r) * n + j, m, _mm512_add_ps(acc[r], _mm512_setzero_ps()));
     }
 }
 
@@ -150,14 +151,14 @@ dcol_block_avx2(float *restrict dcol, const float *restrict w, const float *rest
                 acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(wk + r), v, acc[r]);
         }
         for (int r = 0; r < nr; r++)
-            _mm256_storeu_ps(dcol + (size_t)(r0 + r) * n + j, acc[r]);
+            _mm256_storeu_ps(dcol + (size_t)(r0 + r) * n + j, _mm256_add_ps(acc[r], _mm256_setzero_ps()));
     }
     for (; j < n; j++)
         for (int r = 0; r < nr; r++) {
             float acc = 0.0f;
             for (int k = 0; k < K; k++)
                 acc = __builtin_fmaf(w[(size_t)k * C9 + r0 + r], dy[(size_t)k * ldy + j], acc);
-            dcol[(size_t)(r0 + r) * n + j] = acc;
+            dcol[(size_t)(r0 + r) * n + j] = acc + 0.0f;
         }
 }
 

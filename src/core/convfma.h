@@ -2,9 +2,11 @@
  * used by nn.c for the convolutions that are a GEMM).
  *
  * A convolution layer that is a GEMM, y [K, B*H*W] = w [K, C*9] x im2col(x), gets from
- * OpenBLAS's large-matrix kernels (AVX2 and AVX-512 alike), whenever C*9 fits one block of
- * its inner dimension, each output as one chain of fused multiply-adds over the inner
- * dimension in order, from zero. The kernels here compute that same chain straight from the
+ * OpenBLAS 0.3.21's large-matrix kernels for SkylakeX and Cooperlake (AVX-512), whenever
+ * C*9 fits one block of its inner dimension, each output as one chain of fused
+ * multiply-adds over the inner dimension in order, from zero, added to the zeroed output.
+ * (Its Haswell kernels, which AVX2 CPUs get, sum part of the outputs otherwise: there the
+ * check below turns these kernels down and OpenBLAS runs.) The kernels here compute that same chain straight from the
  * zero-padded input planes, 16 (AVX-512) or 8 (AVX2) output pixels and up to 16 output
  * channels at a time, so that the im2col matrix is neither written nor packed. They are used
  * only on a CPU with FMA, and only for a layer shape and batch size for which nn.c has

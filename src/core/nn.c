@@ -958,78 +958,129 @@ static void check_fill(float *v, size_t len, rng_t *r)
         v[j] = rng_below(r, 4) == 0 ? 0.0f : (float)rng_range(r, -1.0, 1.0);
 }
 
-/* Whether the kernels give OpenBLAS's bits for layer i at batch size B: bit 0 the forward
- * convolution (convfma_out against im2col and the GEMM), bit 1 the input gradient's GEMM at
- * the sizes of conv3_backward's chunks (convfma_dcol), bit 2 the weight gradient's
- * (convfma_dw, with the first blocking of dw_blocks that matches: conv_q), each on random
- * inputs and weights,
- * every output compared. The layer's output, im2col and the first input gradient's buffers
- * serve as scratch (the forward and backward passes write them afterwards, or do not use
- * them: the columns are marked stale). */
-static int conv_fma_matches(nn_net *n, int i, int B)
+/* 1 if the forward kernel gives OpenBLAS's bits for layer i at batch size B: the convolution
+ * of random inputs and weights by convfma_out and by im2col and the GEMM, every output
+ * compared. The layer's output and im2col buffers serve as scratch (the forward pass writes
+ * them afterwards or does not use them: the columns are marked stale). */
+static int conv_check_forward(nn_net *n, int i, int B)
 {
     const nn_layer *l = &n->arch.layer[i];
     const int C = l->C, H = l->H, W = l->W, K = l->K, Wp = W + 2, C9 = C * 9;
     const size_t HW = (size_t)H * W, PP = padded_floats(H, W), L = direct_len(H, W);
-    const int chunk = dcol_chunk(B, C, H, W);
-    const size_t nx = (size_t)C * B * HW, nw = (size_t)K * C9, ndy = (size_t)K * chunk * HW, N = (size_t)B * HW;
-    float *x = malloc(sizeof(float) * (nx + nw + ndy + (size_t)K * N + 2 * nw));
+    const size_t nx = (size_t)C * B * HW, nw = (size_t)K * C9;
+    float *x = malloc(sizeof(float) * (nx + nw));
     if (!x)
         return 0;
-    float *w = x + nx, *dyr = w + nw, *dyw = dyr + ndy, *dw_blas = dyw + (size_t)K * N, *dw_fma = dw_blas + nw;
-    float *y = n->act + n->act_off[i + 1], *col = n->col + n->col_off[i];
+    float *w = x + nx, *y = n->act + n->act_off[i + 1], *col = n->col + n->col_off[i];
     rng_t r;
     rng_seed(&r, 0x636f6e7666ULL + (uint64_t)B);
-    check_fill(x, nx + nw + ndy + (size_t)K * N, &r);
+    check_fill(x, nx + nw, &r);
     n->col_stale[i] = 1;
     conv3_gemm(y, col, x, w, B, C, H, W, K);
-    /* the weight gradient from these columns, before they are overwritten */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, (int)N, 1.0f, dyw, (int)N, col, (int)N, 0.0f, dw_blas,
-                C9);
     float *out = col + (size_t)C * PP;
-    int fwd = 1, back = n->dcol != NULL && i > first_param_layer(&n->arch); /* one with an input gradient */
-    for (int b = 0; b < B && fwd; b++) {
+    int same = 1;
+    for (int b = 0; b < B && same; b++) {
         pad_sample(col, x, b, B, C, H, W);
         convfma_out(n->conv_kernel, out, col, PP, w, C, Wp, L, K);
         for (int k = 0; k < K; k++)
             for (int row = 0; row < H; row++)
-                fwd &= memcmp(out + (size_t)k * L + (size_t)row * Wp, y + ((size_t)k * B + b) * HW + (size_t)row * W,
-                              (size_t)W * sizeof(float)) == 0;
+                same &= memcmp(out + (size_t)k * L + (size_t)row * Wp, y + ((size_t)k * B + b) * HW + (size_t)row * W,
+                               (size_t)W * sizeof(float)) == 0;
     }
+    free(x);
+    return same;
+}
+
+/* Where the gradients' kernels give OpenBLAS's bits for layer i at batch size B: 2 the input
+ * gradient's GEMM at the sizes of conv3_backward's chunks (convfma_dcol; a layer without
+ * an input gradient does not need it), 4 the weight gradient's (convfma_dw, with the first
+ * blocking of dw_blocks that matches: *q); on random inputs, every output compared. The
+ * im2col and input-gradient buffers serve as scratch (the backward pass writes them
+ * afterwards; the columns are marked stale). */
+static int conv_check_grads(nn_net *n, int i, int B, int *q)
+{
+    const nn_layer *l = &n->arch.layer[i];
+    const int C = l->C, H = l->H, W = l->W, K = l->K, C9 = C * 9;
+    const size_t HW = (size_t)H * W, N = (size_t)B * HW;
+    const int chunk = dcol_chunk(B, C, H, W);
+    const size_t nx = (size_t)C * N, nw = (size_t)K * C9, ndy = (size_t)K * N;
+    float *x = malloc(sizeof(float) * (nx + nw + ndy + 2 * nw));
+    if (!x)
+        return 0;
+    float *w = x + nx, *dy = w + nw, *dw_blas = dy + ndy, *dw_fma = dw_blas + nw, *col = n->col + n->col_off[i];
+    rng_t r;
+    rng_seed(&r, 0x6772616473ULL + (uint64_t)B);
+    check_fill(x, nx + nw + ndy, &r);
+    n->col_stale[i] = 1;
+    im2col3(col, x, B, C, H, W);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, (int)N, 1.0f, dy, (int)N, col, (int)N, 0.0f, dw_blas,
+                C9);
     /* OpenBLAS's dcol in the input gradient's buffer (a chunk's worth), the kernel's in the
      * columns' buffer (the whole batch's) */
+    int back = n->dcol != NULL && i > first_param_layer(&n->arch);
     const int sizes[2] = {chunk, B % chunk};
     for (int s = 0; s < 2 && back; s++) {
         const int cols = sizes[s] * (int)HW;
         if (cols == 0)
             continue;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, cols, K, 1.0f, w, C9, dyr, cols, 0.0f, n->dcol,
-                    cols);
-        convfma_dcol(n->conv_kernel, col, w, dyr, (size_t)cols, C9, cols, K);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, cols, K, 1.0f, w, C9, dy, cols, 0.0f, n->dcol, cols);
+        convfma_dcol(n->conv_kernel, col, w, dy, (size_t)cols, C9, cols, K);
         back &= memcmp(n->dcol, col, (size_t)cols * C9 * sizeof(float)) == 0;
     }
-    /* the weight gradient with each candidate blocking until one matches */
     int dw = 0;
     for (size_t c = 0; c < sizeof dw_blocks / sizeof *dw_blocks && !dw; c++) {
-        conv3_dw_fma(n->conv_kernel, dw_blocks[c], dw_fma, col, x, dyw, B, C, H, W, K);
+        conv3_dw_fma(n->conv_kernel, dw_blocks[c], dw_fma, col, x, dy, B, C, H, W, K);
         if (memcmp(dw_fma, dw_blas, nw * sizeof(float)) == 0)
-            dw = 1, n->conv_q[i] = dw_blocks[c];
+            dw = 1, *q = dw_blocks[c];
     }
     free(x);
-    return fwd | back << 1 | dw << 2;
+    return back << 1 | dw << 2;
 }
 
-/* Layer i (a GEMM convolution followed by a pool) at batch B: bit 0, its forward pass goes
- * through the kernel; bit 1, its input gradient's GEMM. Checked once per batch size. */
-static int conv_fma(nn_net *n, int i, int B)
+/* The slot of layer i's checks at batch B, or -1 (none, or OpenBLAS alone). With create, a
+ * new batch size takes the next slot (round robin) and has its forward kernel checked. */
+static int conv_slot(nn_net *n, int i, int B, int create)
 {
     if (n->conv_kernel == CONVFMA_BLAS)
+        return -1;
+    for (int s = 0; s < NN_CONV_CHECKS; s++)
+        if (n->conv_check[i][s].batch == B)
+            return s;
+    if (!create)
+        return -1;
+    const int s = n->conv_check_next[i];
+    n->conv_check_next[i] = (s + 1) % NN_CONV_CHECKS;
+    n->conv_check[i][s].batch = B;
+    n->conv_check[i][s].ok = (unsigned char)conv_check_forward(n, i, B);
+    n->conv_check[i][s].grads_checked = 0;
+    n->conv_check[i][s].q = 0;
+    return s;
+}
+
+/* 1 if layer i's forward pass (a GEMM convolution followed by a pool) at batch B goes
+ * through the kernel. */
+static int conv_fma(nn_net *n, int i, int B)
+{
+    const int s = conv_slot(n, i, B, 1);
+    return s >= 0 && (n->conv_check[i][s].ok & 1);
+}
+
+/* Layer i's gradients at batch B: 2 the input gradient through the kernel, 4 the weight
+ * gradient (in blocks of *q columns). Checked at the first backward pass at B, and only
+ * where the forward kernel matched (where it did not, OpenBLAS sums otherwise and the
+ * others would not match either: the check would only cost time). A batch size that no
+ * forward pass had gets OpenBLAS. */
+static int conv_fma_grads(nn_net *n, int i, int B, int *q)
+{
+    const int s = conv_slot(n, i, B, 0);
+    if (s < 0 || !(n->conv_check[i][s].ok & 1))
         return 0;
-    if (n->conv_checked[i] != B) {
-        n->conv_ok[i] = (unsigned char)conv_fma_matches(n, i, B);
-        n->conv_checked[i] = B;
+    if (!n->conv_check[i][s].grads_checked) {
+        n->conv_check[i][s].ok |= (unsigned char)conv_check_grads(n, i, B, &n->conv_check[i][s].q);
+        n->conv_check[i][s].grads_checked = 1;
     }
-    return n->conv_ok[i];
+    *q = n->conv_check[i][s].q;
+    return n->conv_check[i][s].ok & 6;
 }
 
 /* The convolution of layer i without bias into y: direct or one GEMM. */
@@ -1168,7 +1219,8 @@ void nn_backward(nn_net *n, int B)
                 break;
             }
         {
-            const int ok = n->conv_checked[i] == B ? n->conv_ok[i] : 0, dw_q = ok & 4 ? n->conv_q[i] : 0;
+            int q = 0;
+            const int ok = conv_fma_grads(n, i, B, &q), dw_q = ok & 4 ? q : 0;
             if (!dw_q && n->col_stale[i]) { /* the forward pass ran the kernel: the columns, for dw */
                 im2col3(n->col + n->col_off[i], x, B, l->C, l->H, l->W);
                 n->col_stale[i] = 0;
