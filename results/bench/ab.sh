@@ -4,6 +4,7 @@
 # current build one after the other, twice, so that both see the same machine.
 # usage: results/bench/ab.sh BASE   (e.g. db7d198); output on stdout (results/bench/ab.log)
 # AB_LEVELS (default 3): the stage levels; AB_REPS (default 2): the rounds.
+# AB_TRAIN=1: the training step rates instead (synlaw bench --batch 128, every model).
 set -eu
 base=${1:?usage: ab.sh BASE_COMMIT}
 cd "$(dirname "$0")/../.." && source scripts/env.sh
@@ -18,6 +19,11 @@ levels=${AB_LEVELS:-3}
 for rep in $(seq "${AB_REPS:-2}"); do
   for bin in "$wt/build/synlaw" build/synlaw; do
     tag=$([ "$bin" = build/synlaw ] && echo current || echo "base   ")
+    if [ -n "${AB_TRAIN:-}" ]; then
+      echo "$tag \$ synlaw bench --batch 128 --seconds 1.5"
+      "$bin" bench --batch 128 --seconds 1.5 | sed -n '1p;/^model      params/,/^$/p'
+      continue
+    fi
     echo -n "$tag render images/s, levels 1-4:"
     for L in 1 2 3 4; do
       "$bin" render --complexity $L --count 16 -o "$wt/s.png" | sed -n 's/^rendering rate: \([0-9]*\) images.*/ \1/p' | tr -d '\n'
