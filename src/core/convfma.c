@@ -1,5 +1,6 @@
 /* The 3x3 convolution as OpenBLAS computes it, without im2col: see convfma.h. */
 #include "convfma.h"
+#include "pick.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -392,25 +393,11 @@ int convfma_pool2(int impl, float *restrict y, int *restrict arg, const float *r
     return 0;
 }
 
-static int choose(void)
-{
-    const char *want = getenv("SYNLAW_CONV_KERNEL");
-    for (int impl = CONVFMA_BLAS; want && impl <= CONVFMA_AVX512; impl++)
-        if (strcmp(want, convfma_name(impl)) == 0)
-            return convfma_cpu(impl) ? impl : CONVFMA_BLAS;
-    return convfma_cpu(CONVFMA_AVX512) ? CONVFMA_AVX512 : convfma_cpu(CONVFMA_AVX2) ? CONVFMA_AVX2 : CONVFMA_BLAS;
-}
-
 static atomic_int chosen = -1;
 
 int convfma_impl(void)
 {
-    int c = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (c < 0) { /* every thread that gets here chooses the same */
-        c = choose();
-        atomic_store_explicit(&chosen, c, memory_order_relaxed);
-    }
-    return c;
+    return pick_impl(&chosen, "SYNLAW_CONV_KERNEL", CONVFMA_AVX512, convfma_name, convfma_cpu);
 }
 
 const char *convfma_name(int impl)

@@ -1130,7 +1130,7 @@ const float *nn_forward(nn_net *n, int B)
                 if (conv_direct(n, i)) {
                     conv3_direct_pool(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
                                       n->param + l->w, B, l->C, l->H, l->W, l->K);
-                } else if (conv_fma(n, i, B) & 1) {
+                } else if (conv_fma(n, i, B)) {
                     conv3_fma_pool(n->conv_kernel, py, n->argmax + n->arg_off[i + 1], n->col + n->col_off[i], x,
                                    n->param + l->w, B, l->C, l->H, l->W, l->K);
                     n->col_stale[i] = 1;

@@ -1,5 +1,6 @@
 /* sinf and cosf of a row of floats with the C library's bits: see trig.h. */
 #include "trig.h"
+#include "pick.h"
 
 #include <math.h>
 #include <stdatomic.h>
@@ -168,25 +169,11 @@ int trig_usable(int impl)
 /* SYNLAW_TRIG=libm, avx2 or avx512 asks for that implementation (to check the bits or
  * measure); a kernel the CPU cannot run or the probe rejected gives the library instead, so
  * the bits never change. Anything else: the fastest usable. */
-static int choose(void)
-{
-    const char *want = getenv("SYNLAW_TRIG");
-    for (int impl = TRIG_LIBM; want && impl <= TRIG_AVX512; impl++)
-        if (strcmp(want, trig_impl_name(impl)) == 0)
-            return trig_usable(impl) ? impl : TRIG_LIBM;
-    return trig_usable(TRIG_AVX512) ? TRIG_AVX512 : trig_usable(TRIG_AVX2) ? TRIG_AVX2 : TRIG_LIBM;
-}
-
 static atomic_int chosen = -1;
 
 int trig_impl(void)
 {
-    int c = atomic_load_explicit(&chosen, memory_order_relaxed);
-    if (c < 0) { /* every thread that gets here chooses the same */
-        c = choose();
-        atomic_store_explicit(&chosen, c, memory_order_relaxed);
-    }
-    return c;
+    return pick_impl(&chosen, "SYNLAW_TRIG", TRIG_AVX512, trig_impl_name, trig_usable);
 }
 
 const char *trig_impl_name(int impl)
