@@ -5,8 +5,9 @@
  * OpenBLAS 0.3.21's large-matrix kernels for SkylakeX and Cooperlake (AVX-512), whenever
  * C*9 fits one block of its inner dimension, each output as one chain of fused
  * multiply-adds over the inner dimension in order, from zero, added to the zeroed output.
- * (Its Haswell kernels, which AVX2 CPUs get, sum part of the outputs otherwise: there the
- * check below turns these kernels down and OpenBLAS runs.) The kernels here compute that same chain straight from the
+ * (Its Haswell kernels, which AVX2 CPUs get, sum part of the outputs as two chains, the
+ * model of which is results/bench/haswell-order.c: there the check below turns these
+ * kernels down and OpenBLAS runs.) The kernels here compute that same chain straight from the
  * zero-padded input planes, 16 (AVX-512) or 8 (AVX2) output pixels and up to 16 output
  * channels at a time, so that the im2col matrix is neither written nor packed. They are used
  * only on a CPU with FMA, and only for a layer shape and batch size for which nn.c has
