@@ -95,12 +95,20 @@ def synlaw_rates(synlaw, batch, seconds):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([synlaw, "bench", "--batch", str(batch), "--seconds", str(seconds)],
                          check=True, capture_output=True, text=True, env=env).stdout
-    rates = {}
+    rates, machine = {}, ""
     for line in out.splitlines():
         parts = line.split()
         if len(parts) == 7 and parts[0] in MODELS:
             rates[parts[0]] = float(parts[3])
-    return rates
+        elif line.startswith("machine: "):
+            machine = line
+    return rates, machine
+
+
+def torch_capability():
+    """The vector extension PyTorch's own kernels use (ATEN_CPU_CAPABILITY can lower it)."""
+    m = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    return m.group(1) if m else "unknown"
 
 
 def main():
@@ -118,8 +126,11 @@ def main():
     torch.set_num_threads(1)
     global MODELS
     MODELS = parse_models(synlaw)
-    ours = synlaw_rates(synlaw, batch, seconds)
-    print(f"PyTorch {torch.__version__} (mkldnn {'on' if torch.backends.mkldnn.is_available() else 'off'}), "
+    ours, machine = synlaw_rates(synlaw, batch, seconds)
+    if machine:
+        print("synlaw " + machine)
+    print(f"PyTorch {torch.__version__} (mkldnn {'on' if torch.backends.mkldnn.is_available() else 'off'}, "
+          f"CPU capability {torch_capability()}), "
           f"one thread; batch {batch}; Adam(W); samples/s, best 0.2 s window of {seconds:g} s")
     print("ratio: synlaw (Adam) over PyTorch with Adam(W); ratio-sgd: the same synlaw rate over "
           "PyTorch with plain SGD")

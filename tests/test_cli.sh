@@ -37,6 +37,12 @@ expect 2 "expected HxWxC" -- "$synlaw" models --input 4x4x1
 for c in merge status bench plan models; do
   expect 0 "usage: .*synlaw $c" -- "$synlaw" "$c" --help
 done
+# bench's first line: what the figures are measured on (OpenBLAS's kernels and threads, the
+# clone synlaw runs), as OpenBLAS itself reports it
+out=$(OPENBLAS_NUM_THREADS=1 "$synlaw" bench --models mlp-s --seconds 0.05 --sgemm 64 2>&1 | head -1)
+want=$(OPENBLAS_NUM_THREADS=1 "$synlaw" --version | sed -n 's/^OpenBLAS: .* \([A-Za-z0-9]*\) MAX_THREADS.*/\1/p')
+grep -qE "^machine: .*OpenBLAS $want kernels, 1 thread; synlaw loops (avx512f|avx2|baseline), convolution kernels (avx512|avx2|blas) .*sinf/cosf (avx512|avx2|libm)$" <<<"$out" &&
+  [ -n "$want" ] && ok || bad "bench's machine line: '$out' (OpenBLAS kernels '$want')"
 # Machine-readable output: one JSON object with the documented keys.
 json_has() { /usr/bin/python3 -c 'import json, sys
 d = json.load(sys.stdin)

@@ -12,6 +12,11 @@
 
 #include <stddef.h>
 
+/* What the figures were measured on, one line into buf: the CPU's model name and vector
+ * extensions, OpenBLAS's kernels and threads, and the code synlaw picked for them (the
+ * clone of its loops, the convolution kernels it tries, the textures' sinf/cosf). */
+void bench_machine(char *buf, size_t len);
+
 /* Best-of-3 single-thread sgemm rate on n x n x n, GFLOP/s (NaN on out-of-memory). */
 double bench_sgemm_gflops(int n);
 

@@ -100,6 +100,10 @@ typedef struct {
  * every process that trains, before any training (the application and the tests do). */
 int nn_flush_denormals(void);
 
+/* The clone of the vectorised loops that this process runs: "avx512f", "avx2" or
+ * "baseline" (src/core/simd.h). */
+const char *nn_clone_name(void);
+
 /* Model zoo. */
 int nn_model_count(void);
 const char *nn_model_name(int i);

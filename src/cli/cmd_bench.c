@@ -22,10 +22,12 @@ const char *const usage_bench =
     "usage: synlaw bench [--models M1,M2] [--batch B] [--seconds T] [--sgemm N] [--memory]\n"
     "                    [--stage-steps S] [--stage-n N] [--stage-level L]\n"
     "\n"
-    "Print, per model, training samples/s and achieved GFLOP/s (3 x forward FLOPs) next to the\n"
-    "single-thread OpenBLAS sgemm rate on an N x N x N product measured in the same run, the\n"
-    "share of data generation per complexity level, and with --memory the peak resident\n"
-    "memory of one whole cell at n = 1,000 and n = 100,000. Figures, not pass/fail.\n"
+    "Print what the figures are measured on (the CPU and its vector extensions, OpenBLAS's\n"
+    "kernels and threads, and the code synlaw picked for them), then, per model, training\n"
+    "samples/s and achieved GFLOP/s (3 x forward FLOPs) next to the single-thread OpenBLAS\n"
+    "sgemm rate on an N x N x N product measured in the same run, the share of data\n"
+    "generation per complexity level, and with --memory the peak resident memory of one\n"
+    "whole cell at n = 1,000 and n = 100,000. Figures, not pass/fail.\n"
     "\n"
     "  --models LIST   zoo models (default: all)\n"
     "  --batch B       training batch (default 64)\n"
@@ -144,6 +146,9 @@ static int bench_stages(const char *models, int B, int steps, long n, int level)
 
 static int bench(const char *models, int B, double seconds, int sgemm_n, int memory)
 {
+    char machine[512];
+    bench_machine(machine, sizeof machine);
+    printf("%s\n", machine);
     double gemm = bench_sgemm_gflops(sgemm_n);
     printf("single-thread OpenBLAS sgemm %dx%dx%d: %.1f GFLOP/s\n\n", sgemm_n, sgemm_n, sgemm_n, gemm);
     printf("training step (forward, softmax loss, backward, Adam), batch %d, one thread:\n", B);

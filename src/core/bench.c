@@ -8,6 +8,9 @@
 #include "synlaw/train.h"
 #include "synlaw/util.h"
 
+#include "convfma.h"
+#include "trig.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdio.h>
@@ -125,6 +128,41 @@ static double eval_time(bench_net *b, int batch, double seconds)
         k++;
     } while (util_clock() - t0 < seconds);
     return (util_clock() - t0) / ((double)k * batch);
+}
+
+/* From OpenBLAS's cblas.h, declared here as version.c does. */
+char *openblas_get_corename(void);
+int openblas_get_num_threads(void);
+
+void bench_machine(char *buf, size_t len)
+{
+    char cpu[128] = "unknown CPU";
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f))
+            if (strncmp(line, "model name", 10) == 0) {
+                const char *v = strchr(line, ':');
+                if (v) {
+                    v += strspn(v + 1, " \t") + 1;
+                    snprintf(cpu, sizeof cpu, "%.*s", (int)strcspn(v, "\n"), v);
+                }
+                break;
+            }
+        fclose(f);
+    }
+    char isa[64] = "";
+#if defined(__GNUC__) && defined(__x86_64__)
+    __builtin_cpu_init();
+    snprintf(isa, sizeof isa, "%s%s%s", __builtin_cpu_supports("avx512f") ? " avx512f" : "",
+             __builtin_cpu_supports("avx2") ? " avx2" : "", __builtin_cpu_supports("fma") ? " fma" : "");
+#endif
+    snprintf(buf, len,
+             "machine: %s (%s); OpenBLAS %s kernels, %d thread%s; synlaw loops %s, convolution kernels %s "
+             "(where they give OpenBLAS's bits), sinf/cosf %s",
+             cpu, isa[0] ? isa + 1 : "no AVX2", openblas_get_corename(), openblas_get_num_threads(),
+             openblas_get_num_threads() == 1 ? "" : "s", nn_clone_name(), convfma_name(convfma_impl()),
+             trig_impl_name(trig_impl()));
 }
 
 static volatile float sink; /* keeps the rendered pixels observable */

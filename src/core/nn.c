@@ -56,6 +56,8 @@ enum { ZOO_COUNT = sizeof zoo / sizeof zoo[0] };
 int nn_model_count(void) { return ZOO_COUNT; }
 const char *nn_model_name(int i) { return i >= 0 && i < ZOO_COUNT ? zoo[i].name : NULL; }
 
+const char *nn_clone_name(void) { return simd_clone_name(); }
+
 int nn_model_find(const char *name)
 {
     for (int i = 0; i < ZOO_COUNT; i++)

@@ -21,8 +21,25 @@
 #define HOT
 #elif defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
 #define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#define SYNLAW_CLONES_AT_RUN_TIME 1
 #else
 #define HOT
 #endif
+
+/* The name of the clone that runs in this file's HOT functions: fixed for a single-clone
+ * build, else the one GCC's resolver picks (the first of avx512f, avx2 that the CPU has). */
+static inline const char *simd_clone_name(void)
+{
+#if defined(SYNLAW_CLONE_avx512f)
+    return "avx512f";
+#elif defined(SYNLAW_CLONE_avx2)
+    return "avx2";
+#elif defined(SYNLAW_CLONES_AT_RUN_TIME)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") ? "avx512f" : __builtin_cpu_supports("avx2") ? "avx2" : "baseline";
+#else
+    return "baseline";
+#endif
+}
 
 #endif
