@@ -69,7 +69,12 @@ sed 's/  steps: 30/  steps: 150/' "$dir/tiny.yaml" >"$tmp/slow.yaml"
 env="ALL,JOB=$tmp/slow.yaml,OUT=$tmp/mpi,SYNLAW=$synlaw"
 jid=$(sbatch --parsable --ntasks=2 --export="$env" "$root/slurm/sweep-mpi.sbatch") || fail "sweep-mpi"
 for _ in $(seq 100); do [ "$(squeue -h -j "$jid" -o %t)" = R ] && break; sleep 0.2; done
-sleep 4
+# cancel as soon as the first cell is reported done (a fixed wait raced the job itself,
+# which now often finishes within a few seconds)
+for _ in $(seq 600); do
+  grep -qE '^\[ *[0-9]+/52\]' "synlaw-mpi-$jid.out" 2>/dev/null && break
+  sleep 0.1
+done
 scancel "$jid"
 slurm_wait_empty 60 || fail "cancelled job did not leave the queue"
 done1=$("$py" -c "import h5py,sys; print(int((h5py.File(sys.argv[1])['cells']['status']==1).sum()))" "$tmp/mpi/results.h5")
