@@ -1,10 +1,10 @@
 /* Signed-distance renderer. Each object maps a pixel centre to local coordinates (rotation,
  * scale, aspect), evaluates its class SDF there and turns the distance into coverage over a
  * one-pixel ramp, which is the antialiasing. Only the pixels the object can cover are
- * visited, a row at a time (row_spans): each step of a row (coordinates, distance, coverage,
- * blending) is a loop over the row's pixels that vectorises (HOT, simd.h) and computes, per
- * pixel, exactly the operations of the one-pixel-at-a-time formulas in the same order, so
- * the images are the same bits. */
+ * visited (row_spans), packed row after row into chunks: each step (coordinates, distance,
+ * coverage, shading) is a loop over a chunk's pixels, and blending one over a row's, that
+ * vectorises (HOT, simd.h) and computes, per pixel, exactly the operations of the
+ * one-pixel-at-a-time formulas in the same order, so the images are the same bits. */
 #include "synlaw/synth.h"
 
 #include "simd.h"
@@ -37,7 +37,10 @@ typedef struct {
     float light_x, light_y;                     /* shading gradient, local units */
 } object;
 
-enum { ROW_MAX = SYNTH_MAX_SIDE }; /* a multiple of 16 */
+/* ROW_MAX: pixels in a row, a multiple of 16. PACK: pixels of an object computed together,
+ * the spans of its rows packed one after another (a multiple of 16, at least a row). */
+enum { ROW_MAX = SYNTH_MAX_SIDE, PACK = 256 };
+_Static_assert(PACK % 16 == 0 && PACK >= ROW_MAX, "PACK holds whole vectors and a row");
 /* Floats after a canvas's last row: a row's vectors may run up to 15 pixels past its end. */
 enum { CANVAS_SLACK = 16 };
 
@@ -47,7 +50,7 @@ static inline __attribute__((always_inline)) void
 sd_polygon_row(float *restrict d, const float *restrict u, const float *restrict v, int n,
                const float *vx, const float *vy, int nv)
 {
-    float s[ROW_MAX];
+    float s[PACK];
     for (int i = 0; i < n; i++) {
         d[i] = (u[i] - vx[0]) * (u[i] - vx[0]) + (v[i] - vy[0]) * (v[i] - vy[0]);
         s[i] = 1.0f;
@@ -343,31 +346,24 @@ static const int lane_index[ROW_MAX] = {
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 _Static_assert(ROW_MAX == 64, "lane_index lists ROW_MAX lanes");
 
-/* Coverage of row y, pixels x0 .. x0 + m - 1, by o: the local coordinates (u, v) of each
- * pixel centre, its class distance in target pixels and the coverage 0.5 - d (not clamped;
- * <= 0 outside). Only the first n pixels are the object's to draw: the coverage of the others
- * is set to 0, so that every later step of the row can run over all m. */
+/* Coverage of n packed pixels by o, from the canvas offsets (dx, dy) of their centres: the
+ * local coordinates (u, v) of each, its class distance in target pixels and the coverage
+ * 0.5 - d (not clamped; <= 0 outside). */
 static inline __attribute__((always_inline)) void
-coverage_row(float *restrict cov, float *restrict u, float *restrict v, int x0, int m, int n,
-                             int y, const object *o, const grid *g)
+coverage_packed(float *restrict cov, float *restrict u, float *restrict v, const float *restrict dxs,
+                const float *restrict dys, int n, const object *o, const grid *g)
 {
     const float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
     const float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f), inv_s = g->inv_s;
-    const float ct = o->cos_t, st = o->sin_t, sx = g->sx, cx = o->cx;
-    const float dy = ((float)y + 0.5f) * g->sy - o->cy;
-    for (int i = 0; i < m; i++) {
-        float dx = ((float)(x0 + i) + 0.5f) * sx - cx;
+    const float ct = o->cos_t, st = o->sin_t;
+    for (int i = 0; i < n; i++) {
+        const float dx = dxs[i], dy = dys[i];
         u[i] = (dx * ct + dy * st) * inv_r * inv_a;
         v[i] = (-dx * st + dy * ct) * inv_r;
     }
-    sd_row(cov, u, v, m, o);
-    /* lane_index[i] is i: a test of the counter itself would have GCC split the loop at n,
-     * into vectors, a scalar remainder and a memset, which the next step then reads back as
-     * whole vectors, stalling on the narrower stores */
-    for (int i = 0; i < m; i++) {
-        float c = 0.5f - cov[i] * px_per_unit * inv_s;
-        cov[i] = lane_index[i] < n ? c : 0.0f;
-    }
+    sd_row(cov, u, v, n, o);
+    for (int i = 0; i < n; i++)
+        cov[i] = 0.5f - cov[i] * px_per_unit * inv_s;
 }
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
@@ -396,7 +392,7 @@ shade_row(float *restrict val, float *restrict cov, const float *restrict u,
         /* stripes: sinf of fr (u tc + v ts); radial: cosf of fr |(u, v)|. The arguments in a
          * loop that vectorises, then sinf or cosf of them in vector registers where the C
          * library's bits allow it (trig.h), of the covered pixels only where they do not */
-        float arg[ROW_MAX], t[ROW_MAX];
+        float arg[PACK], t[PACK];
         if (o->texture == 1)
             for (int i = 0; i < n; i++)
                 arg[i] = fr * (u[i] * tc + v[i] * ts);
@@ -419,41 +415,83 @@ shade_row(float *restrict val, float *restrict cov, const float *restrict u,
     }
 }
 
-/* img = img (1 - c) + val tint c where c > 0 (tint 1 for grey: multiplying by 1 is exact). */
+/* img = img (1 - c) + val tint c where c > 0 (tint 1 for grey: multiplying by 1 is exact), for
+ * the n pixels of a row; m, n rounded up to whole vectors, are read and written (val and cov
+ * have that many, img the canvas's slack), and those past n are left as they are.
+ * lane_index[i] is i: a test of the counter itself would have GCC split the loop at n, into
+ * vectors and a scalar remainder. */
 static inline __attribute__((always_inline)) void
-blend_row(float *restrict img, const float *restrict val, const float *restrict cov, int n,
-                          float tint)
+blend_row(float *restrict img, const float *restrict val, const float *restrict cov, int n, int m,
+          float tint)
 {
-    for (int i = 0; i < n; i++) {
-        float c = cov[i];
-        float out = img[i] * (1 - c) + val[i] * tint * c;
-        img[i] = c > 0 ? out : img[i];
+    for (int i = 0; i < m; i++) {
+        /* one select of values computed on every lane: chained or under a test, GCC keeps
+         * the baseline's loop scalar */
+        const float c = cov[i], im = img[i], out = im * (1 - c) + val[i] * tint * c;
+        img[i] = (lane_index[i] < n) & (c > 0) ? out : im;
     }
 }
 
-/* 1 if any of c[0 .. n-1] is positive. */
-static inline __attribute__((always_inline)) int any_positive(const float *restrict c, int n)
+/* Where a pixel centre is covered (cov >= 0.5): the mask to 1 and the owner (if any) to id;
+ * n pixels of a row, m read and written as in blend_row. */
+static inline __attribute__((always_inline)) void
+mark_row(float *restrict mask, int *restrict owner, const float *restrict cov, int n, int m, int id)
 {
-    int any = 0;
-    for (int i = 0; i < n; i++)
-        any |= c[i] > 0;
-    return any;
+    for (int i = 0; i < m; i++)
+        mask[i] = (lane_index[i] < n) & (cov[i] >= 0.5f) ? 1.0f : mask[i];
+    if (owner)
+        for (int i = 0; i < m; i++)
+            owner[i] = (lane_index[i] < n) & (cov[i] >= 0.5f) ? id : owner[i];
 }
 
-/* Where a pixel centre is covered (cov >= 0.5): the mask to 1 and the owner (if any) to id. */
+/* The packed pixels of one chunk: their offsets from the object's centre, and the rows they
+ * come from (the k-th row's n pixels start at packed pixel at and canvas pixel p). */
+typedef struct {
+    float dx[PACK + 16], dy[PACK + 16];
+    int nrow, at[ROW_MAX], n[ROW_MAX];
+    size_t p[ROW_MAX];
+} chunk;
+
+/* Draw a chunk's pixels: coverage and shade over all of them in whole vectors, then blend
+ * and mark row by row. */
 static inline __attribute__((always_inline)) void
-mark_row(float *restrict mask, int *restrict owner, const float *restrict cov, int n, int id)
+draw_chunk(chunk *ck, int k, const object *o, const grid *g, float *img, const float *tint,
+           float *cov_out, int visible_id, int *owner)
 {
-    for (int i = 0; i < n; i++)
-        mask[i] = cov[i] >= 0.5f ? 1.0f : mask[i];
-    if (owner)
-        for (int i = 0; i < n; i++)
-            owner[i] = cov[i] >= 0.5f ? id : owner[i];
+    float u[PACK + 16], v[PACK + 16], cov[PACK + 16], val[PACK + 16];
+    const int kk = (k + 15) & ~15;
+    /* the lanes past the last pixel: that pixel again (a texture's argument far larger would
+     * have trig_row ask the C library) */
+    for (int i = k; i < kk; i++) {
+        ck->dx[i] = ck->dx[k - 1];
+        ck->dy[i] = ck->dy[k - 1];
+    }
+    coverage_packed(cov, u, v, ck->dx, ck->dy, kk, o, g);
+    shade_row(val, cov, u, v, kk, o);
+    /* blend_row and mark_row read up to 15 past kk and use none of it */
+    for (int i = kk; i < kk + 16; i++)
+        cov[i] = val[i] = 0.0f;
+    const size_t plane = (size_t)g->rows * g->cols;
+    for (int r = 0; r < ck->nrow; r++) {
+        const int at = ck->at[r], n = ck->n[r], m = (n + 15) & ~15;
+        const size_t p = ck->p[r];
+        if (!tint)
+            blend_row(img + p, val + at, cov + at, n, m, 1.0f);
+        else
+            for (int c = 0; c < g->channels; c++)
+                blend_row(img + c * plane + p, val + at, cov + at, n, m, tint[c]);
+        if (cov_out)
+            mark_row(cov_out + p, owner ? owner + p : NULL, cov + at, n, m, visible_id);
+    }
+    ck->nrow = 0;
 }
 
 /* Draw o into the channel planes of img (tint: the object's colour per channel, NULL for
- * grey), marking cov_out and owner where it covers a pixel centre. One clone per ISA with
- * the row steps above inlined: no call per row. */
+ * grey), marking cov_out and owner where it covers a pixel centre. The pixels o can cover
+ * (row_spans) are packed, row after row, into chunks, and each step is a loop over a
+ * chunk's pixels, so that the vectors are full and the steps run once per chunk, not once
+ * per row; every pixel gets the operations of the one-pixel-at-a-time formulas in the same
+ * order, so the images are the same bits. One clone per ISA with the steps inlined. */
 HOT static void draw_object(const object *o, const grid *g, float *img, const float *tint, float *cov_out,
                             int visible_id, int *owner)
 {
@@ -479,29 +517,32 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
     span_setup(&sg, o, g);
     int span_a[SYNTH_MAX_SIDE + 8], span_b[SYNTH_MAX_SIDE + 8];
     row_spans(span_a, span_b, &sg, o, g, y0, (y1 - y0 + 8) / 8, x0, x1);
-    const size_t plane = (size_t)g->rows * g->cols;
-    float u[ROW_MAX], v[ROW_MAX], cov[ROW_MAX], val[ROW_MAX];
+    chunk ck;
+    ck.nrow = 0;
+    int k = 0; /* pixels packed */
+    const float sx = g->sx, ocx = o->cx;
     for (int y = y0; y <= y1; y++) {
-        /* the pixels xa .. xb of the row that can be covered, n of them, and a whole number
-         * of 16-wide vectors, m: no remainder loops; the pixels past n get coverage 0 */
         const int xa = span_a[y - y0], n = span_b[y - y0] - xa + 1, m = (n + 15) & ~15;
         if (n <= 0)
             continue;
-        coverage_row(cov, u, v, xa, m, n, y, o, g);
-        if (!any_positive(cov, m))
-            continue;
-        shade_row(val, cov, u, v, m, o);
-        size_t p = (size_t)y * g->cols + xa;
-        /* all m pixels: those past n have coverage 0 and keep their values (the planes
-         * have CANVAS_SLACK floats to spare after the last row) */
-        if (!tint)
-            blend_row(img + p, val, cov, m, 1.0f);
-        else
-            for (int c = 0; c < g->channels; c++)
-                blend_row(img + c * plane + p, val, cov, m, tint[c]);
-        if (cov_out)
-            mark_row(cov_out + p, owner ? owner + p : NULL, cov, m, visible_id);
+        if (k + n > PACK) {
+            draw_chunk(&ck, k, o, g, img, tint, cov_out, visible_id, owner);
+            k = 0;
+        }
+        /* whole vectors: the lanes past n are overwritten by the next row, or by draw_chunk */
+        const float dy = ((float)y + 0.5f) * g->sy - o->cy;
+        for (int i = 0; i < m; i++) {
+            ck.dx[k + i] = ((float)(xa + i) + 0.5f) * sx - ocx;
+            ck.dy[k + i] = dy;
+        }
+        ck.at[ck.nrow] = k;
+        ck.n[ck.nrow] = n;
+        ck.p[ck.nrow] = (size_t)y * g->cols + xa;
+        ck.nrow++;
+        k += n;
     }
+    if (ck.nrow)
+        draw_chunk(&ck, k, o, g, img, tint, cov_out, visible_id, owner);
 }
 
 static void make_object(object *o, rng_t *r, int level, int nobj)
@@ -622,8 +663,9 @@ HOT static void add_noise(float *restrict img, const uint64_t *restrict words, s
     const float scale = 1.7320508f / 65536.0f; /* sqrt(12 / 4) per unit of 2^16 */
     for (size_t p = 0; p < n; p++) {
         uint64_t u = words[p];
-        float sum = (float)(uint32_t)(u & 0xffff) + (float)(uint32_t)((u >> 16) & 0xffff) +
-                    (float)(uint32_t)((u >> 32) & 0xffff) + (float)(uint32_t)(u >> 48);
+        /* the four fields summed as integers: below 2^18, exact in float, so the same as
+         * summing their floats (in any order) */
+        float sum = (float)(int32_t)((u & 0xffff) + ((u >> 16) & 0xffff) + ((u >> 32) & 0xffff) + (u >> 48));
         float v = img[p] + sigma * (sum - 2.0f * 65536.0f) * scale;
         img[p] = v < 0 ? 0 : v > 1 ? 1 : v;
     }
