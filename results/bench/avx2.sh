@@ -12,6 +12,7 @@
 # What it cannot emulate: an AVX2 CPU's clock, caches and memory. The figures are this
 # CPU's running AVX2 code, not an AVX2 machine's.
 # usage: results/bench/avx2.sh   (output on stdout: results/bench/avx2.log)
+# AVX2_STAGES=1: only the pre-training stages, at the levels of AVX2_LEVELS (default 1 2 3 4).
 set -eu
 cd "$(dirname "$0")/../.." && source scripts/env.sh
 tmp=$(mktemp -d)
@@ -37,14 +38,14 @@ import torch
 torch.set_num_threads(1)
 torch.nn.Conv2d(1, 4, 3)(torch.zeros(1, 1, 8, 8))' | grep -m1 -o "convolution,jit:[a-z0-9_]*" |
   sed 's/^/PyTorch oneDNN: /'
-for rep in 1 2 3; do
+for rep in $([ -n "${AVX2_STAGES:-}" ] || echo 1 2 3); do
   echo "== run $rep"
   echo '$ synlaw bench --batch 128'
   "$tmp/synlaw" bench --batch 128
   echo '$ scripts/bench_torch.py synlaw --batch 128'
   /usr/bin/python3 scripts/bench_torch.py "$tmp/synlaw" --batch 128
 done
-for L in 1 2 3 4; do
+for L in ${AVX2_LEVELS:-1 2 3 4}; do
   echo "\$ synlaw bench --stage-steps 1024 --stage-n 16384 --stage-level $L --seconds 0.2"
   "$tmp/synlaw" bench --stage-steps 1024 --stage-n 16384 --stage-level $L --seconds 0.2 |
     sed -n '/^pre-training stage/,$p'
