@@ -1,7 +1,7 @@
 /* Two renderers, image for image: synth_render_shape of the current tree against that of
  * another commit's src/core/synth.c, compiled with its exported names prefixed old_
- * (render_same.sh). Every image, mask, label vector and object count of 11 shapes (grey and
- * colour, square, non-square and thin) x 4 levels x N images, compared bit for bit. */
+ * (render_same.sh). Every image, mask, label vector and object count of 12 shapes (grey and
+ * colour, square, non-square and thin, the largest) x 4 levels x N images, compared bit for bit. */
 #include "synlaw/synth.h"
 
 #include <stdio.h>
@@ -16,9 +16,10 @@ int main(int argc, char **argv)
     int N = argc > 1 ? atoi(argv[1]) : 1000;
     synth_sample *a = malloc(sizeof *a), *b = malloc(sizeof *b);
     const synth_shape shapes[] = {{28, 28, 1}, {32, 32, 3}, {64, 48, 3}, {20, 33, 1}, {64, 8, 1}, {8, 64, 3},
-                                  {9, 61, 1},  {61, 10, 3}, {64, 64, 1}, {8, 8, 1},   {13, 57, 1}};
+                                  {9, 61, 1},  {61, 10, 3}, {64, 64, 1}, {8, 8, 1},   {13, 57, 1},
+                                  {64, 64, 3}};
     long long images = 0, values = 0, differ = 0;
-    for (int k = 0; k < 11; k++)
+    for (int k = 0; k < 12; k++)
         for (int L = 1; L <= 4; L++)
             for (int i = 0; i < N; i++) {
                 const synth_shape *sh = &shapes[k];

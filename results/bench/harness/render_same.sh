@@ -1,7 +1,7 @@
 #!/bin/bash
 # The renderer of the current tree against that of commit BASE, image for image, in each
 # clone of the kernels (AVX-512, AVX2 and the x86-64 baseline, each with the textures'
-# sinf/cosf its machines run): render_same.c, N images (default 5000) of 11 shapes x 4 levels.
+# sinf/cosf its machines run): render_same.c, N images (default 5000) of 12 shapes x 4 levels.
 # Exits non-zero if any image, mask or label differs.
 # usage: results/bench/harness/render_same.sh BASE [N]   (needs build/: cmake first)
 set -eu
