@@ -44,7 +44,7 @@ _Static_assert(PACK % 16 == 0 && PACK >= ROW_MAX, "PACK holds whole vectors and 
 /* Floats after a canvas's last row: a row's vectors may run up to 15 pixels past its end. */
 enum { CANVAS_SLACK = 16 };
 
-/* Polygon distance of a row of n points (u, v), edge by edge: per point the same sequence of
+/* Polygon distance of n points (u, v), edge by edge: per point the same sequence of
  * operations as the classic one-point loop (nearest edge point, crossing-number sign). */
 static inline __attribute__((always_inline)) void
 sd_polygon_row(float *restrict d, const float *restrict u, const float *restrict v, int n,
@@ -367,7 +367,7 @@ coverage_packed(float *restrict cov, float *restrict u, float *restrict v, const
 }
 
 /* The shaded value (texture, light; clamped to [0, 1]) and the clamped coverage of each
- * covered pixel of a row; 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
+ * covered pixel of n (a chunk's); 0 and 0 elsewhere. Textures: 1 stripes, 2 checker, 3 radial;
  * 1 and 3 evaluate sinf / cosf with the C library's bits (trig.h): in vectors, or per
  * covered pixel. */
 static inline __attribute__((always_inline)) void
