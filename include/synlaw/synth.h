@@ -50,7 +50,7 @@ int synth_shape_check(const synth_shape *shape);
  * images draw their tints from a stream of their own (white objects at level 1, a tint per
  * object, clutter stroke and background from level 2), so mask and labels are those of the
  * grey image. 28 x 28 x 1 gives the images of synlaw before other shapes existed. It draws
- * on canvases on the stack: about 140 KB of it (mind threads with small stacks). */
+ * on canvases on the stack: about 120 KB of it (mind threads with small stacks). */
 void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t seed, uint64_t index,
                         int complexity);
 /* synth_render_shape at 28 x 28 x 1. */

@@ -247,52 +247,121 @@ static void local_box(const object *o, double *hx, double *hy)
         *hx = 1.0 + (0.12f + 0.2f * q);
         *hy = 0.12f + 0.2f * q;
         break;
-    case C_DISK:
-    case C_RING:
-    case C_CRESCENT:
-    case C_CROSS: *hx = *hy = 1.0; break;
-    default:
-        *hx = *hy = 0.0;
-        for (int i = 0; i < o->nvert; i++) {
-            *hx = fabs(o->vx[i]) > *hx ? fabs(o->vx[i]) : *hx;
-            *hy = fabs(o->vy[i]) > *hy ? fabs(o->vy[i]) : *hy;
-        }
+    default: *hx = *hy = 1.0; break;
     }
 }
+
+/* The vertices, in order, of each polygon class's convex hull: all of them for the convex
+ * ones, the outer points of the star, and the ell and the arrow without their inner
+ * corners (each of those lies inside the hull of the others for every q). */
+static const signed char hull_index[SYNTH_NCLASS][MAX_VERT + 1] = {
+    [C_TRIANGLE] = {0, 1, 2, -1},    [C_STAR] = {0, 2, 4, 6, 8, -1},
+    [C_HEXAGON] = {0, 1, 2, 3, 4, 5, -1}, [C_DIAMOND] = {0, 1, 2, 3, -1},
+    [C_ELL] = {0, 1, 3, 4, 5, -1},    [C_ARROW] = {0, 2, 3, 4, 6, -1},
+};
 
 /* Where on a row an object can cover pixels. A pixel has coverage > 0 only where its class
  * distance d is below dmax, half a target pixel in local units; every class distance is at
  * least the distance to the shape (exact outside it; for the crescent, that of the unit disk
- * holding it), so such a pixel's local point (u, v) lies within dmax of the shape's local box
- * and of its extent disk. Both are solved for the canvas offset dx of the row's points, in
- * double, with 1% to spare and then one pixel each side: far more than the rounding of the
- * float coordinates and distances. */
+ * holding it), so such a pixel's local point (u, v) lies within dmax of a convex region
+ * that holds the shape, and within dmax of its extent disk. The region is a polygon: the
+ * hull of a polygon class's vertices, the octagon around the cross, else the class's local
+ * box; each of its edges, moved out by dmax with 1% to spare, is a half-plane of local
+ * points. Each half-plane and the disk are solved for the canvas offset dx of a row's
+ * points, in double: the rounding of the float coordinates and distances (a few units in
+ * the 7th digit) is far below the 1%. */
+enum { MAX_HALF = 8 };
 typedef struct {
-    /* per local axis: |u| <= h holds for dx within w of -k dy; where u does not depend on dx,
-     * w is unbounded and the row is empty if |f dy| > h */
-    double k[2], w[2], f[2], h[2];
+    /* per half-plane, for a row at offset dy: dx <= wu + ku dy (its upper bound; without one,
+     * ku = 0 and wu = 1e300) and dx >= wl + kl dy (lower; -1e300) */
+    double ku[MAX_HALF], wu[MAX_HALF], kl[MAX_HALF], wl[MAX_HALF];
+    int nh; /* half-planes used */
     /* the disk: dx within sqrt(q2 dy^2 + q0) of -q1 dy */
     double q2, q1, q0;
 } span_geom;
 
-static void span_setup(span_geom *sg, const object *o, const grid *g)
+/* Half-plane j: nu u + nv v <= c (nu, nv a unit normal, outward) moved out by dmax, with
+ * u = a[0] dx + b[0] dy and v = a[1] dx + b[1] dy: A dx <= C - B dy. Where A is (nearly) 0,
+ * the edge is along the rows and the plane holds a row whole or not at all; A is then taken
+ * as 1e-12, which gives a bound of at least 1e9 where C - B dy >= 1e-3 (a row with a pixel
+ * that can be covered: the margin) and one far below the canvas where C - B dy < 0. */
+static void half_plane(span_geom *sg, int j, double nu, double nv, double c, double dmax,
+                       const double a[2], const double b[2])
+{
+    const double C = (c + dmax) * 1.01 + 1e-3, B = nu * b[0] + nv * b[1];
+    double A = nu * a[0] + nv * a[1];
+    if (fabs(A) < 1e-12)
+        A = 1e-12;
+    const double inv = 1.0 / A;
+    if (A > 0) {
+        sg->ku[j] = -B * inv;
+        sg->wu[j] = C * inv;
+    } else {
+        sg->kl[j] = -B * inv;
+        sg->wl[j] = C * inv;
+    }
+}
+
+/* The edge from (x0, y0) to (x1, y1) of a convex polygon around the origin as half-plane j. */
+static void edge_plane(span_geom *sg, int j, double x0, double y0, double x1, double y1, double dmax,
+                       const double a[2], const double b[2])
+{
+    const double ex = x1 - x0, ey = y1 - y0, inv_len = 1.0 / sqrt(ex * ex + ey * ey);
+    double nu = ey * inv_len, nv = -ex * inv_len, c = nu * x0 + nv * y0;
+    if (c < 0) { /* the normal pointed at the origin, inside */
+        nu = -nu;
+        nv = -nv;
+        c = -c;
+    }
+    half_plane(sg, j, nu, nv, c, dmax, a, b);
+}
+
+static void span_setup(span_geom *sg, const object *o, const grid *g, float extent)
 {
     const double ku = 1.0 / ((double)o->radius * o->aspect), kv = 1.0 / o->radius;
     const double ppu = (double)o->radius * (o->aspect < 1 ? o->aspect : 1.0f);
     const double dmax = 0.5 / (ppu * g->inv_s);
-    double hx, hy;
-    local_box(o, &hx, &hy);
     /* u = a[0] dx + b[0] dy, v = a[1] dx + b[1] dy */
     const double a[2] = {ku * o->cos_t, -kv * o->sin_t}, b[2] = {ku * o->sin_t, kv * o->cos_t};
-    for (int i = 0; i < 2; i++) {
-        int flat = fabs(a[i]) < 1e-12;
-        sg->h[i] = ((i == 0 ? hx : hy) + dmax) * 1.01 + 1e-3;
-        sg->k[i] = flat ? 0 : b[i] / a[i];
-        sg->w[i] = flat ? 1e300 : fabs(sg->h[i] / a[i]);
-        sg->f[i] = flat ? b[i] : 0;
+    for (int j = 0; j < MAX_HALF; j++) {
+        sg->ku[j] = sg->kl[j] = 0;
+        sg->wu[j] = 1e300;
+        sg->wl[j] = -1e300;
+    }
+    const signed char *hull = hull_index[o->cls];
+    if (hull[0] >= 0 && o->nvert > 0) {
+        int nh = 0;
+        while (hull[nh] >= 0)
+            nh++;
+        for (int j = 0; j < nh; j++) {
+            const int i0 = hull[j], i1 = hull[(j + 1) % nh];
+            edge_plane(sg, j, o->vx[i0], o->vy[i0], o->vx[i1], o->vy[i1], dmax, a, b);
+        }
+        sg->nh = nh;
+    } else if (o->cls == C_CROSS) {
+        /* the octagon around the two bars: |u| <= 1, |v| <= 1 and the corners cut from
+         * (1, w) to (w, 1) */
+        const double w = 0.18f + 0.2f * o->q, r2 = sqrt(0.5);
+        half_plane(sg, 0, 1, 0, 1, dmax, a, b);
+        half_plane(sg, 1, -1, 0, 1, dmax, a, b);
+        half_plane(sg, 2, 0, 1, 1, dmax, a, b);
+        half_plane(sg, 3, 0, -1, 1, dmax, a, b);
+        half_plane(sg, 4, r2, r2, (1 + w) * r2, dmax, a, b);
+        half_plane(sg, 5, -r2, r2, (1 + w) * r2, dmax, a, b);
+        half_plane(sg, 6, r2, -r2, (1 + w) * r2, dmax, a, b);
+        half_plane(sg, 7, -r2, -r2, (1 + w) * r2, dmax, a, b);
+        sg->nh = 8;
+    } else {
+        double hx, hy;
+        local_box(o, &hx, &hy);
+        half_plane(sg, 0, 1, 0, hx, dmax, a, b);
+        half_plane(sg, 1, -1, 0, hx, dmax, a, b);
+        half_plane(sg, 2, 0, 1, hy, dmax, a, b);
+        half_plane(sg, 3, 0, -1, hy, dmax, a, b);
+        sg->nh = 4;
     }
     /* (a0 t + b0 dy)^2 + (a1 t + b1 dy)^2 <= rr^2, solved for t */
-    const double rr = (local_extent(o) + dmax) * 1.01 + 1e-3; /* local_extent: already 1% over */
+    const double rr = (extent + dmax) * 1.01 + 1e-3; /* extent (local_extent): already 1% over */
     const double A = a[0] * a[0] + a[1] * a[1], B = a[0] * b[0] + a[1] * b[1];
     const double C = b[0] * b[0] + b[1] * b[1];
     sg->q1 = B / A;
@@ -301,34 +370,49 @@ static void span_setup(span_geom *sg, const object *o, const grid *g)
 }
 
 /* For rows y0 .. y0 + 8 nblk - 1, the pixels xa[j] .. xb[j] of row y0 + j, within x0 .. x1,
- * that o can cover (xa[j] > xb[j]: none). One loop over the rows, without branches, that
- * vectorises in the AVX-512 and AVX2 clones (the baseline has no vector floor); rows are
- * taken in blocks of 8, so that it has no scalar remainder: the rows past the object's box
- * are computed and not used. */
+ * that o can cover (xa[j] > xb[j]: none). Loops over the rows that vectorise in every clone
+ * (selects of values computed on every lane, and no floor or ceil, which GCC leaves scalar
+ * in ISO C); rows are taken in blocks of 8, so that they have no scalar remainder: the rows
+ * past the object's box are computed and not used. */
 static inline __attribute__((always_inline)) void
 row_spans(int *restrict xa, int *restrict xb, const span_geom *sg, const object *o, const grid *g,
           int y0, int nblk, int x0, int x1)
 {
     const double sy = g->sy, cy = o->cy, cx = o->cx, inv_sx = 1.0 / g->sx;
     const double q0 = sg->q0, q1 = sg->q1, q2 = sg->q2;
-    const double k0 = sg->k[0], k1 = sg->k[1], w0 = sg->w[0], w1 = sg->w[1];
-    const double f0 = sg->f[0], f1 = sg->f[1], h0 = sg->h[0], h1 = sg->h[1];
-    for (int j = 0; j < 8 * nblk; j++) {
-        const double dy = ((double)(y0 + j) + 0.5) * sy - cy;
-        const double disc = q2 * dy * dy + q0, root = sqrt(disc > 0 ? disc : 0);
-        double lo = -q1 * dy - root, hi = -q1 * dy + root;
-        const double c0 = -k0 * dy, c1 = -k1 * dy;
-        lo = c0 - w0 > lo ? c0 - w0 : lo;
-        hi = c0 + w0 < hi ? c0 + w0 : hi;
-        lo = c1 - w1 > lo ? c1 - w1 : lo;
-        hi = c1 + w1 < hi ? c1 + w1 : hi;
-        /* pixel x has its centre at dx = (x + 0.5) sx - cx; one pixel to spare each side */
-        double fa = floor((lo + cx) * inv_sx - 0.5) - 1, fb = ceil((hi + cx) * inv_sx - 0.5) + 1;
-        fa = fa < x0 ? x0 : fa > x1 + 1 ? x1 + 1 : fa;
-        fb = fb > x1 ? x1 : fb < x0 - 1 ? x0 - 1 : fb;
-        const int empty = (disc < 0) | (fabs(f0 * dy) > h0) | (fabs(f1 * dy) > h1) | (lo > hi);
-        xa[j] = empty ? x1 + 1 : (int)fa;
-        xb[j] = empty ? x0 - 1 : (int)fb;
+    const int nrow = 8 * nblk;
+    /* per row: its offset, the bounds of dx, and 1e300 where the disk misses it */
+    double dy[SYNTH_MAX_SIDE + 8], lo[SYNTH_MAX_SIDE + 8], hi[SYNTH_MAX_SIDE + 8], miss[SYNTH_MAX_SIDE + 8];
+    for (int j = 0; j < nrow; j++) {
+        dy[j] = ((double)(y0 + j) + 0.5) * sy - cy;
+        const double disc = q2 * dy[j] * dy[j] + q0, root = sqrt(disc > 0 ? disc : 0);
+        lo[j] = -q1 * dy[j] - root;
+        hi[j] = -q1 * dy[j] + root;
+        miss[j] = disc < 0 ? 1e300 : 0.0;
+    }
+    for (int h = 0; h < sg->nh; h++) {
+        const double ku = sg->ku[h], wu = sg->wu[h], kl = sg->kl[h], wl = sg->wl[h];
+        for (int j = 0; j < nrow; j++) {
+            const double bu = wu + ku * dy[j], bl = wl + kl * dy[j];
+            hi[j] = bu < hi[j] ? bu : hi[j];
+            lo[j] = bl > lo[j] ? bl : lo[j];
+        }
+    }
+    /* Pixel x has its centre at dx = (x + 0.5) sx - cx: xa is the first at or after lo, the
+     * ceiling of ta, and xb the last at or before hi, the floor of tb, each clamped to the
+     * box (an empty row: ta > tb, so xa > xb). With ta and tb clamped first, every value is
+     * within -1 .. SYNTH_MAX_SIDE, and a ceiling or floor is a truncation of a positive
+     * number, offset by OFF (a rounding of the offset could only widen the span, by one
+     * pixel, where t is within 1e-14 of a whole number). */
+    const double a_lo = x0, a_hi = x1 + 1, b_lo = x0 - 1, b_hi = x1, OFF = 2 * SYNTH_MAX_SIDE;
+    for (int j = 0; j < nrow; j++) {
+        double ta = (lo[j] + cx) * inv_sx - 0.5 + miss[j], tb = (hi[j] + cx) * inv_sx - 0.5 - miss[j];
+        ta = ta < a_lo ? a_lo : ta;
+        ta = ta > a_hi ? a_hi : ta;
+        tb = tb < b_lo ? b_lo : tb;
+        tb = tb > b_hi ? b_hi : tb;
+        xa[j] = (int)OFF - (int)(OFF - ta);
+        xb[j] = (int)(tb + OFF) - (int)OFF;
     }
 }
 
@@ -346,21 +430,27 @@ static const int lane_index[ROW_MAX] = {
     44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62, 63};
 _Static_assert(ROW_MAX == 64, "lane_index lists ROW_MAX lanes");
 
-/* Coverage of n packed pixels by o, from the canvas offsets (dx, dy) of their centres: the
- * local coordinates (u, v) of each, its class distance in target pixels and the coverage
- * 0.5 - d (not clamped; <= 0 outside). */
+/* The local coordinates (u, v) of m pixels of row y from pixel xa on: from the canvas
+ * offsets (dx, dy) of their centres, rotated, then scaled by the radius and the aspect. */
 static inline __attribute__((always_inline)) void
-coverage_packed(float *restrict cov, float *restrict u, float *restrict v, const float *restrict dxs,
-                const float *restrict dys, int n, const object *o, const grid *g)
+local_coords(float *restrict u, float *restrict v, int xa, int y, int m, const object *o, const grid *g)
 {
-    const float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect;
-    const float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f), inv_s = g->inv_s;
-    const float ct = o->cos_t, st = o->sin_t;
-    for (int i = 0; i < n; i++) {
-        const float dx = dxs[i], dy = dys[i];
+    const float inv_r = 1.0f / o->radius, inv_a = 1.0f / o->aspect, ct = o->cos_t, st = o->sin_t;
+    const float sx = g->sx, ocx = o->cx, dy = ((float)y + 0.5f) * g->sy - o->cy;
+    for (int i = 0; i < m; i++) {
+        const float dx = ((float)(xa + i) + 0.5f) * sx - ocx;
         u[i] = (dx * ct + dy * st) * inv_r * inv_a;
         v[i] = (-dx * st + dy * ct) * inv_r;
     }
+}
+
+/* Coverage of n packed pixels by o, from their local coordinates (u, v): the class distance
+ * in target pixels and the coverage 0.5 - d (not clamped; <= 0 outside). */
+static inline __attribute__((always_inline)) void
+coverage_packed(float *restrict cov, const float *restrict u, const float *restrict v, int n,
+                const object *o, const grid *g)
+{
+    const float px_per_unit = o->radius * (o->aspect < 1 ? o->aspect : 1.0f), inv_s = g->inv_s;
     sd_row(cov, u, v, n, o);
     for (int i = 0; i < n; i++)
         cov[i] = 0.5f - cov[i] * px_per_unit * inv_s;
@@ -432,22 +522,19 @@ blend_row(float *restrict img, const float *restrict val, const float *restrict 
     }
 }
 
-/* Where a pixel centre is covered (cov >= 0.5): the mask to 1 and the owner (if any) to id;
- * n pixels of a row, m read and written as in blend_row. */
+/* Where a pixel centre is covered (cov >= 0.5): the owner to id; n pixels of a row, m read
+ * and written as in blend_row. */
 static inline __attribute__((always_inline)) void
-mark_row(float *restrict mask, int *restrict owner, const float *restrict cov, int n, int m, int id)
+mark_row(int *restrict owner, const float *restrict cov, int n, int m, int id)
 {
     for (int i = 0; i < m; i++)
-        mask[i] = (lane_index[i] < n) & (cov[i] >= 0.5f) ? 1.0f : mask[i];
-    if (owner)
-        for (int i = 0; i < m; i++)
-            owner[i] = (lane_index[i] < n) & (cov[i] >= 0.5f) ? id : owner[i];
+        owner[i] = (lane_index[i] < n) & (cov[i] >= 0.5f) ? id : owner[i];
 }
 
-/* The packed pixels of one chunk: their offsets from the object's centre, and the rows they
- * come from (the k-th row's n pixels start at packed pixel at and canvas pixel p). */
+/* The packed pixels of one chunk: their local coordinates, and the rows they come from (the
+ * k-th row's n pixels start at packed pixel at and canvas pixel p). */
 typedef struct {
-    float dx[PACK + 16], dy[PACK + 16];
+    float u[PACK + 16], v[PACK + 16];
     int nrow, at[ROW_MAX], n[ROW_MAX];
     size_t p[ROW_MAX];
 } chunk;
@@ -456,18 +543,18 @@ typedef struct {
  * and mark row by row. */
 static inline __attribute__((always_inline)) void
 draw_chunk(chunk *ck, int k, const object *o, const grid *g, float *img, const float *tint,
-           float *cov_out, int visible_id, int *owner)
+           int *owner, int id)
 {
-    float u[PACK + 16], v[PACK + 16], cov[PACK + 16], val[PACK + 16];
+    float cov[PACK + 16], val[PACK + 16];
     const int kk = (k + 15) & ~15;
     /* the lanes past the last pixel: that pixel again (a texture's argument far larger would
      * have trig_row ask the C library) */
     for (int i = k; i < kk; i++) {
-        ck->dx[i] = ck->dx[k - 1];
-        ck->dy[i] = ck->dy[k - 1];
+        ck->u[i] = ck->u[k - 1];
+        ck->v[i] = ck->v[k - 1];
     }
-    coverage_packed(cov, u, v, ck->dx, ck->dy, kk, o, g);
-    shade_row(val, cov, u, v, kk, o);
+    coverage_packed(cov, ck->u, ck->v, kk, o, g);
+    shade_row(val, cov, ck->u, ck->v, kk, o);
     /* blend_row and mark_row read up to 15 past kk and use none of it */
     for (int i = kk; i < kk + 16; i++)
         cov[i] = val[i] = 0.0f;
@@ -480,27 +567,29 @@ draw_chunk(chunk *ck, int k, const object *o, const grid *g, float *img, const f
         else
             for (int c = 0; c < g->channels; c++)
                 blend_row(img + c * plane + p, val + at, cov + at, n, m, tint[c]);
-        if (cov_out)
-            mark_row(cov_out + p, owner ? owner + p : NULL, cov + at, n, m, visible_id);
+        if (owner)
+            mark_row(owner + p, cov + at, n, m, id);
     }
     ck->nrow = 0;
 }
 
 /* Draw o into the channel planes of img (tint: the object's colour per channel, NULL for
- * grey), marking cov_out and owner where it covers a pixel centre. The pixels o can cover
- * (row_spans) are packed, row after row, into chunks, and each step is a loop over a
- * chunk's pixels, so that the vectors are full and the steps run once per chunk, not once
- * per row; every pixel gets the operations of the one-pixel-at-a-time formulas in the same
- * order, so the images are the same bits. One clone per ISA with the steps inlined. */
-HOT static void draw_object(const object *o, const grid *g, float *img, const float *tint, float *cov_out,
-                            int visible_id, int *owner)
+ * grey), marking owner (unless NULL) with id where it covers a pixel centre. The pixels o
+ * can cover (row_spans) are packed, row after row, into chunks, and each step is a loop
+ * over a chunk's pixels, so that the vectors are full and the steps run once per chunk,
+ * not once per row; every pixel gets the operations of the one-pixel-at-a-time formulas in
+ * the same order, so the images are the same bits. One clone per ISA with the steps
+ * inlined. */
+HOT static void draw_object(const object *o, const grid *g, float *img, const float *tint, int *owner,
+                            int id)
 {
     float ext = o->radius * (o->aspect > 1 ? o->aspect : 1.0f) * 1.45f;
     float ex = ext / g->sx + 1.5f, ey = ext / g->sy + 1.5f, cx = o->cx / g->sx, cy = o->cy / g->sy;
     /* The box above is the one synlaw has always visited. Within it, only pixels inside the
      * class's own extent can be covered (see local_extent): the smaller of the two is visited,
      * which leaves out only pixels of coverage 0, so the image is the same. */
-    float tight = local_extent(o) * o->radius * (o->aspect > 1 ? o->aspect : 1.0f) + 0.75f / g->inv_s;
+    const float extent = local_extent(o);
+    float tight = extent * o->radius * (o->aspect > 1 ? o->aspect : 1.0f) + 0.75f / g->inv_s;
     if (tight / g->sx + 1.0f < ex)
         ex = tight / g->sx + 1.0f;
     if (tight / g->sy + 1.0f < ey)
@@ -514,27 +603,22 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
     if (x1 < x0)
         return;
     span_geom sg;
-    span_setup(&sg, o, g);
+    span_setup(&sg, o, g, extent);
     int span_a[SYNTH_MAX_SIDE + 8], span_b[SYNTH_MAX_SIDE + 8];
     row_spans(span_a, span_b, &sg, o, g, y0, (y1 - y0 + 8) / 8, x0, x1);
     chunk ck;
     ck.nrow = 0;
     int k = 0; /* pixels packed */
-    const float sx = g->sx, ocx = o->cx;
     for (int y = y0; y <= y1; y++) {
         const int xa = span_a[y - y0], n = span_b[y - y0] - xa + 1, m = (n + 15) & ~15;
         if (n <= 0)
             continue;
         if (k + n > PACK) {
-            draw_chunk(&ck, k, o, g, img, tint, cov_out, visible_id, owner);
+            draw_chunk(&ck, k, o, g, img, tint, owner, id);
             k = 0;
         }
         /* whole vectors: the lanes past n are overwritten by the next row, or by draw_chunk */
-        const float dy = ((float)y + 0.5f) * g->sy - o->cy;
-        for (int i = 0; i < m; i++) {
-            ck.dx[k + i] = ((float)(xa + i) + 0.5f) * sx - ocx;
-            ck.dy[k + i] = dy;
-        }
+        local_coords(ck.u + k, ck.v + k, xa, y, m, o, g);
         ck.at[ck.nrow] = k;
         ck.n[ck.nrow] = n;
         ck.p[ck.nrow] = (size_t)y * g->cols + xa;
@@ -542,7 +626,7 @@ HOT static void draw_object(const object *o, const grid *g, float *img, const fl
         k += n;
     }
     if (ck.nrow)
-        draw_chunk(&ck, k, o, g, img, tint, cov_out, visible_id, owner);
+        draw_chunk(&ck, k, o, g, img, tint, owner, id);
 }
 
 static void make_object(object *o, rng_t *r, int level, int nobj)
@@ -646,6 +730,13 @@ HOT static void background_plane(float *restrict img, const grid *g, float bg, f
     }
 }
 
+/* The foreground mask: 1 where an object covers the pixel centre, as owner records. */
+HOT static void owner_mask(float *restrict mask, const int *restrict owner, size_t n)
+{
+    for (size_t p = 0; p < n; p++)
+        mask[p] = owner[p] >= 0 ? 1.0f : 0.0f;
+}
+
 /* Pixels of owner equal to k. */
 HOT static int count_equal(const int *restrict owner, size_t n, int k)
 {
@@ -708,11 +799,11 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
     }
 
     /* The scene is drawn on canvases with CANVAS_SLACK floats after the last plane, so that
-     * draw_object can run its rows in whole vectors, then copied into out. */
-    float img[SYNTH_MAX_CHANNELS * SYNTH_MAX_PIXELS + CANVAS_SLACK], mask[SYNTH_MAX_PIXELS + CANVAS_SLACK];
-    int owner[SYNTH_MAX_PIXELS + CANVAS_SLACK];
+     * draw_object can run its rows in whole vectors, then copied into out; the mask is
+     * that of the owners (an object covers a pixel centre where it marks its owner). */
+    float img[SYNTH_MAX_CHANNELS * SYNTH_MAX_PIXELS + CANVAS_SLACK];
+    int owner[SYNTH_MAX_PIXELS + CANVAS_SLACK]; /* the object seen at each pixel centre, or -1 */
     memset(img, 0, sizeof(float) * (plane * (size_t)C + CANVAS_SLACK));
-    memset(mask, 0, sizeof(float) * (plane + CANVAS_SLACK));
     for (size_t p = 0; p < plane + CANVAS_SLACK; p++)
         owner[p] = -1;
     memset(out->present, 0, sizeof out->present);
@@ -744,7 +835,7 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
             o.value = (float)rng_range(&r, 0.15, 0.5);
             if (colour)
                 draw_tint(tint, &col);
-            draw_object(&o, &g, img, colour ? tint : C == 3 ? bg_tint : NULL, NULL, 0, NULL);
+            draw_object(&o, &g, img, colour ? tint : C == 3 ? bg_tint : NULL, NULL, 0);
         }
     }
 
@@ -754,10 +845,10 @@ void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t se
         make_object(&objs[k], &r, level, nobj);
         if (colour)
             draw_tint(tint, &col);
-        draw_object(&objs[k], &g, img, colour ? tint : C == 3 ? bg_tint : NULL, mask, k, owner);
+        draw_object(&objs[k], &g, img, colour ? tint : C == 3 ? bg_tint : NULL, owner, k);
     }
     memcpy(out->image, img, sizeof(float) * plane * (size_t)C);
-    memcpy(out->mask, mask, sizeof(float) * plane);
+    owner_mask(out->mask, owner, plane);
     out->nobj = nobj;
     int visible[MAX_OBJ] = {0};
     for (int k = 0; k < nobj; k++)

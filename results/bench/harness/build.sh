@@ -19,12 +19,9 @@ s = open(sys.argv[1]).read()
 anchor = "        if (n <= 0)\n            continue;\n        if (k + n > PACK) {"
 check = """        { /* every pixel of the box's row outside the span must have coverage <= 0 */
             const int nf = x1 - x0 + 1, mf = (nf + 15) & ~15;
-            float cf[ROW_MAX], uf[ROW_MAX], vf[ROW_MAX], dxf[ROW_MAX], dyf[ROW_MAX];
-            for (int i = 0; i < mf; i++) {
-                dxf[i] = ((float)(x0 + i) + 0.5f) * g->sx - o->cx;
-                dyf[i] = ((float)y + 0.5f) * g->sy - o->cy;
-            }
-            coverage_packed(cf, uf, vf, dxf, dyf, mf, o, g);
+            float cf[ROW_MAX], uf[ROW_MAX], vf[ROW_MAX];
+            local_coords(uf, vf, x0, y, mf, o, g);
+            coverage_packed(cf, uf, vf, mf, o, g);
             for (int i = 0; i < nf; i++) {
                 const int x = x0 + i;
                 CHK_PIX++;
