@@ -4,8 +4,9 @@
  * modulo bias (chi-square on n = 10, and a modulus of 2/3 of 2^64 where a plain x % n would
  * put 2/3 of the draws in the lower half); rng_uniform and rng_range stay in their half-open
  * intervals; rng_normal has mean 0 and variance 1 within stated tolerances; rng_hash and
- * rng_hash_str are deterministic and sensitive to order, length and seed. Everything is
- * seeded: the checks give the same numbers on every run and machine. */
+ * rng_hash_str are deterministic and sensitive to order, length and seed; rng_fill gives the
+ * reference's words. Everything is seeded: the checks give the same numbers on every run and
+ * machine. */
 #include "check.h"
 #include "synlaw/rng.h"
 
@@ -254,9 +255,33 @@ static void test_hash(void)
     CHECK(rng_hash_str(1, "") != rng_hash_str(1, "a"), "rng_hash_str('') == rng_hash_str('a')");
 }
 
+/* rng_fill against the reference, word for word, for lengths around a vector's and the
+ * renderer's (784 words a 28 x 28 plane), and the state it leaves. */
+static void test_fill(void)
+{
+    static const size_t lengths[] = {0, 1, 2, 3, 7, 8, 9, 15, 16, 17, 63, 784, 4096, 4099};
+    static uint64_t got[4099];
+    for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+        const size_t n = lengths[i];
+        rng_t r;
+        rng_seed(&r, 1000 + i);
+        uint64_t ref[4];
+        memcpy(ref, r.s, sizeof ref);
+        rng_fill(&r, got, n);
+        size_t bad = n;
+        for (size_t k = 0; k < n; k++)
+            if (got[k] != ref_xoshiro_next(ref) && bad == n)
+                bad = k;
+        CHECK(bad == n, "rng_fill of %zu words: word %zu differs from the reference", n, bad);
+        CHECK(memcmp(r.s, ref, sizeof ref) == 0, "rng_fill of %zu words: the state differs from the "
+              "reference's after them", n);
+    }
+}
+
 int main(void)
 {
     test_known_answers();
+    test_fill();
     test_reproducible();
     test_below();
     test_uniform_normal();
