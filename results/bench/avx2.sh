@@ -2,7 +2,7 @@
 # The kernel benchmarks of measure.sh as an AVX2 machine would run them, emulated on an
 # AVX-512 CPU (issue 12: the targets hold "on whichever x86 machine runs the benchmark"):
 # - synlaw built with the AVX2 clone of its kernels alone (CMake's kernels_avx2 objects in
-#   place of the multi-clone nn.c, synth.c and train.c; the link line is CMake's own);
+#   place of the multi-clone nn.c, synth.c, train.c and rng.c; the link line is CMake's own);
 # - the textures' sinf/cosf and the convolution kernels that an AVX2 CPU picks
 #   (SYNLAW_TRIG=avx2, SYNLAW_CONV_KERNEL=avx2);
 # - OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell), for synlaw, its sgemm reference
@@ -20,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j2 --target synlaw kernels_avx2 >/dev/null
 k=CMakeFiles/kernels_avx2.dir/src/core
-(cd build && sed "s#-o synlaw #$k/nn.c.o $k/synth.c.o $k/train.c.o -o $tmp/synlaw #" \
+(cd build && sed "s#-o synlaw #$k/nn.c.o $k/synth.c.o $k/train.c.o $k/rng.c.o -o $tmp/synlaw #" \
    CMakeFiles/synlaw.dir/link.txt | bash)
 # nothing of the AVX-512 code may run: only the run-time-chosen kernels that the variables
 # above turn off may hold zmm instructions

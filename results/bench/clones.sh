@@ -21,7 +21,7 @@ for tree in "$wt" "$PWD"; do
   libs=$(tr ' ' '\n' < "$tree/build/CMakeFiles/synlaw.dir/link.txt" | grep -E '\.so$|\.a$|^-l' |
          sed "s#^lib#$tree/build/lib#" | tr '\n' ' ')
   for c in $clones; do
-    objs=$(ls "$tree"/build/CMakeFiles/kernels_$c.dir/src/core/{nn,synth,train}.c.o)
+    objs=$(ls "$tree"/build/CMakeFiles/kernels_$c.dir/src/core/{nn,synth,train,rng}.c.o 2>/dev/null || true)
     gcc -O2 -std=c17 -D_POSIX_C_SOURCE=200809L -I"$tree/include" results/bench/harness/harness.c \
       $objs $libs -o "$tmp/h_${tag}_$c"
   done

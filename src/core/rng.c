@@ -54,13 +54,28 @@ uint64_t rng_next(rng_t *r)
     return result;
 }
 
+/* 1 where the output loop of rng_fill vectorises: a CPU with AVX2 (or the AVX2 and AVX-512
+ * builds of the tests' single-clone objects), not the baseline. */
+static int fill_in_two_passes(void)
+{
+#if defined(SYNLAW_CLONE_base)
+    return 0;
+#elif defined(SYNLAW_CLONE_avx2) || defined(SYNLAW_CLONE_avx512f)
+    return 1;
+#elif defined(__GNUC__) && defined(__x86_64__)
+    return __builtin_cpu_supports("avx2");
+#else
+    return 0;
+#endif
+}
+
 /* With AVX2, two passes: the state's steps, one after the other (each depends on the
  * last), keeping each step's s[1]; then the output function of every kept word, which does
  * not depend on the others and vectorises (x 5 and x 9 as shifts and adds: the same 64-bit
  * products). Without, where that loop stays scalar, one pass is faster. */
 HOT void rng_fill(rng_t *r, uint64_t *restrict out, size_t n)
 {
-    if (!__builtin_cpu_supports("avx2")) {
+    if (!fill_in_two_passes()) {
         rng_t t = *r; /* a local copy stays in registers */
         for (size_t i = 0; i < n; i++)
             out[i] = rng_next(&t);

@@ -370,10 +370,10 @@ static void span_setup(span_geom *sg, const object *o, const grid *g, float exte
 }
 
 /* For rows y0 .. y0 + 8 nblk - 1, the pixels xa[j] .. xb[j] of row y0 + j, within x0 .. x1,
- * that o can cover (xa[j] > xb[j]: none). Loops over the rows that vectorise in every clone
- * (selects of values computed on every lane, and no floor or ceil, which GCC leaves scalar
- * in ISO C); rows are taken in blocks of 8, so that they have no scalar remainder: the rows
- * past the object's box are computed and not used. */
+ * that o can cover (xa[j] > xb[j]: none). Loops over the rows that vectorise in every clone:
+ * selects of values computed on every lane, and truncations instead of floor and ceil (the
+ * baseline has no vector floor); rows are taken in blocks of 8, so that they have no scalar
+ * remainder: the rows past the object's box are computed and not used. */
 static inline __attribute__((always_inline)) void
 row_spans(int *restrict xa, int *restrict xb, const span_geom *sg, const object *o, const grid *g,
           int y0, int nblk, int x0, int x1)
