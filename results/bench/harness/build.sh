@@ -12,7 +12,8 @@ libs=$(tr ' ' '\n' < "$root/build/CMakeFiles/synlaw.dir/link.txt" | grep -E '\.s
        sed "s#^lib#$root/build/lib#" | tr '\n' ' ')
 flags="-O3 -std=c17 -D_POSIX_C_SOURCE=200809L -fno-math-errno -ffp-contract=off -I$root/include -I$root/src/core"
 gcc $flags "$here/harness.c" $libs -o "$out/harness"
-# span_check: synth.c with every row's coverage over the whole box computed as well
+# span_check: synth.c with every row's coverage over the whole box computed as well, and the
+# pixels it draws counted
 python3 - "$root/src/core/synth.c" "$out/synth_check.c" <<'PY'
 import sys
 s = open(sys.argv[1]).read()
@@ -36,6 +37,12 @@ check = """        { /* every pixel of the box's row outside the span must have 
 """
 assert s.count(anchor) == 1, "synth.c changed: update build.sh"
 s = s.replace(anchor, check + anchor)
+# and the pixels drawn: packed into chunks, and of those covered (coverage > 0)
+shade = "    shade_row(val, cov, ck->u, ck->v, kk, o);\n"
+assert s.count(shade) == 1, "synth.c changed: update build.sh"
+s = s.replace(shade, shade + "    CHK_PACKED += k;\n    for (int i = 0; i < k; i++)\n        CHK_COVERED += cov[i] > 0;\n")
+s = s.replace("static inline __attribute__((always_inline)) void\ndraw_chunk(",
+              "long long CHK_PACKED, CHK_COVERED;\nstatic inline __attribute__((always_inline)) void\ndraw_chunk(")
 s = s.replace("HOT static void draw_object",
               "long long CHK_PIX, CHK_BAD;\nint CHK_MINA = 99, CHK_MINB = 99;\nstatic void draw_object")
 s = s.replace("\nHOT static", "\nstatic")
