@@ -62,7 +62,7 @@ static int fill_in_two_passes(void)
     return 0;
 #elif defined(SYNLAW_CLONE_avx2) || defined(SYNLAW_CLONE_avx512f)
     return 1;
-#elif defined(__GNUC__) && defined(__x86_64__)
+#elif defined(SYNLAW_CLONES_AT_RUN_TIME) /* GCC's clones: the CPU decides */
     return __builtin_cpu_supports("avx2");
 #else
     return 0;

@@ -251,13 +251,20 @@ static void local_box(const object *o, double *hx, double *hy)
     }
 }
 
-/* The vertices, in order, of each polygon class's convex hull: all of them for the convex
- * ones, the outer points of the star, and the ell and the arrow without their inner
- * corners (each of those lies inside the hull of the others for every q). */
-static const signed char hull_index[SYNTH_NCLASS][MAX_VERT + 1] = {
-    [C_TRIANGLE] = {0, 1, 2, -1},    [C_STAR] = {0, 2, 4, 6, 8, -1},
-    [C_HEXAGON] = {0, 1, 2, 3, 4, 5, -1}, [C_DIAMOND] = {0, 1, 2, 3, -1},
-    [C_ELL] = {0, 1, 3, 4, 5, -1},    [C_ARROW] = {0, 2, 3, 4, 6, -1},
+/* The vertices, in order, of each polygon class's convex hull, ended by -1: all of them for
+ * the convex ones, the outer points of the star, and the ell and the arrow without their
+ * inner corners (each of those lies inside the hull of the others for every q); none (-1
+ * first) for the other classes. */
+enum { MAX_HALF = 8 };
+static const signed char hull_index[SYNTH_NCLASS][MAX_HALF + 1] = {
+    [C_DISK] = {-1},     [C_RING] = {-1},
+    [C_BOX] = {-1},      [C_TRIANGLE] = {0, 1, 2, -1},
+    [C_CROSS] = {-1},    [C_STAR] = {0, 2, 4, 6, 8, -1},
+    [C_HEXAGON] = {0, 1, 2, 3, 4, 5, -1},
+    [C_STROKE] = {-1},   [C_CRESCENT] = {-1},
+    [C_ELL] = {0, 1, 3, 4, 5, -1},
+    [C_ARROW] = {0, 2, 3, 4, 6, -1},
+    [C_DIAMOND] = {0, 1, 2, 3, -1},
 };
 
 /* Where on a row an object can cover pixels. A pixel has coverage > 0 only where its class
@@ -270,7 +277,6 @@ static const signed char hull_index[SYNTH_NCLASS][MAX_VERT + 1] = {
  * points. Each half-plane and the disk are solved for the canvas offset dx of a row's
  * points, in double: the rounding of the float coordinates and distances (a few units in
  * the 7th digit) is far below the 1%. */
-enum { MAX_HALF = 8 };
 typedef struct {
     /* per half-plane, for a row at offset dy: dx <= wu + ku dy (its upper bound; without one,
      * ku = 0 and wu = 1e300) and dx >= wl + kl dy (lower; -1e300) */
@@ -282,9 +288,9 @@ typedef struct {
 
 /* Half-plane j: nu u + nv v <= c (nu, nv a unit normal, outward) moved out by dmax, with
  * u = a[0] dx + b[0] dy and v = a[1] dx + b[1] dy: A dx <= C - B dy. Where A is (nearly) 0,
- * the edge is along the rows and the plane holds a row whole or not at all; A is then taken
- * as 1e-12, which gives a bound of at least 1e9 where C - B dy >= 1e-3 (a row with a pixel
- * that can be covered: the margin) and one far below the canvas where C - B dy < 0. */
+ * the edge is (nearly) along the rows; A is then taken as 1e-12. A row with a pixel that can
+ * be covered has C - B dy >= 1e-3 (the margin) there, so its bound is at least 1e9 and cuts
+ * nothing; other rows may be cut anywhere, as none of their pixels can be covered. */
 static void half_plane(span_geom *sg, int j, double nu, double nv, double c, double dmax,
                        const double a[2], const double b[2])
 {
@@ -329,9 +335,9 @@ static void span_setup(span_geom *sg, const object *o, const grid *g, float exte
         sg->wl[j] = -1e300;
     }
     const signed char *hull = hull_index[o->cls];
-    if (hull[0] >= 0 && o->nvert > 0) {
+    if (hull[0] >= 0) {
         int nh = 0;
-        while (hull[nh] >= 0)
+        while (nh < MAX_HALF && hull[nh] >= 0)
             nh++;
         for (int j = 0; j < nh; j++) {
             const int i0 = hull[j], i1 = hull[(j + 1) % nh];
