@@ -41,7 +41,10 @@ typedef struct {
     int steps;
     double start_rate, end_rate; /* steps/s over the first and the last tenth of the steps */
     double seconds;              /* the whole stage */
-    double render_share;         /* rendering time / stage time */
+    double render_share;         /* rendering time / stage time (the render cache's misses and
+                                  * the held-out images: drawn, quantised, standardised) */
+    double staging_share;        /* staging time / stage time (cached samples expanded into
+                                  * the batches) */
     double final_error;          /* held-out synthetic error at the end */
 } bench_stage;
 

@@ -51,9 +51,12 @@ typedef struct {
     int classes;
 } train_data;
 
-/* Time spent in each phase of a stage, seconds. */
+/* Time spent in each phase of a stage, seconds. staging is the part of generate spent
+ * expanding cached synthetic samples into batches (the step real data has too); the rest of
+ * generate is rendering. Without the render cache, each draw is rendered and expanded at
+ * once, and all of it counts as rendering. */
 typedef struct {
-    double generate, pretrain, finetune, evaluate;
+    double generate, pretrain, finetune, evaluate, staging;
 } train_times;
 
 /* A pre-trained backbone. Owned arrays: train_backbone_free releases them. */

@@ -266,7 +266,8 @@ int bench_pretrain(bench_stage *out, const char *name, int level, int task, long
         out->start_rate = tenth / (clk.t[tenth] - clk.t[0]);
         out->end_rate = tenth / (clk.t[last] - clk.t[last - tenth]);
         out->seconds = tb.seconds;
-        out->render_share = tb.seconds > 0 ? tb.times.generate / tb.seconds : NAN;
+        out->render_share = tb.seconds > 0 ? (tb.times.generate - tb.times.staging) / tb.seconds : NAN;
+        out->staging_share = tb.seconds > 0 ? tb.times.staging / tb.seconds : NAN;
         out->final_error = tb.n_pre ? tb.error[tb.n_pre - 1] : NAN;
     }
     train_backbone_free(&tb);

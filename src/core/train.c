@@ -352,22 +352,34 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
          * samples of the next draws are fetched from memory while this one is expanded */
         for (int i = 0; i < B; i++)
             items[i] = rng_below(&r, (uint64_t)bb->size);
-        for (int i = 0; i < B; i++) {
-            uint64_t item = items[i];
-            if (cache && i + 2 < B)
-                for (size_t off = 0; off < sb; off += 64)
-                    __builtin_prefetch(cache + items[i + 2] * sb + off);
-            float *xi = x + (size_t)i * X, *ti = target + (size_t)i * K;
-            uint8_t *t = cache ? cache + item * sb : sample;
-            if (!have || !have[item]) {
-                train_render_sample(t, s, in, data_seed, item, bb->complexity, bb->task);
-                if (have)
-                    have[item] = 1;
+        double ts = tg; /* the staging's start */
+        if (cache) {
+            /* the batch's samples not yet in the cache rendered into it, then every draw
+             * expanded from it (staging), timed apart */
+            for (int i = 0; i < B; i++)
+                if (!have[items[i]]) {
+                    train_render_sample(cache + items[i] * sb, s, in, data_seed, items[i], bb->complexity,
+                                        bb->task);
+                    have[items[i]] = 1;
+                }
+            ts = util_clock();
+            for (int i = 0; i < B; i++) {
+                if (i + 2 < B)
+                    for (size_t off = 0; off < sb; off += 64)
+                        __builtin_prefetch(cache + items[i + 2] * sb + off);
+                train_expand_sample(x + (size_t)i * X, target + (size_t)i * K, cache + items[i] * sb, in,
+                                    bb->task);
             }
-            train_expand_sample(xi, ti, t, in, bb->task);
+        } else {
+            for (int i = 0; i < B; i++) {
+                train_render_sample(sample, s, in, data_seed, items[i], bb->complexity, bb->task);
+                train_expand_sample(x + (size_t)i * X, target + (size_t)i * K, sample, in, bb->task);
+            }
         }
         double tt = util_clock();
         out->times.generate += tt - tg;
+        if (cache)
+            out->times.staging += tt - ts;
         const float *o = nn_forward(net, B);
         double loss = nn_sigmoid_bce(nn_dout(net), NULL, o, target, B, K);
         if (backward_and_step(&out->status, out->reason, sizeof out->reason, net, &opt, B, loss, step,
@@ -540,6 +552,7 @@ int train_cell(train_result *res, const job_spec *spec, const job_cell *cell, co
         rc = train_finetune(res, spec, cell, b.params, d, poll, poll_user, err, errlen);
         res->seconds += b.seconds;
         res->times.generate += b.times.generate;
+        res->times.staging += b.times.staging;
         res->times.pretrain += b.times.pretrain;
         res->times.evaluate += b.times.evaluate;
     } else if (rc == 0) {

@@ -177,8 +177,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
-        printf("%s level %s task %s: %.2f s, render share %.1f%%\n", argv[2], argv[3], argv[4], st.seconds,
-               100 * st.render_share);
+        printf("%s level %s task %s: %.2f s, render share %.1f%%, staging share %.1f%%\n", argv[2], argv[3],
+               argv[4], st.seconds, 100 * st.render_share, 100 * st.staging_share);
         return 0;
     }
     fprintf(stderr, "usage: harness bce ROUNDS | render LEVEL COUNT | rates | stage MODEL LEVEL TASK STEPS | trig\n");
