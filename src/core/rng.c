@@ -40,10 +40,12 @@ void rng_seed(rng_t *r, uint64_t seed)
 
 static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-uint64_t rng_next(rng_t *r)
+/* xoshiro256**'s output function, of the state's s[1]. */
+static inline uint64_t scramble(uint64_t s1) { return rotl(s1 * 5, 7) * 9; }
+
+/* One step of the state. */
+static inline void advance(uint64_t *s)
 {
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
@@ -51,6 +53,12 @@ uint64_t rng_next(rng_t *r)
     s[0] ^= s[3];
     s[2] ^= t;
     s[3] = rotl(s[3], 45);
+}
+
+uint64_t rng_next(rng_t *r)
+{
+    uint64_t result = scramble(r->s[1]);
+    advance(r->s);
     return result;
 }
 
@@ -71,8 +79,8 @@ static int fill_in_two_passes(void)
 
 /* With AVX2, two passes: the state's steps, one after the other (each depends on the
  * last), keeping each step's s[1]; then the output function of every kept word, which does
- * not depend on the others and vectorises (x 5 and x 9 as shifts and adds: the same 64-bit
- * products). Without, where that loop stays scalar, one pass is faster. */
+ * not depend on the others and vectorises (GCC makes x 5 and x 9 shifts and adds). Without,
+ * where that loop stays scalar, one pass is faster. */
 HOT void rng_fill(rng_t *r, uint64_t *restrict out, size_t n)
 {
     if (!fill_in_two_passes()) {
@@ -82,22 +90,14 @@ HOT void rng_fill(rng_t *r, uint64_t *restrict out, size_t n)
         *r = t;
         return;
     }
-    uint64_t s0 = r->s[0], s1 = r->s[1], s2 = r->s[2], s3 = r->s[3];
+    rng_t t = *r;
     for (size_t i = 0; i < n; i++) {
-        out[i] = s1;
-        const uint64_t t = s1 << 17;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 45);
+        out[i] = t.s[1];
+        advance(t.s);
     }
-    r->s[0] = s0, r->s[1] = s1, r->s[2] = s2, r->s[3] = s3;
-    for (size_t i = 0; i < n; i++) {
-        const uint64_t x = rotl(out[i] + (out[i] << 2), 7);
-        out[i] = x + (x << 3);
-    }
+    *r = t;
+    for (size_t i = 0; i < n; i++)
+        out[i] = scramble(out[i]);
 }
 
 double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
