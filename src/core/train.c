@@ -299,34 +299,36 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     const job_recipe *rc = &spec->pretrain;
     int K = net->arch.out_size, E = rc->eval_size, B = rc->batch, X = in->pixels;
     uint64_t data_seed = job_data_seed(spec, bb->complexity, bb->repeat);
-    float *hx = malloc((size_t)E * X * sizeof(float));
-    float *ht = malloc((size_t)E * K * sizeof(float));
+    size_t sb = train_sample_bytes(in, bb->task);
+    /* held-out images as compact samples (a quarter of their floats' memory), expanded at
+     * each evaluation */
+    uint8_t *held = malloc((size_t)E * sb);
+    float *ht = malloc((size_t)net->batch_cap * K * sizeof(float));
     float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
     synth_sample *s = malloc(sizeof *s);
-    if (!hx || !ht || !target || !s) {
+    if (!held || !ht || !target || !s) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(hx), free(ht), free(target), free(s);
+        free(held), free(ht), free(target), free(s);
         return -1;
     }
     double t0 = util_clock();
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
     for (int i = 0; i < E; i++)
-        train_render(hx + (size_t)i * X, ht + (size_t)i * K, s, in, data_seed,
-                     heldout_base + (uint64_t)i, bb->complexity, bb->task);
+        train_render_sample(held + (size_t)i * sb, s, in, data_seed, heldout_base + (uint64_t)i,
+                            bb->complexity, bb->task);
     out->times.generate += util_clock() - t0;
 
     /* A synthetic set is drawn many times over (steps x batch draws of n images): keep each
      * sample once it is rendered, as long as the set fits in TRAIN_CACHE_BYTES. Larger sets
      * are rendered on the fly, so memory does not grow with n. The cache only memoises: the
      * bits are the same either way. */
-    size_t sb = train_sample_bytes(in, bb->task);
     uint8_t *cache = NULL, *have = NULL, *sample = malloc(sb);
     uint64_t *items = malloc((size_t)B * sizeof *items);
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
     if (!sample || !items) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(hx), free(ht), free(target), free(s), free(sample), free(items);
+        free(held), free(ht), free(target), free(s), free(sample), free(items);
         return -1;
     }
     if ((uint64_t)bb->size * sb <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
@@ -395,9 +397,11 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             long wrong = 0;
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
-                memcpy(nn_input(net), hx + (size_t)start * X, (size_t)nb * X * sizeof(float));
+                for (int i = 0; i < nb; i++)
+                    train_expand_sample(nn_input(net) + (size_t)i * X, ht + (size_t)i * K,
+                                        held + (size_t)(start + i) * sb, in, bb->task);
                 const float *eo = nn_forward(net, nb);
-                nn_sigmoid_bce(NULL, &wrong, eo, ht + (size_t)start * K, nb, K);
+                nn_sigmoid_bce(NULL, &wrong, eo, ht, nb, K);
             }
             out->loss[ev] = (float)(loss_sum / loss_n);
             out->error[ev] = (float)((double)wrong / ((double)E * K));
@@ -407,7 +411,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(hx), free(ht), free(target), free(s), free(cache), free(have), free(sample), free(items);
+    free(held), free(ht), free(target), free(s), free(cache), free(have), free(sample), free(items);
     return 0;
 }
 
