@@ -8,6 +8,10 @@
  *                           a hash of all the images, masks and labels rendered
  *   harness stage M L T S   one pre-training stage (bench_pretrain): model M, level L, task T
  *                           (0 multilabel, 1 segment), S steps of 64 on 16 S images (4 epochs)
+ *   harness cache L N       N level-L samples rendered into a fresh render cache as a
+ *                           pre-training stage does (train_render_sample), then again into the
+ *                           same, now touched, memory: us per image, the page faults of each
+ *                           pass, and from them the cost of a first touch per 4 KiB page
  *   harness rng             rng_fill of 784 words (a 28 x 28 plane's noise) against the one
  *                           pass it had before 3890015, written out here (the same words,
  *                           checked): ns per word, best of 5 times 100,000 calls
@@ -20,6 +24,7 @@
 #include "synlaw/nn.h"
 #include "synlaw/rng.h"
 #include "synlaw/synth.h"
+#include "synlaw/train.h"
 #if __has_include("trig.h") /* build.sh: -I src/core; clones.sh builds older trees without it */
 #include "trig.h"
 #define HARNESS_TRIG 1
@@ -30,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 static double now(void)
@@ -100,6 +106,40 @@ static int rates(void)
     }
     printf("; hash %016llx\n", (unsigned long long)h);
     free(a);
+    return 0;
+}
+
+static long minor_faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+/* The render cache's cost in a stage beyond the drawing: the first touch of its memory. */
+static int cache_cost(int level, long n)
+{
+    train_input in = {28, 28, 1, 784, {0.5f}, {2.0f}};
+    size_t sb = train_sample_bytes(&in, 0);
+    synth_sample *s = malloc(sizeof *s);
+    uint8_t *cache = malloc((size_t)n * sb);
+    if (!s || !cache || n < 1)
+        return 1;
+    double t[2];
+    long faults[2];
+    for (int pass = 0; pass < 2; pass++) {
+        long f0 = minor_faults();
+        double t0 = now();
+        for (long i = 0; i < n; i++)
+            train_render_sample(cache + (size_t)i * sb, s, &in, 42, (uint64_t)i, level, 0);
+        t[pass] = now() - t0;
+        faults[pass] = minor_faults() - f0;
+    }
+    printf("level %d, %ld samples of %zu bytes: into fresh memory %.2f us per image (%ld page faults), "
+           "into the same memory again %.2f us (%ld); a first touch costs %.1f us per 4 KiB page\n",
+           level, n, sb, 1e6 * t[0] / n, faults[0], 1e6 * t[1] / n, faults[1],
+           faults[0] > faults[1] ? 1e6 * (t[0] - t[1]) / (faults[0] - faults[1]) : NAN);
+    free(s), free(cache);
     return 0;
 }
 
@@ -221,6 +261,8 @@ int main(int argc, char **argv)
         free(a);
         return 0;
     }
+    if (argc == 4 && strcmp(argv[1], "cache") == 0)
+        return cache_cost(atoi(argv[2]), atol(argv[3]));
     if (argc == 6 && strcmp(argv[1], "stage") == 0) {
         bench_stage st;
         char err[512];
@@ -233,6 +275,6 @@ int main(int argc, char **argv)
                argv[4], st.seconds, 100 * st.render_share, 100 * st.staging_share);
         return 0;
     }
-    fprintf(stderr, "usage: harness bce ROUNDS | render LEVEL COUNT | rates | stage MODEL LEVEL TASK STEPS | trig\n");
+    fprintf(stderr, "usage: harness bce ROUNDS | cache LEVEL COUNT | render LEVEL COUNT | rates | rng | stage MODEL LEVEL TASK STEPS | trig\n");
     return 2;
 }
