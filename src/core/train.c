@@ -303,12 +303,11 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     /* held-out images as compact samples (a quarter of their floats' memory), expanded at
      * each evaluation */
     uint8_t *held = malloc((size_t)E * sb);
-    float *ht = malloc((size_t)net->batch_cap * K * sizeof(float));
     float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
     synth_sample *s = malloc(sizeof *s);
-    if (!held || !ht || !target || !s) {
+    if (!held || !target || !s) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(held), free(ht), free(target), free(s);
+        free(held), free(target), free(s);
         return -1;
     }
     double t0 = util_clock();
@@ -328,7 +327,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
     if (!sample || !items) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(held), free(ht), free(target), free(s), free(sample), free(items);
+        free(held), free(target), free(s), free(sample), free(items);
         return -1;
     }
     if ((uint64_t)bb->size * sb <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
@@ -398,10 +397,10 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             for (int start = 0; start < E; start += net->batch_cap) {
                 int nb = E - start < net->batch_cap ? E - start : net->batch_cap;
                 for (int i = 0; i < nb; i++)
-                    train_expand_sample(nn_input(net) + (size_t)i * X, ht + (size_t)i * K,
+                    train_expand_sample(nn_input(net) + (size_t)i * X, target + (size_t)i * K,
                                         held + (size_t)(start + i) * sb, in, bb->task);
                 const float *eo = nn_forward(net, nb);
-                nn_sigmoid_bce(NULL, &wrong, eo, ht, nb, K);
+                nn_sigmoid_bce(NULL, &wrong, eo, target, nb, K);
             }
             out->loss[ev] = (float)(loss_sum / loss_n);
             out->error[ev] = (float)((double)wrong / ((double)E * K));
@@ -411,7 +410,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(held), free(ht), free(target), free(s), free(cache), free(have), free(sample), free(items);
+    free(held), free(target), free(s), free(cache), free(have), free(sample), free(items);
     return 0;
 }
 
