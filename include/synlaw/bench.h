@@ -35,6 +35,13 @@ int bench_model_rates(bench_model *out, const char *name, int batch, double seco
 /* Seconds to render and standardise one image at a level, over about `seconds`. */
 double bench_render_seconds(int level, double seconds);
 
+/* The cost of touching a page of fresh memory for the first time (the page fault and the
+ * kernel's clearing of it), in microseconds per 4 KiB page: the time to write one byte of
+ * each page of a fresh 32 MiB mapping, less the time to do it again. A fraction of a
+ * microsecond on most machines; 10-20 on some virtual machines, where the render cache's
+ * first touch becomes a visible part of a stage (NaN if the mapping fails). */
+double bench_first_touch_us(void);
+
 /* A realistic pre-training stage: steps/s at the start and at the end of a long run (a
  * slowdown such as subnormal arithmetic shows as a lower end rate). */
 typedef struct {
@@ -42,10 +49,12 @@ typedef struct {
     double start_rate, end_rate; /* steps/s over the first and the last tenth of the steps */
     double seconds;              /* the whole stage */
     double render_share;         /* rendering time / stage time (the render cache's misses and
-                                  * the held-out images: drawn, quantised, standardised) */
+                                  * the held-out images, drawn and quantised; with the first
+                                  * touch of the cache's memory) */
     double staging_share;        /* staging time / stage time (cached samples expanded into
                                   * the batches) */
     double final_error;          /* held-out synthetic error at the end */
+    long page_faults;            /* the process's minor page faults during the stage */
 } bench_stage;
 
 /* Pre-train zoo model `name` for `steps` steps on n synthetic images at `level` for `task`

@@ -37,7 +37,8 @@ const char *const usage_bench =
     "  --stage-steps S a realistic pre-training stage per model and task, S steps (default 0:\n"
     "                  skip; 2000 shows a slowdown over time): steps/s at the start and the end,\n"
     "                  the shares of rendering (drawing the images) and of staging (expanding\n"
-    "                  the cached images into batches)\n"
+    "                  the cached images into batches), the page faults (first touches of\n"
+    "                  memory), and what a first touch costs on this machine\n"
     "  --stage-n N     synthetic images of that stage (default 2000)\n"
     "  --stage-level L complexity level of that stage (default 3)\n"
     "  -h, --help      show this help\n";
@@ -126,8 +127,10 @@ static int bench_stages(const char *models, int B, int steps, long n, int level)
 {
     printf("\npre-training stage: %d steps on n = %ld images at level %d, batch %d (real rendering, "
            "task heads, Adam, evaluation)\n", steps, n, level, B);
-    printf("%-7s %-10s %12s %12s %9s %9s %9s %10s\n", "model", "task", "steps/s start", "steps/s end",
-           "end/start", "render", "staging", "seconds");
+    printf("first touch of fresh memory: %.2f us per 4 KiB page (each page fault of a stage; the "
+           "render cache's are in its render share)\n", bench_first_touch_us());
+    printf("%-7s %-10s %12s %12s %9s %9s %9s %7s %10s\n", "model", "task", "steps/s start", "steps/s end",
+           "end/start", "render", "staging", "faults", "seconds");
     for (int m = 0; m < nn_model_count(); m++) {
         const char *name = nn_model_name(m);
         if (!listed(models, name))
@@ -137,9 +140,9 @@ static int bench_stages(const char *models, int B, int steps, long n, int level)
             char err[1024];
             if (bench_pretrain(&st, name, level, task, n, steps, B, err, sizeof err) != 0)
                 return cli_error(EXIT_RUNTIME, "bench: %s", err);
-            printf("%-7s %-10s %12.1f %12.1f %9.2f %8.1f%% %8.1f%% %10.1f\n", name, job_task_name(task),
+            printf("%-7s %-10s %12.1f %12.1f %9.2f %8.1f%% %8.1f%% %7ld %10.1f\n", name, job_task_name(task),
                    st.start_rate, st.end_rate, st.end_rate / st.start_rate, 100 * st.render_share,
-                   100 * st.staging_share, st.seconds);
+                   100 * st.staging_share, st.page_faults, st.seconds);
             fflush(stdout);
         }
     }
