@@ -256,8 +256,10 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "render") == 0) {
         synth_sample *a = malloc(sizeof *a);
         const synth_shape sh = {28, 28, 1};
-        for (long i = 0; i < atol(argv[3]); i++)
-            synth_render_shape(a, &sh, 42, (uint64_t)i, atoi(argv[2]));
+        const long count = atol(argv[3]); /* parsed once: strtol was 2.4% of a profile */
+        const int level = atoi(argv[2]);
+        for (long i = 0; i < count; i++)
+            synth_render_shape(a, &sh, 42, (uint64_t)i, level);
         free(a);
         return 0;
     }
