@@ -35,12 +35,14 @@ int bench_model_rates(bench_model *out, const char *name, int batch, double seco
 /* Seconds to render and standardise one image at a level, over about `seconds`. */
 double bench_render_seconds(int level, double seconds);
 
-/* The cost of touching a page of fresh memory for the first time (the page fault and the
- * kernel's clearing of it), in microseconds per 4 KiB page: the time to write one byte of
- * each page of a fresh 32 MiB mapping, less the time to do it again. A fraction of a
- * microsecond on most machines; 10-20 on some virtual machines, where the render cache's
- * first touch becomes a visible part of a stage (NaN if the mapping fails). */
-double bench_first_touch_us(void);
+/* The cost of a page fault on fresh memory (the fault and the kernel's clearing of the
+ * page), in microseconds per fault: the time to write one byte of each 4 KiB of a fresh
+ * 32 MiB mapping, less the time to do it again, over the faults of the first pass (*faults:
+ * 8,192 with 4 KiB pages, far fewer where the kernel backs the mapping with huge pages, each
+ * fault then costing more). Usually well under a microsecond for a 4 KiB page; 10-17 on the
+ * virtual machines synlaw is developed on, where the render cache's first touch becomes a
+ * visible part of a stage. NaN if the mapping fails or took no fault. */
+double bench_first_touch_us(long *faults);
 
 /* A realistic pre-training stage: steps/s at the start and at the end of a long run (a
  * slowdown such as subnormal arithmetic shows as a lower end rate). */

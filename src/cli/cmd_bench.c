@@ -127,8 +127,10 @@ static int bench_stages(const char *models, int B, int steps, long n, int level)
 {
     printf("\npre-training stage: %d steps on n = %ld images at level %d, batch %d (real rendering, "
            "task heads, Adam, evaluation)\n", steps, n, level, B);
-    printf("first touch of fresh memory: %.2f us per 4 KiB page (each page fault of a stage; the "
-           "render cache's are in its render share)\n", bench_first_touch_us());
+    long faults;
+    double us = bench_first_touch_us(&faults);
+    printf("first touch of fresh memory: %.2f us per page fault (%ld faults for 32 MiB; the render "
+           "cache's faults are in a stage's render share)\n", us, faults);
     printf("%-7s %-10s %12s %12s %9s %9s %9s %7s %10s\n", "model", "task", "steps/s start", "steps/s end",
            "end/start", "render", "staging", "faults", "seconds");
     for (int m = 0; m < nn_model_count(); m++) {

@@ -192,22 +192,33 @@ double bench_render_seconds(int level, double seconds)
     return t;
 }
 
-double bench_first_touch_us(void)
+static long minor_faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+double bench_first_touch_us(long *faults)
 {
     const size_t page = 4096, bytes = (size_t)32 << 20;
+    *faults = 0;
     /* fresh anonymous memory, as a large malloc is: no page of it touched yet */
     volatile unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if ((void *)m == MAP_FAILED)
         return NAN;
     double t[2];
     for (int pass = 0; pass < 2; pass++) { /* first touch, then the same pages again */
+        long f0 = minor_faults();
         double t0 = util_clock();
         for (size_t o = 0; o < bytes; o += page)
             m[o] = (unsigned char)(pass + 1);
         t[pass] = util_clock() - t0;
+        if (pass == 0)
+            *faults = minor_faults() - f0;
     }
     munmap((void *)m, bytes);
-    return 1e6 * (t[0] - t[1]) / (double)(bytes / page);
+    return *faults > 0 ? 1e6 * (t[0] - t[1]) / (double)*faults : NAN;
 }
 
 int bench_model_rates(bench_model *out, const char *name, int batch, double seconds,
@@ -278,10 +289,9 @@ int bench_pretrain(bench_stage *out, const char *name, int level, int task, long
         return util_fail(err, errlen, -1, "out of memory");
     clk.t[clk.n++] = util_clock();
     train_backbone tb;
-    struct rusage ru0, ru1;
-    getrusage(RUSAGE_SELF, &ru0);
+    long faults0 = minor_faults();
     int rc = train_pretrain(&tb, &spec, &bb, tick, &clk, err, errlen);
-    getrusage(RUSAGE_SELF, &ru1);
+    long faults1 = minor_faults();
     if (rc == 0 && tb.status != CELL_DONE)
         rc = util_fail(err, errlen, -1, "the stage diverged: %s", tb.reason);
     if (rc == 0) {
@@ -293,7 +303,7 @@ int bench_pretrain(bench_stage *out, const char *name, int level, int task, long
         out->render_share = tb.seconds > 0 ? (tb.times.generate - tb.times.staging) / tb.seconds : NAN;
         out->staging_share = tb.seconds > 0 ? tb.times.staging / tb.seconds : NAN;
         out->final_error = tb.n_pre ? tb.error[tb.n_pre - 1] : NAN;
-        out->page_faults = ru1.ru_minflt - ru0.ru_minflt;
+        out->page_faults = faults1 - faults0;
     }
     train_backbone_free(&tb);
     free(clk.t);

@@ -123,8 +123,16 @@ static int cache_cost(int level, long n)
     size_t sb = train_sample_bytes(&in, 0);
     synth_sample *s = malloc(sizeof *s);
     uint8_t *cache = malloc((size_t)n * sb);
-    if (!s || !cache || n < 1)
+    if (n < 1 || level < 1 || level > SYNTH_MAX_COMPLEXITY) {
+        fprintf(stderr, "harness cache: expected a level 1..%d and a count >= 1\n", SYNTH_MAX_COMPLEXITY);
+        free(s), free(cache);
+        return 2;
+    }
+    if (!s || !cache) {
+        fprintf(stderr, "harness cache: out of memory\n");
+        free(s), free(cache);
         return 1;
+    }
     double t[2];
     long faults[2];
     for (int pass = 0; pass < 2; pass++) {
