@@ -39,9 +39,9 @@ double bench_render_seconds(int level, double seconds);
  * page), in microseconds per fault: the time to write one byte of each 4 KiB of a fresh
  * 32 MiB mapping, less the time to do it again, over the faults of the first pass (*faults:
  * 8,192 with 4 KiB pages, far fewer where the kernel backs the mapping with huge pages, each
- * fault then costing more). Usually well under a microsecond for a 4 KiB page; 10-17 on the
- * virtual machines synlaw is developed on, where the render cache's first touch becomes a
- * visible part of a stage. NaN if the mapping fails or took no fault. */
+ * fault then costing more). Usually well under a microsecond for a 4 KiB page (not measured
+ * by us); 10-17 on the virtual machines synlaw is developed on, where the render cache's
+ * first touch becomes a visible part of a stage. NaN if the mapping fails or took no fault. */
 double bench_first_touch_us(long *faults);
 
 /* A realistic pre-training stage: steps/s at the start and at the end of a long run (a
