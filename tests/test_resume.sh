@@ -45,8 +45,10 @@ done_cells() {
 }
 
 # run_killed OUT FILE TOTAL MODE ARGS...: start a resumable run and kill it with SIGKILL at a
-# random moment: once a random number of further cells (leaving at least 10 of TOTAL to do)
-# is done, plus a random 0-300 ms so that the kill lands inside a cell as often as between
+# random moment: once a random number of further cells is done (within the first third of
+# what is left past 10 cells, so that four kills in a row still leave cells to run: cells
+# finish in bursts once their backbone is trained, and a kill lands some cells past its
+# target), plus a random 0-99 ms so that the kill lands inside a cell as often as between
 # cells. MODE rank: one rank process, which makes mpirun abort the others; MODE all: mpirun
 # and every rank at once, as a node failure or the scheduler would. Open MPI puts ranks in
 # their own process groups: they are found as mpirun's children.
@@ -54,7 +56,7 @@ run_killed() {
   local out=$1 file=$2 total=$3 mode=$4; shift 4
   local before target
   before=$(done_cells "$file")
-  target=$((before + 1 + RANDOM % ((total - before - 10) / 2 > 0 ? (total - before - 10) / 2 : 1)))
+  target=$((before + 1 + RANDOM % ((total - before - 10) / 3 > 0 ? (total - before - 10) / 3 : 1)))
   "$mpiexec" -np 2 "$synlaw" run "$job" -o "$out" --resume -q "$@" >>"$tmp/killed.log" 2>&1 &
   local mp=$!
   pids+=("$mp")
@@ -63,7 +65,7 @@ run_killed() {
     kill -0 "$mp" 2>/dev/null || break
     sleep 0.1
   done
-  local ms=$((RANDOM % 300))
+  local ms=$((RANDOM % 100))
   sleep "0.$(printf '%03d' $ms)"
   local ranks
   ranks=$(pgrep -P "$mp" | tr '\n' ' ')
