@@ -6,6 +6,7 @@
  * each level is printed for information, not asserted. */
 #include "check.h"
 #include "synlaw/image.h"
+#include "synlaw/rng.h"
 #include "synlaw/synth.h"
 #include "trig.h"
 
@@ -64,6 +65,68 @@ static void test_pinned_shapes(synth_sample *a)
                   sh->rows, sh->cols, sh->channels, level, h);
         }
     }
+}
+
+/* synth_render_batch gives synth_render_shape's bits: every level, grey and colour, square
+ * and not, a plane of more than one noise chunk (64 x 48 x 3), batches of 1 to 19 images
+ * (full lanes and not) of indices in no particular order. */
+static void test_batch(synth_sample *a)
+{
+    enum { MAXB = 19 };
+    synth_sample *batch = malloc(MAXB * sizeof *batch);
+    const synth_shape shapes[] = {{28, 28, 1}, {32, 32, 3}, {64, 48, 3}, {9, 61, 1}, {61, 10, 3}};
+    static const int sizes[] = {1, 8, 13, 3, 16, 19, 7, 9};
+    for (size_t k = 0; k < sizeof shapes / sizeof *shapes; k++) {
+        const synth_shape *sh = &shapes[k];
+        const size_t plane = (size_t)sh->rows * sh->cols;
+        for (int level = 1; level <= 4; level++) {
+            int bad = 0, done = 0;
+            for (int j = 0; done < 300; j++) {
+                const int m = sizes[j % 8];
+                uint64_t idx[MAXB];
+                for (int i = 0; i < m; i++)
+                    idx[i] = (uint64_t)(done + i) * 7919u % 1000u + (uint64_t)level * 100000u;
+                synth_render_batch(batch, sh, 42, idx, m, level);
+                for (int i = 0; i < m; i++) {
+                    synth_render_shape(a, sh, 42, idx[i], level);
+                    bad += memcmp(a->image, batch[i].image, plane * sh->channels * sizeof(float)) != 0 ||
+                           memcmp(a->mask, batch[i].mask, plane * sizeof(float)) != 0 ||
+                           memcmp(a->present, batch[i].present, sizeof a->present) != 0 ||
+                           a->nobj != batch[i].nobj;
+                }
+                done += m;
+            }
+            CHECK(bad == 0, "%dx%dx%d level %d: %d of %d images of synth_render_batch differ from "
+                  "synth_render_shape's", sh->rows, sh->cols, sh->channels, level, bad, done);
+        }
+    }
+    free(batch);
+}
+
+/* rng_fill_lanes against rng_fill of each generator, in this clone: the words, and the
+ * states after (called directly: synth_render_batch uses the lanes only with AVX-512). */
+static void test_fill_lanes(void)
+{
+    static const size_t lens[] = {1, 7, 8, 9, 256, 785};
+    uint64_t *out = malloc(RNG_LANES * 785 * sizeof *out), ref[785];
+    int bad = 0;
+    for (int lanes = 1; lanes <= RNG_LANES; lanes++)
+        for (size_t j = 0; j < sizeof lens / sizeof *lens; j++) {
+            const size_t n = lens[j];
+            rng_t r[RNG_LANES], one[RNG_LANES];
+            for (int l = 0; l < RNG_LANES; l++) {
+                rng_seed(&r[l], 1000u * (uint64_t)l + n);
+                one[l] = r[l];
+            }
+            rng_fill_lanes(r, lanes, out, n);
+            for (int l = 0; l < lanes; l++) {
+                rng_fill(&one[l], ref, n);
+                bad += memcmp(out + (size_t)l * n, ref, n * sizeof *ref) != 0 ||
+                       memcmp(&r[l], &one[l], sizeof r[l]) != 0;
+            }
+        }
+    CHECK(bad == 0, "rng_fill_lanes: %d generators' words or states differ from rng_fill's", bad);
+    free(out);
 }
 
 static void test_shapes(synth_sample *a, synth_sample *b)
@@ -231,6 +294,8 @@ int main(void)
           "writing into a missing directory succeeded");
     test_pinned(a);
     test_pinned_shapes(a);
+    test_fill_lanes();
+    test_batch(a);
     test_shapes(a, b);
     free(a);
     free(b);

@@ -32,7 +32,8 @@ typedef struct {
 int bench_model_rates(bench_model *out, const char *name, int batch, double seconds,
                       double eval_seconds);
 
-/* Seconds to render and standardise one image at a level, over about `seconds`. */
+/* Seconds to render and standardise one image at a level, over about `seconds`: as
+ * pre-training renders, SYNTH_BATCH images at a time. */
 double bench_render_seconds(int level, double seconds);
 
 /* The cost of a page fault on fresh memory (the fault and the kernel's clearing of the

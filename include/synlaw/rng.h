@@ -25,6 +25,16 @@ void rng_seed(rng_t *r, uint64_t seed);
 uint64_t rng_next(rng_t *r);
 /* The next n words of the stream into out: the same as n calls of rng_next. */
 void rng_fill(rng_t *r, uint64_t *out, size_t n);
+/* Generators advanced together: their steps do not depend on one another, so they run in
+ * vector lanes, where one generator's steps each wait for the last. */
+#define RNG_LANES 8
+/* rng_fill of each of r[0 .. lanes-1] (lanes <= RNG_LANES) at once: out[l * n + i] is the
+ * next word i of r[l], as rng_fill gives it. out has RNG_LANES * n words: the rows of lanes
+ * past `lanes` are written too and are not to be used. */
+void rng_fill_lanes(rng_t *r, int lanes, uint64_t *out, size_t n);
+/* 1 where rng_fill_lanes of 3 or more generators is faster than rng_fill of each (a CPU
+ * with AVX-512), else 0. */
+int rng_lanes_fast(void);
 /* Uniform in [0, 1). */
 double rng_uniform(rng_t *r);
 /* Uniform in [lo, hi). */

@@ -128,11 +128,12 @@ int train_task_outputs(const train_input *in, int task);
  * compact sample out[train_sample_bytes(in, task)] (target of `task`). s is scratch space. */
 void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
                          uint64_t index, int complexity, int task);
+/* train_render_sample of images index[0 .. count-1] into out[0 .. count-1], the same bits,
+ * SYNTH_BATCH at a time (synth_render_batch); s is scratch space of SYNTH_BATCH samples. */
+void train_render_samples(uint8_t *const *out, synth_sample *s, const train_input *in, uint64_t seed,
+                          const uint64_t *index, int count, int complexity, int task);
 /* Expand a sample into x[in->pixels], standardised, and target[train_task_outputs(in, task)]
  * (target may be NULL). */
 void train_expand_sample(float *x, float *target, const uint8_t *sample, const train_input *in, int task);
-/* Both: render and expand. */
-void train_render(float *x, float *target, synth_sample *s, const train_input *in, uint64_t seed,
-                  uint64_t index, int complexity, int task);
 
 #endif

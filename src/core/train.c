@@ -183,11 +183,9 @@ HOT static void quantise(uint8_t *restrict out, const float *restrict x, int n)
     }
 }
 
-void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
-                         uint64_t index, int complexity, int task)
+/* A rendered image as a compact sample: its 8-bit pixels, then its target's bits. */
+static void pack_sample(uint8_t *out, const synth_sample *s, const train_input *in, int task)
 {
-    synth_shape shape = {in->rows, in->cols, in->channels};
-    synth_render_shape(s, &shape, seed, index, complexity);
     quantise(out, s->image, in->pixels);
     uint8_t *bits = out + in->pixels;
     int K = train_task_outputs(in, task);
@@ -200,6 +198,26 @@ void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, u
         for (int c = 0; c < SYNTH_NCLASS; c++)
             if (s->present[c] > 0.5f)
                 bits[c >> 3] |= (uint8_t)(1u << (c & 7));
+    }
+}
+
+void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
+                         uint64_t index, int complexity, int task)
+{
+    const synth_shape shape = {in->rows, in->cols, in->channels};
+    synth_render_shape(s, &shape, seed, index, complexity);
+    pack_sample(out, s, in, task);
+}
+
+void train_render_samples(uint8_t *const *out, synth_sample *s, const train_input *in, uint64_t seed,
+                          const uint64_t *index, int count, int complexity, int task)
+{
+    const synth_shape shape = {in->rows, in->cols, in->channels};
+    for (int b = 0; b < count; b += SYNTH_BATCH) {
+        const int m = count - b < SYNTH_BATCH ? count - b : SYNTH_BATCH;
+        synth_render_batch(s, &shape, seed, index + b, m, complexity);
+        for (int k = 0; k < m; k++)
+            pack_sample(out[b + k], &s[k], in, task);
     }
 }
 
@@ -224,14 +242,6 @@ void train_expand_sample(float *x, float *target, const uint8_t *sample, const t
     standardise(x, sample, in);
     if (target)
         unpack_bits(target, sample + in->pixels, train_task_outputs(in, task));
-}
-
-void train_render(float *x, float *target, synth_sample *s, const train_input *in, uint64_t seed,
-                  uint64_t index, int complexity, int task)
-{
-    uint8_t buf[DATA_MAX_CHANNELS * SYNTH_MAX_PIXELS + SYNTH_MAX_PIXELS / 8 + 8];
-    train_render_sample(buf, s, in, seed, index, complexity, task);
-    train_expand_sample(x, target, buf, in, task);
 }
 
 /* The optimiser of a recipe, with its learning rate or another (scratch cells). */
@@ -304,30 +314,38 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
      * each evaluation */
     uint8_t *held = malloc((size_t)E * sb);
     float *target = malloc((size_t)net->batch_cap * K * sizeof(float));
-    synth_sample *s = malloc(sizeof *s);
-    if (!held || !target || !s) {
+    synth_sample *s = malloc(SYNTH_BATCH * sizeof *s);
+    /* per batch: the indices to render and where their samples go */
+    uint64_t *todo = malloc((size_t)(B > SYNTH_BATCH ? B : SYNTH_BATCH) * sizeof *todo);
+    uint8_t **dst = malloc((size_t)(B > SYNTH_BATCH ? B : SYNTH_BATCH) * sizeof *dst);
+    if (!held || !target || !s || !todo || !dst) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(held), free(target), free(s);
+        free(held), free(target), free(s), free(todo), free(dst);
         return -1;
     }
     double t0 = util_clock();
     /* held-out images: indices past any training index, same generator */
     const uint64_t heldout_base = 1ULL << 40;
-    for (int i = 0; i < E; i++)
-        train_render_sample(held + (size_t)i * sb, s, in, data_seed, heldout_base + (uint64_t)i,
-                            bb->complexity, bb->task);
+    for (int i0 = 0; i0 < E; i0 += SYNTH_BATCH) {
+        const int m = E - i0 < SYNTH_BATCH ? E - i0 : SYNTH_BATCH;
+        for (int k = 0; k < m; k++) {
+            todo[k] = heldout_base + (uint64_t)(i0 + k);
+            dst[k] = held + (size_t)(i0 + k) * sb;
+        }
+        train_render_samples(dst, s, in, data_seed, todo, m, bb->complexity, bb->task);
+    }
     out->times.generate += util_clock() - t0;
 
     /* A synthetic set is drawn many times over (steps x batch draws of n images): keep each
      * sample once it is rendered, as long as the set fits in TRAIN_CACHE_BYTES. Larger sets
      * are rendered on the fly, so memory does not grow with n. The cache only memoises: the
      * bits are the same either way. */
-    uint8_t *cache = NULL, *have = NULL, *sample = malloc(sb);
+    uint8_t *cache = NULL, *have = NULL, *sample = malloc(SYNTH_BATCH * sb);
     uint64_t *items = malloc((size_t)B * sizeof *items);
     const char *nocache = getenv("SYNLAW_RENDER_CACHE"); /* "0": off, for checking the bits */
     if (!sample || !items) {
         snprintf(err, errlen, "out of memory in pre-training");
-        free(held), free(target), free(s), free(sample), free(items);
+        free(held), free(target), free(s), free(todo), free(dst), free(sample), free(items);
         return -1;
     }
     if ((uint64_t)bb->size * sb <= TRAIN_CACHE_BYTES && (long)bb->steps * B > bb->size &&
@@ -355,14 +373,16 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             items[i] = rng_below(&r, (uint64_t)bb->size);
         double ts = tg; /* the staging's start */
         if (cache) {
-            /* the batch's samples not yet in the cache rendered into it, then every draw
-             * expanded from it (staging), timed apart */
+            /* the batch's samples not yet in the cache rendered into it (each once, together),
+             * then every draw expanded from it (staging), timed apart */
+            int m = 0;
             for (int i = 0; i < B; i++)
                 if (!have[items[i]]) {
-                    train_render_sample(cache + items[i] * sb, s, in, data_seed, items[i], bb->complexity,
-                                        bb->task);
                     have[items[i]] = 1;
+                    todo[m] = items[i];
+                    dst[m++] = cache + items[i] * sb;
                 }
+            train_render_samples(dst, s, in, data_seed, todo, m, bb->complexity, bb->task);
             ts = util_clock();
             for (int i = 0; i < B; i++) {
                 if (i + 2 < B)
@@ -372,9 +392,14 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
                                     bb->task);
             }
         } else {
-            for (int i = 0; i < B; i++) {
-                train_render_sample(sample, s, in, data_seed, items[i], bb->complexity, bb->task);
-                train_expand_sample(x + (size_t)i * X, target + (size_t)i * K, sample, in, bb->task);
+            for (int i0 = 0; i0 < B; i0 += SYNTH_BATCH) {
+                const int m = B - i0 < SYNTH_BATCH ? B - i0 : SYNTH_BATCH;
+                for (int k = 0; k < m; k++)
+                    dst[k] = sample + (size_t)k * sb;
+                train_render_samples(dst, s, in, data_seed, items + i0, m, bb->complexity, bb->task);
+                for (int k = 0; k < m; k++)
+                    train_expand_sample(x + (size_t)(i0 + k) * X, target + (size_t)(i0 + k) * K, dst[k], in,
+                                        bb->task);
             }
         }
         double tt = util_clock();
@@ -410,7 +435,7 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             out->times.evaluate += util_clock() - te;
         }
     }
-    free(held), free(target), free(s), free(cache), free(have), free(sample), free(items);
+    free(held), free(target), free(s), free(todo), free(dst), free(cache), free(have), free(sample), free(items);
     return 0;
 }
 
