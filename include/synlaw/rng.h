@@ -32,9 +32,9 @@ void rng_fill(rng_t *r, uint64_t *out, size_t n);
  * next word i of r[l], as rng_fill gives it. out has RNG_LANES * n words: the rows of lanes
  * past `lanes` are written too and are not to be used. */
 void rng_fill_lanes(rng_t *r, int lanes, uint64_t *out, size_t n);
-/* 1 where rng_fill_lanes of 3 or more generators is faster than rng_fill of each (a CPU
- * with AVX-512), else 0. */
-int rng_lanes_fast(void);
+/* The fewest generators for which rng_fill_lanes is faster than rng_fill of each, on this
+ * CPU: 3 with AVX-512, 5 with AVX2, more than RNG_LANES (never) without. */
+int rng_lanes_min(void);
 /* Uniform in [0, 1). */
 double rng_uniform(rng_t *r);
 /* Uniform in [lo, hi). */

@@ -54,10 +54,10 @@ int synth_shape_check(const synth_shape *shape);
 void synth_render_shape(synth_sample *out, const synth_shape *shape, uint64_t seed, uint64_t index,
                         int complexity);
 /* Images index[0 .. count-1] into out[0 .. count-1]: the same bits as synth_render_shape of
- * each. At level 4, on a CPU with AVX-512, the pixel noise of SYNTH_BATCH images at a time
- * is drawn together, in vector lanes (about a tenth faster than one at a time for full
- * groups); groups of fewer than 3, and every group elsewhere, are drawn one at a time,
- * which is then as fast or faster. */
+ * each. At level 4 the pixel noise of SYNTH_BATCH images at a time is drawn together, in
+ * vector lanes: for full groups about a tenth faster than one at a time with AVX-512, and
+ * about 6% with AVX2. Smaller groups than rng_lanes_min() (3 with AVX-512, 5 with AVX2,
+ * every group on the baseline) are drawn one at a time, which is then as fast or faster. */
 #define SYNTH_BATCH 8
 void synth_render_batch(synth_sample *out, const synth_shape *shape, uint64_t seed, const uint64_t *index,
                         int count, int complexity);

@@ -101,23 +101,43 @@ HOT void rng_fill(rng_t *r, uint64_t *restrict out, size_t n)
         out[i] = scramble(out[i]);
 }
 
-/* The state of RNG_LANES generators as four vectors of lanes (GCC's vector extension: one
- * AVX-512 register each, two AVX2 or four SSE2 ones), advanced together: each step a few
- * vector operations. The output function's words are kept 8 steps at a time, a vector per
- * step, then transposed in registers so that each lane's 8 words are stored together in its
- * own row of out (row length n). x 5 and x 9 are written as shifts and adds (a 64-bit vector
- * multiply needs AVX-512DQ): the same words modulo 2^64. */
-typedef uint64_t lanes_u64 __attribute__((vector_size(64)));
-_Static_assert(RNG_LANES == 8, "fill_lanes transposes 8 x 8 words");
+/* The state of RNG_LANES generators as vectors of lanes (GCC's vector extension), advanced
+ * together: each step a few vector operations. The output function's words are kept a
+ * vector per step, then transposed in registers so that each lane's words are stored
+ * together in its own row of out (row length n). x 5 and x 9 are written as shifts and adds
+ * (a 64-bit vector multiply needs AVX-512DQ): the same words modulo 2^64.
+ * - fill_lanes8, for AVX-512: a register of 8 lanes per state word, 8 steps at a time.
+ * - fill_lanes4, for AVX2: two sets of 4 lanes (a register per state word each), 4 steps at
+ *   a time, as AVX2 shuffles whole registers of 4 words but not pairs of registers. */
+typedef uint64_t v8u64 __attribute__((vector_size(64)));
+typedef uint64_t v4u64 __attribute__((vector_size(32)));
+_Static_assert(RNG_LANES == 8, "the lanes are 8 (fill_lanes8) or two sets of 4 (fill_lanes4)");
+
+/* The output function of s1 into w, and one step of the state (advance), on vectors. */
+#define LANES_OUTPUT(w, s1)                                                                         \
+    do {                                                                                            \
+        const __typeof__(s1) a_ = ((s1) << 2) + (s1), b_ = (a_ << 7) | (a_ >> 57);                 \
+        (w) = (b_ << 3) + b_;                                                                       \
+    } while (0)
+#define LANES_ADVANCE(s0, s1, s2, s3)                                                               \
+    do {                                                                                            \
+        const __typeof__(s1) t_ = (s1) << 17;                                                       \
+        (s2) ^= (s0);                                                                               \
+        (s3) ^= (s1);                                                                               \
+        (s1) ^= (s2);                                                                               \
+        (s0) ^= (s3);                                                                               \
+        (s2) ^= t_;                                                                                 \
+        (s3) = ((s3) << 45) | ((s3) >> 19);                                                         \
+    } while (0)
 
 /* Words 8 steps x 8 lanes: w[i] holds step i of each lane; afterwards w[l] holds lane l's 8
  * steps (three rounds of interleaving pairs, of 1, 2 and 4 words). */
-static inline __attribute__((always_inline)) void transpose8(lanes_u64 *w)
+static inline __attribute__((always_inline)) void transpose8(v8u64 *w)
 {
-    const lanes_u64 lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
-    const lanes_u64 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const lanes_u64 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
-    lanes_u64 a[8], b[8];
+    const v8u64 lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
+    const v8u64 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const v8u64 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
+    v8u64 a[8], b[8];
     for (int k = 0; k < 8; k += 2) {
         a[k] = __builtin_shuffle(w[k], w[k + 1], lo1);
         a[k + 1] = __builtin_shuffle(w[k], w[k + 1], hi1);
@@ -133,75 +153,126 @@ static inline __attribute__((always_inline)) void transpose8(lanes_u64 *w)
     }
 }
 
-HOT static void fill_lanes(lanes_u64 *restrict st, uint64_t *restrict out, size_t n)
+/* The same for 4 steps x 4 lanes. */
+static inline __attribute__((always_inline)) void transpose4(v4u64 *w)
 {
-    lanes_u64 s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
-    for (size_t i0 = 0; i0 < n; i0 += 8) {
-        lanes_u64 w[8];
-        for (int i = 0; i < 8; i++) {
-            const lanes_u64 a = (s1 << 2) + s1, b = (a << 7) | (a >> 57); /* scramble */
-            w[i] = (b << 3) + b;
-            const lanes_u64 t = s1 << 17;
-            s2 ^= s0;
-            s3 ^= s1;
-            s1 ^= s2;
-            s0 ^= s3;
-            s2 ^= t;
-            s3 = (s3 << 45) | (s3 >> 19);
-        }
-        transpose8(w);
-        /* lane l's words of steps i0 .. i0 + 7 (past n when n is not a multiple of 8: those
-         * steps are undone below) */
-        const size_t m = n - i0 < 8 ? n - i0 : 8;
-        if (m == 8)
-            for (int l = 0; l < 8; l++)
-                memcpy(out + (size_t)l * n + i0, &w[l], sizeof w[l]);
-        else
-            for (int l = 0; l < 8; l++)
-                for (size_t i = 0; i < m; i++)
-                    out[(size_t)l * n + i0 + i] = w[l][i];
-        if (m < 8) { /* the state at step n: the steps past it taken again from the start */
-            s0 = st[0], s1 = st[1], s2 = st[2], s3 = st[3];
-            for (size_t i = 0; i < n; i++) {
-                const lanes_u64 t = s1 << 17;
-                s2 ^= s0;
-                s3 ^= s1;
-                s1 ^= s2;
-                s0 ^= s3;
-                s2 ^= t;
-                s3 = (s3 << 45) | (s3 >> 19);
-            }
-        }
-    }
-    st[0] = s0;
-    st[1] = s1;
-    st[2] = s2;
-    st[3] = s3;
+    const v4u64 lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
+    const v4u64 a0 = __builtin_shuffle(w[0], w[1], lo1), a1 = __builtin_shuffle(w[0], w[1], hi1);
+    const v4u64 a2 = __builtin_shuffle(w[2], w[3], lo1), a3 = __builtin_shuffle(w[2], w[3], hi1);
+    w[0] = __builtin_shuffle(a0, a2, lo2);
+    w[1] = __builtin_shuffle(a1, a3, lo2);
+    w[2] = __builtin_shuffle(a0, a2, hi2);
+    w[3] = __builtin_shuffle(a1, a3, hi2);
 }
 
-/* Where the lanes pay: with AVX-512 (a register per state word, rotations in one
- * instruction) 8 lanes cost about what 3 generators one after the other do. With AVX2 the
- * transposition is not made of whole-register shuffles and 8 lanes cost about what 8 do. */
-int rng_lanes_fast(void)
+/* Lane l's words of steps i0 .. i0 + m - 1 (m of the block's steps: the last block of a row
+ * may hold steps past n) from w into its row of out. */
+#define LANES_STORE(out, n, l, i0, m, w, block)                                                     \
+    do {                                                                                            \
+        if ((m) == (block))                                                                         \
+            memcpy((out) + (size_t)(l) * (n) + (i0), &(w), sizeof(w));                               \
+        else                                                                                        \
+            for (size_t i_ = 0; i_ < (m); i_++)                                                     \
+                (out)[(size_t)(l) * (n) + (i0) + i_] = (w)[i_];                                     \
+    } while (0)
+
+HOT static void fill_lanes8(uint64_t (*restrict st)[RNG_LANES], uint64_t *restrict out, size_t n)
+{
+    v8u64 s[4];
+    memcpy(s, st, sizeof s);
+    v8u64 s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+    for (size_t i0 = 0; i0 < n; i0 += 8) {
+        v8u64 w[8];
+        for (int i = 0; i < 8; i++) {
+            LANES_OUTPUT(w[i], s1);
+            LANES_ADVANCE(s0, s1, s2, s3);
+        }
+        transpose8(w);
+        const size_t m = n - i0 < 8 ? n - i0 : 8;
+        for (int l = 0; l < 8; l++)
+            LANES_STORE(out, n, l, i0, m, w[l], 8);
+    }
+    /* the state at step n: the steps past it (n not a multiple of 8) taken again from the
+     * start */
+    if (n % 8) {
+        s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
+        for (size_t i = 0; i < n; i++)
+            LANES_ADVANCE(s0, s1, s2, s3);
+    }
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+    memcpy(st, s, sizeof s);
+}
+
+HOT static void fill_lanes4(uint64_t (*restrict st)[RNG_LANES], uint64_t *restrict out, size_t n)
+{
+    v4u64 s[4][2]; /* state word j of lanes 0-3 and 4-7 */
+    memcpy(s, st, sizeof s);
+    v4u64 a0 = s[0][0], a1 = s[1][0], a2 = s[2][0], a3 = s[3][0];
+    v4u64 b0 = s[0][1], b1 = s[1][1], b2 = s[2][1], b3 = s[3][1];
+    for (size_t i0 = 0; i0 < n; i0 += 4) {
+        v4u64 wa[4], wb[4];
+        for (int i = 0; i < 4; i++) {
+            LANES_OUTPUT(wa[i], a1);
+            LANES_OUTPUT(wb[i], b1);
+            LANES_ADVANCE(a0, a1, a2, a3);
+            LANES_ADVANCE(b0, b1, b2, b3);
+        }
+        transpose4(wa);
+        transpose4(wb);
+        const size_t m = n - i0 < 4 ? n - i0 : 4;
+        for (int l = 0; l < 4; l++) {
+            LANES_STORE(out, n, l, i0, m, wa[l], 4);
+            LANES_STORE(out, n, l + 4, i0, m, wb[l], 4);
+        }
+    }
+    if (n % 4) {
+        a0 = s[0][0], a1 = s[1][0], a2 = s[2][0], a3 = s[3][0];
+        b0 = s[0][1], b1 = s[1][1], b2 = s[2][1], b3 = s[3][1];
+        for (size_t i = 0; i < n; i++) {
+            LANES_ADVANCE(a0, a1, a2, a3);
+            LANES_ADVANCE(b0, b1, b2, b3);
+        }
+    }
+    s[0][0] = a0, s[1][0] = a1, s[2][0] = a2, s[3][0] = a3;
+    s[0][1] = b0, s[1][1] = b1, s[2][1] = b2, s[3][1] = b3;
+    memcpy(st, s, sizeof s);
+}
+
+/* Which: 8 lanes with AVX-512 (2), else two sets of 4 (AVX2: 1; baseline: 0). */
+static int lanes_isa(void)
 {
 #if defined(SYNLAW_CLONE_avx512f)
+    return 2;
+#elif defined(SYNLAW_CLONE_avx2)
     return 1;
-#elif defined(SYNLAW_CLONE_avx2) || defined(SYNLAW_CLONE_base)
+#elif defined(SYNLAW_CLONE_base)
     return 0;
 #elif defined(SYNLAW_CLONES_AT_RUN_TIME)
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
 #else
     return 0;
 #endif
 }
 
+/* Where the lanes pay (28 x 28 images of level 4, 8 lanes against one generator after
+ * another, on an AMD EPYC): with AVX-512 from 3 generators, with AVX2 from 5; the
+ * baseline's SSE2 registers hold 2 words, and 8 lanes there cost what 8 generators do. */
+int rng_lanes_min(void)
+{
+    static const int min[3] = {RNG_LANES + 1, 5, 3};
+    return min[lanes_isa()];
+}
+
 void rng_fill_lanes(rng_t *r, int lanes, uint64_t *out, size_t n)
 {
-    lanes_u64 st[4];
+    uint64_t st[4][RNG_LANES];
     for (int l = 0; l < RNG_LANES; l++)
         for (int j = 0; j < 4; j++)
             st[j][l] = r[l < lanes ? l : 0].s[j];
-    fill_lanes(st, out, n);
+    if (lanes_isa() == 2)
+        fill_lanes8(st, out, n);
+    else
+        fill_lanes4(st, out, n);
     for (int l = 0; l < lanes; l++)
         for (int j = 0; j < 4; j++)
             r[l].s[j] = st[j][l];

@@ -906,7 +906,7 @@ void synth_render_batch(synth_sample *out, const synth_shape *shape, uint64_t se
     const size_t n = (size_t)shape->rows * shape->cols * (size_t)shape->channels;
     for (int b = 0; b < count; b += RNG_LANES) {
         const int m = count - b < RNG_LANES ? count - b : RNG_LANES;
-        if (m < 3 || !rng_lanes_fast()) { /* the lanes cost about as much for 1 image as for 8 */
+        if (m < rng_lanes_min()) { /* the lanes cost about as much for 1 image as for 8 */
             for (int k = 0; k < m; k++)
                 synth_render_shape(&out[b + k], shape, seed, index[b + k], complexity);
             continue;
