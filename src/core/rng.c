@@ -131,38 +131,37 @@ _Static_assert(RNG_LANES == 8, "the lanes are 8 (fill_lanes8) or two sets of 4 (
     } while (0)
 
 /* Words 8 steps x 8 lanes: w[i] holds step i of each lane; afterwards w[l] holds lane l's 8
- * steps (three rounds of interleaving pairs, of 1, 2 and 4 words). */
+ * steps (three rounds of interleaving pairs, of 1, 2 and 4 words). __builtin_shufflevector:
+ * GCC 12 and later, and Clang. */
 static inline __attribute__((always_inline)) void transpose8(v8u64 *w)
 {
-    const v8u64 lo1 = {0, 8, 2, 10, 4, 12, 6, 14}, hi1 = {1, 9, 3, 11, 5, 13, 7, 15};
-    const v8u64 lo2 = {0, 1, 8, 9, 4, 5, 12, 13}, hi2 = {2, 3, 10, 11, 6, 7, 14, 15};
-    const v8u64 lo4 = {0, 1, 2, 3, 8, 9, 10, 11}, hi4 = {4, 5, 6, 7, 12, 13, 14, 15};
     v8u64 a[8], b[8];
     for (int k = 0; k < 8; k += 2) {
-        a[k] = __builtin_shuffle(w[k], w[k + 1], lo1);
-        a[k + 1] = __builtin_shuffle(w[k], w[k + 1], hi1);
+        a[k] = __builtin_shufflevector(w[k], w[k + 1], 0, 8, 2, 10, 4, 12, 6, 14);
+        a[k + 1] = __builtin_shufflevector(w[k], w[k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
     }
     for (int k = 0; k < 8; k += 4)
         for (int j = 0; j < 2; j++) {
-            b[k + j] = __builtin_shuffle(a[k + j], a[k + j + 2], lo2);
-            b[k + j + 2] = __builtin_shuffle(a[k + j], a[k + j + 2], hi2);
+            b[k + j] = __builtin_shufflevector(a[k + j], a[k + j + 2], 0, 1, 8, 9, 4, 5, 12, 13);
+            b[k + j + 2] = __builtin_shufflevector(a[k + j], a[k + j + 2], 2, 3, 10, 11, 6, 7, 14, 15);
         }
     for (int j = 0; j < 4; j++) {
-        w[j] = __builtin_shuffle(b[j], b[j + 4], lo4);
-        w[j + 4] = __builtin_shuffle(b[j], b[j + 4], hi4);
+        w[j] = __builtin_shufflevector(b[j], b[j + 4], 0, 1, 2, 3, 8, 9, 10, 11);
+        w[j + 4] = __builtin_shufflevector(b[j], b[j + 4], 4, 5, 6, 7, 12, 13, 14, 15);
     }
 }
 
 /* The same for 4 steps x 4 lanes. */
 static inline __attribute__((always_inline)) void transpose4(v4u64 *w)
 {
-    const v4u64 lo1 = {0, 4, 2, 6}, hi1 = {1, 5, 3, 7}, lo2 = {0, 1, 4, 5}, hi2 = {2, 3, 6, 7};
-    const v4u64 a0 = __builtin_shuffle(w[0], w[1], lo1), a1 = __builtin_shuffle(w[0], w[1], hi1);
-    const v4u64 a2 = __builtin_shuffle(w[2], w[3], lo1), a3 = __builtin_shuffle(w[2], w[3], hi1);
-    w[0] = __builtin_shuffle(a0, a2, lo2);
-    w[1] = __builtin_shuffle(a1, a3, lo2);
-    w[2] = __builtin_shuffle(a0, a2, hi2);
-    w[3] = __builtin_shuffle(a1, a3, hi2);
+    const v4u64 a0 = __builtin_shufflevector(w[0], w[1], 0, 4, 2, 6);
+    const v4u64 a1 = __builtin_shufflevector(w[0], w[1], 1, 5, 3, 7);
+    const v4u64 a2 = __builtin_shufflevector(w[2], w[3], 0, 4, 2, 6);
+    const v4u64 a3 = __builtin_shufflevector(w[2], w[3], 1, 5, 3, 7);
+    w[0] = __builtin_shufflevector(a0, a2, 0, 1, 4, 5);
+    w[1] = __builtin_shufflevector(a1, a3, 0, 1, 4, 5);
+    w[2] = __builtin_shufflevector(a0, a2, 2, 3, 6, 7);
+    w[3] = __builtin_shufflevector(a1, a3, 2, 3, 6, 7);
 }
 
 /* Lane l's words of steps i0 .. i0 + m - 1 (m of the block's steps: the last block of a row
