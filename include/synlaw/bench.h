@@ -49,7 +49,8 @@ double bench_first_touch_us(long *faults);
  * slowdown such as subnormal arithmetic shows as a lower end rate). */
 typedef struct {
     int steps;
-    double start_rate, end_rate; /* steps/s over the first and the last tenth of the steps */
+    double start_rate, end_rate; /* steps/s over the first tenth of the steps after the first
+                                    (which follows the rendering), and over the last tenth */
     double seconds;              /* the whole stage */
     double render_share;         /* rendering time / stage time (the render cache's misses and
                                   * the held-out images, drawn and quantised; with the first

@@ -308,7 +308,10 @@ int bench_pretrain(bench_stage *out, const char *name, int level, int task, long
     if (rc == 0) {
         int tenth = clk.n / 10 > 0 ? clk.n / 10 : 1, last = clk.n - 1;
         out->steps = last;
-        out->start_rate = tenth / (clk.t[tenth] - clk.t[0]);
+        /* from the end of the first step: pre-training renders every sample the stage
+         * draws before it (when they fit the cache), which is in the render share */
+        const int first = clk.n > tenth + 1 ? 1 : 0;
+        out->start_rate = tenth / (clk.t[first + tenth] - clk.t[first]);
         out->end_rate = tenth / (clk.t[last] - clk.t[last - tenth]);
         out->seconds = tb.seconds;
         out->render_share = tb.seconds > 0 ? (tb.times.generate - tb.times.staging) / tb.seconds : NAN;

@@ -360,6 +360,30 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
     }
     rng_t r;
     rng_seed(&r, job_pretrain_order_seed(job_backbone_seed(spec, bb)));
+    if (cache) {
+        /* Every sample the stage will draw, rendered before the first step: the draws are
+         * those of the order stream, replayed here from a copy of it, and the samples are
+         * rendered in index order, SYNTH_BATCH at a time (full groups for synth_render_batch;
+         * the renderer's code and tables stay in the caches, not evicted by a training step
+         * between two renders). The same samples as rendering each at its first draw, and
+         * no sample that is never drawn. */
+        double tu = util_clock();
+        rng_t replay = r;
+        for (long d = 0; d < (long)bb->steps * B; d++)
+            have[rng_below(&replay, (uint64_t)bb->size)] = 1;
+        int m = 0;
+        for (long i = 0; i < bb->size; i++) {
+            if (have[i]) {
+                todo[m] = (uint64_t)i;
+                dst[m++] = cache + (size_t)i * sb;
+            }
+            if (m == SYNTH_BATCH || (m > 0 && i == bb->size - 1)) {
+                train_render_samples(dst, s, in, data_seed, todo, m, bb->complexity, bb->task);
+                m = 0;
+            }
+        }
+        out->times.generate += util_clock() - tu;
+    }
     const nn_optim opt = optim_of(rc, rc->lr);
     int ev = 0;
     double loss_sum = 0.0;
@@ -373,8 +397,9 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             items[i] = rng_below(&r, (uint64_t)bb->size);
         double ts = tg; /* the staging's start */
         if (cache) {
-            /* the batch's samples not yet in the cache rendered into it (each once, together),
-             * then every draw expanded from it (staging), timed apart */
+            /* the batch's samples not yet in the cache rendered into it (none: every draw's
+             * sample was rendered before the first step), then every draw expanded from it
+             * (staging), timed apart */
             int m = 0;
             for (int i = 0; i < B; i++)
                 if (!have[items[i]]) {
