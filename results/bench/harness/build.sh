@@ -11,7 +11,13 @@ mkdir -p "$out"
 libs=$(tr ' ' '\n' < "$root/build/CMakeFiles/synlaw.dir/link.txt" | grep -E '\.so$|\.a$|^-l' |
        sed "s#^lib#$root/build/lib#" | tr '\n' ' ')
 flags="-O3 -std=c17 -D_POSIX_C_SOURCE=200809L -fno-math-errno -ffp-contract=off -I$root/include -I$root/src/core"
-gcc $flags "$here/harness.c" $libs -o "$out/harness"
+# HARNESS_CLONE=avx512f|avx2|base: the harness with that clone of the HOT loops alone (CMake's
+# kernels_<clone> objects ahead of the library), as on a CPU where it is the widest
+clone_objs=
+if [ -n "${HARNESS_CLONE:-}" ]; then
+  clone_objs=$(ls "$root/build/CMakeFiles/kernels_$HARNESS_CLONE.dir/src/core/"*.o)
+fi
+gcc $flags "$here/harness.c" $clone_objs $libs -o "$out/harness"
 # span_check: synth.c with every row's coverage over the whole box computed as well, and the
 # pixels it draws counted
 python3 - "$root/src/core/synth.c" "$out/synth_check.c" <<'PY'

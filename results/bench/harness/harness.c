@@ -5,7 +5,10 @@
  *                           and the time of each (ROUNDS batches of 64 x 784 logits)
  *   harness render L N      render N 28x28 images at level L (for perf record)
  *   harness rates           28x28 images/s at levels 1-4 (best of 5 times 10,000 images) and
- *                           a hash of all the images, masks and labels rendered
+ *                           a hash of all the images, masks and labels rendered; since
+ *                           80cc886 the same for synth_render_batch of 8 (the same hash)
+ *   harness lanes L         synth_render_batch against one image at a time, per group size
+ *                           1-8, at level L (HARNESS_CLONE=avx2 build.sh: the AVX2 clone's)
  *   harness stage M L T S   one pre-training stage (bench_pretrain): model M, level L, task T
  *                           (0 multilabel, 1 segment), S steps of 64 on 16 S images (4 epochs)
  *   harness cache L N       N level-L samples rendered into a fresh render cache as a
@@ -142,6 +145,42 @@ static int rates(void)
     free(a);
     return 0;
 }
+
+#ifdef RNG_LANES
+/* synth_render_batch against synth_render_shape one image at a time, per group size 1-8 (the
+ * lanes pay from rng_lanes_min() images a group): level-L 28x28 images/s, best of 5 times
+ * 8,000 images each. */
+static int lanes(int level)
+{
+    synth_sample *batch = malloc(8 * sizeof *batch);
+    const synth_shape sh = {28, 28, 1};
+    const int count = 8000;
+    printf("level %d, images/s (best of 5 x %d); the lanes are used from %d images a group\n", level, count,
+           rng_lanes_min());
+    for (int B = 1; B <= 8; B++) {
+        double best = 1e30, best1 = 1e30;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            for (int i = 0; i < count; i += B) {
+                uint64_t idx[8];
+                const int m = count - i < B ? count - i : B;
+                for (int k = 0; k < m; k++)
+                    idx[k] = (uint64_t)(i + k);
+                synth_render_batch(batch, &sh, 42, idx, m, level);
+            }
+            best = fmin(best, now() - t0);
+            t0 = now();
+            for (int i = 0; i < count; i++)
+                synth_render_shape(batch, &sh, 42, (uint64_t)i, level);
+            best1 = fmin(best1, now() - t0);
+        }
+        printf("groups of %d: synth_render_batch %.0f, one at a time %.0f (%+.1f%%)\n", B, count / best,
+               count / best1, 100 * (best1 / best - 1));
+    }
+    free(batch);
+    return 0;
+}
+#endif
 
 static long minor_faults(void)
 {
@@ -305,6 +344,10 @@ int main(int argc, char **argv)
         free(a);
         return 0;
     }
+#ifdef RNG_LANES
+    if (argc == 3 && strcmp(argv[1], "lanes") == 0)
+        return lanes(atoi(argv[2]));
+#endif
     if (argc == 4 && strcmp(argv[1], "cache") == 0)
         return cache_cost(atoi(argv[2]), atol(argv[3]));
     if (argc == 6 && strcmp(argv[1], "stage") == 0) {
@@ -319,6 +362,6 @@ int main(int argc, char **argv)
                argv[4], st.seconds, 100 * st.render_share, 100 * st.staging_share);
         return 0;
     }
-    fprintf(stderr, "usage: harness bce ROUNDS | cache LEVEL COUNT | render LEVEL COUNT | rates | rng | stage MODEL LEVEL TASK STEPS | trig\n");
+    fprintf(stderr, "usage: harness bce ROUNDS | cache LEVEL COUNT | lanes LEVEL | render LEVEL COUNT | rates | rng | stage MODEL LEVEL TASK STEPS | trig\n");
     return 2;
 }
