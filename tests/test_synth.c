@@ -104,7 +104,8 @@ static void test_batch(synth_sample *a)
 }
 
 /* rng_fill_lanes against rng_fill of each generator, in this clone: the words, and the
- * states after (called directly: synth_render_batch uses the lanes only with AVX-512). */
+ * states after (called directly: synth_render_batch uses the lanes only from
+ * rng_lanes_min() images a group, and never in the baseline clone). */
 static void test_fill_lanes(void)
 {
     static const size_t lens[] = {1, 7, 8, 9, 256, 785};

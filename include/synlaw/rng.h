@@ -32,8 +32,10 @@ void rng_fill(rng_t *r, uint64_t *out, size_t n);
  * next word i of r[l], as rng_fill gives it. out has RNG_LANES * n words: the rows of lanes
  * past `lanes` are written too and are not to be used. */
 void rng_fill_lanes(rng_t *r, int lanes, uint64_t *out, size_t n);
-/* The fewest generators for which rng_fill_lanes is faster than rng_fill of each, on this
- * CPU: 3 with AVX-512, 5 with AVX2, more than RNG_LANES (never) without. */
+/* The fewest generators for which synth_render_batch uses rng_fill_lanes rather than
+ * rng_fill of each, on this CPU: 3 with AVX-512, 5 with AVX2, more than RNG_LANES (never)
+ * without. About break-even at those counts; the lanes gain with every generator more (8:
+ * a tenth of a level-4 render with AVX-512, 4-9% with AVX2; results/bench/lanes.log). */
 int rng_lanes_min(void);
 /* Uniform in [0, 1). */
 double rng_uniform(rng_t *r);

@@ -366,7 +366,8 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
          * rendered in index order, SYNTH_BATCH at a time (full groups for synth_render_batch;
          * the renderer's code and tables stay in the caches, not evicted by a training step
          * between two renders). The same samples as rendering each at its first draw, and
-         * no sample that is never drawn. */
+         * no sample that is never drawn (unless the stage diverges: the samples of the steps
+         * it then does not run are rendered too). */
         double tu = util_clock();
         rng_t replay = r;
         for (long d = 0; d < (long)bb->steps * B; d++)
