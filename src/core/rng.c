@@ -39,22 +39,33 @@ void rng_seed(rng_t *r, uint64_t seed)
     }
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+/* xoshiro256**'s output function of the state's s[1] into w (rotl(s1 * 5, 7) * 9, the
+ * products as shifts and adds), and one step of the state: on a word or, with GCC's vector
+ * extension, on a vector of lanes (rng_fill_lanes), the one definition of both. */
+#define XOSHIRO_OUTPUT(w, s1)                                                                       \
+    do {                                                                                            \
+        const __typeof__(s1) a_ = ((s1) << 2) + (s1), b_ = (a_ << 7) | (a_ >> 57);                 \
+        (w) = (b_ << 3) + b_;                                                                       \
+    } while (0)
+#define XOSHIRO_ADVANCE(s0, s1, s2, s3)                                                             \
+    do {                                                                                            \
+        const __typeof__(s1) t_ = (s1) << 17;                                                       \
+        (s2) ^= (s0);                                                                               \
+        (s3) ^= (s1);                                                                               \
+        (s1) ^= (s2);                                                                               \
+        (s0) ^= (s3);                                                                               \
+        (s2) ^= t_;                                                                                 \
+        (s3) = ((s3) << 45) | ((s3) >> 19);                                                         \
+    } while (0)
 
-/* xoshiro256**'s output function, of the state's s[1]. */
-static inline uint64_t scramble(uint64_t s1) { return rotl(s1 * 5, 7) * 9; }
-
-/* One step of the state. */
-static inline void advance(uint64_t *s)
+static inline uint64_t scramble(uint64_t s1)
 {
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
+    uint64_t w;
+    XOSHIRO_OUTPUT(w, s1);
+    return w;
 }
+
+static inline void advance(uint64_t *s) { XOSHIRO_ADVANCE(s[0], s[1], s[2], s[3]); }
 
 uint64_t rng_next(rng_t *r)
 {
@@ -113,23 +124,6 @@ typedef uint64_t v8u64 __attribute__((vector_size(64)));
 typedef uint64_t v4u64 __attribute__((vector_size(32)));
 _Static_assert(RNG_LANES == 8, "the lanes are 8 (fill_lanes8) or two sets of 4 (fill_lanes4)");
 
-/* The output function of s1 into w, and one step of the state (advance), on vectors. */
-#define LANES_OUTPUT(w, s1)                                                                         \
-    do {                                                                                            \
-        const __typeof__(s1) a_ = ((s1) << 2) + (s1), b_ = (a_ << 7) | (a_ >> 57);                 \
-        (w) = (b_ << 3) + b_;                                                                       \
-    } while (0)
-#define LANES_ADVANCE(s0, s1, s2, s3)                                                               \
-    do {                                                                                            \
-        const __typeof__(s1) t_ = (s1) << 17;                                                       \
-        (s2) ^= (s0);                                                                               \
-        (s3) ^= (s1);                                                                               \
-        (s1) ^= (s2);                                                                               \
-        (s0) ^= (s3);                                                                               \
-        (s2) ^= t_;                                                                                 \
-        (s3) = ((s3) << 45) | ((s3) >> 19);                                                         \
-    } while (0)
-
 /* Words 8 steps x 8 lanes: w[i] holds step i of each lane; afterwards w[l] holds lane l's 8
  * steps (three rounds of interleaving pairs, of 1, 2 and 4 words). __builtin_shufflevector:
  * GCC 12 and later, and Clang. */
@@ -183,8 +177,8 @@ HOT static void fill_lanes8(uint64_t (*restrict st)[RNG_LANES], uint64_t *restri
     for (size_t i0 = 0; i0 < n; i0 += 8) {
         v8u64 w[8];
         for (int i = 0; i < 8; i++) {
-            LANES_OUTPUT(w[i], s1);
-            LANES_ADVANCE(s0, s1, s2, s3);
+            XOSHIRO_OUTPUT(w[i], s1);
+            XOSHIRO_ADVANCE(s0, s1, s2, s3);
         }
         transpose8(w);
         const size_t m = n - i0 < 8 ? n - i0 : 8;
@@ -196,7 +190,7 @@ HOT static void fill_lanes8(uint64_t (*restrict st)[RNG_LANES], uint64_t *restri
     if (n % 8) {
         s0 = s[0], s1 = s[1], s2 = s[2], s3 = s[3];
         for (size_t i = 0; i < n; i++)
-            LANES_ADVANCE(s0, s1, s2, s3);
+            XOSHIRO_ADVANCE(s0, s1, s2, s3);
     }
     s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
     memcpy(st, s, sizeof s);
@@ -211,10 +205,10 @@ HOT static void fill_lanes4(uint64_t (*restrict st)[RNG_LANES], uint64_t *restri
     for (size_t i0 = 0; i0 < n; i0 += 4) {
         v4u64 wa[4], wb[4];
         for (int i = 0; i < 4; i++) {
-            LANES_OUTPUT(wa[i], a1);
-            LANES_OUTPUT(wb[i], b1);
-            LANES_ADVANCE(a0, a1, a2, a3);
-            LANES_ADVANCE(b0, b1, b2, b3);
+            XOSHIRO_OUTPUT(wa[i], a1);
+            XOSHIRO_OUTPUT(wb[i], b1);
+            XOSHIRO_ADVANCE(a0, a1, a2, a3);
+            XOSHIRO_ADVANCE(b0, b1, b2, b3);
         }
         transpose4(wa);
         transpose4(wb);
@@ -228,8 +222,8 @@ HOT static void fill_lanes4(uint64_t (*restrict st)[RNG_LANES], uint64_t *restri
         a0 = s[0][0], a1 = s[1][0], a2 = s[2][0], a3 = s[3][0];
         b0 = s[0][1], b1 = s[1][1], b2 = s[2][1], b3 = s[3][1];
         for (size_t i = 0; i < n; i++) {
-            LANES_ADVANCE(a0, a1, a2, a3);
-            LANES_ADVANCE(b0, b1, b2, b3);
+            XOSHIRO_ADVANCE(a0, a1, a2, a3);
+            XOSHIRO_ADVANCE(b0, b1, b2, b3);
         }
     }
     s[0][0] = a0, s[1][0] = a1, s[2][0] = a2, s[3][0] = a3;
