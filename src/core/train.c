@@ -398,17 +398,8 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
             items[i] = rng_below(&r, (uint64_t)bb->size);
         double ts = tg; /* the staging's start */
         if (cache) {
-            /* the batch's samples not yet in the cache rendered into it (none: every draw's
-             * sample was rendered before the first step), then every draw expanded from it
-             * (staging), timed apart */
-            int m = 0;
-            for (int i = 0; i < B; i++)
-                if (!have[items[i]]) {
-                    have[items[i]] = 1;
-                    todo[m] = items[i];
-                    dst[m++] = cache + items[i] * sb;
-                }
-            train_render_samples(dst, s, in, data_seed, todo, m, bb->complexity, bb->task);
+            /* every draw's sample was rendered before the first step: each is expanded
+             * from the cache (staging), timed apart */
             ts = util_clock();
             for (int i = 0; i < B; i++) {
                 if (i + 2 < B)
