@@ -108,7 +108,7 @@ static int rates(void)
         printf(" %.0f", count / best);
     }
     printf("; hash %016llx\n", (unsigned long long)h);
-#ifdef RNG_LANES /* synth_render_batch (since RNG_LANES): the same images, 64 at a time */
+#ifdef RNG_LANES /* synth_render_batch (since RNG_LANES): the same images, 8 at a time */
     enum { B = 8 };
     synth_sample *batch = malloc(B * sizeof *batch);
     uint64_t idx[B];
