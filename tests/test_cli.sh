@@ -43,10 +43,11 @@ out=$(OPENBLAS_NUM_THREADS=1 "$synlaw" bench --models mlp-s --seconds 0.05 --sge
 want=$(OPENBLAS_NUM_THREADS=1 "$synlaw" --version | sed -n 's/^OpenBLAS: .* \([A-Za-z0-9]*\) MAX_THREADS.*/\1/p')
 grep -qE "^machine: .*OpenBLAS $want kernels, 1 thread; synlaw loops (avx512f|avx2|baseline), convolution kernels (avx512|avx2|blas) .*sinf/cosf (avx512|avx2|libm)$" <<<"$out" &&
   [ -n "$want" ] && ok || bad "bench's machine line: '$out' (OpenBLAS kernels '$want')"
-# a pre-training stage in the bench: the first-touch cost of this machine's memory, and each
-# stage's shares and page faults (a stage of 30 steps on 200 images touches its render cache)
+# a pre-training stage in the bench: the first-touch cost of this machine's memory (faulted in,
+# and populated in advance), and each stage's shares and page faults (a stage of 30 steps on
+# 200 images touches its render cache)
 out=$(OPENBLAS_NUM_THREADS=1 "$synlaw" bench --models mlp-s --seconds 0.05 --sgemm 64 --stage-steps 30 --stage-n 200 2>&1)
-grep -qE "^first touch of fresh memory: (-?[0-9]+\.[0-9]{2}|nan) us per page fault \([0-9]+ faults for 32 MiB" <<<"$out" &&
+grep -qE "^first touch of fresh memory: (-?[0-9]+\.[0-9]{2}|nan) us per page fault \([0-9]+ faults for 32 MiB\), (-?[0-9]+\.[0-9]{2}|nan) us per 4 KiB page populated in advance" <<<"$out" &&
   grep -qE "^mlp-s +multilabel( +[0-9.]+){3} +[0-9.]+% +[0-9.]+% +[1-9][0-9]* +[0-9.]+$" <<<"$out" &&
   grep -qE "^mlp-s +segment( +[0-9.]+){3} +[0-9.]+% +[0-9.]+% +[0-9]+ +[0-9.]+$" <<<"$out" && ok ||
   bad "bench's stage table: $out"

@@ -42,8 +42,11 @@ double bench_render_seconds(int level, double seconds);
  * 8,192 with 4 KiB pages, far fewer where the kernel backs the mapping with huge pages, each
  * fault then costing more). Usually well under a microsecond for a 4 KiB page (not measured
  * by us); 10-17 on the virtual machines synlaw is developed on, where the render cache's
- * first touch becomes a visible part of a stage. NaN if the mapping fails or took no fault. */
-double bench_first_touch_us(long *faults);
+ * first touch becomes a visible part of a stage. NaN if the mapping fails or took no fault.
+ * *populated_us: the same on another fresh 32 MiB mapping whose pages are first populated in
+ * one call (util_populate, as the render cache's are), per 4 KiB page, the call included
+ * (NaN if the mapping fails). */
+double bench_first_touch_us(long *faults, double *populated_us);
 
 /* A realistic pre-training stage: steps/s at the start and at the end of a long run (a
  * slowdown such as subnormal arithmetic shows as a lower end rate). */

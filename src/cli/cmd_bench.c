@@ -39,7 +39,8 @@ const char *const usage_bench =
     "                  end of the first step: the stage's images are rendered before it) and\n"
     "                  the end, the shares of rendering (drawing the images) and of staging\n"
     "                  (expanding the cached images into batches), the page faults (first\n"
-    "                  touches of memory), and what a first touch costs on this machine\n"
+    "                  touches of memory), and what a first touch costs on this machine,\n"
+    "                  faulted in or populated in advance (as the render cache is)\n"
     "  --stage-n N     synthetic images of that stage (default 2000)\n"
     "  --stage-level L complexity level of that stage (default 3)\n"
     "  -h, --help      show this help\n";
@@ -129,9 +130,11 @@ static int bench_stages(const char *models, int B, int steps, long n, int level)
     printf("\npre-training stage: %d steps on n = %ld images at level %d, batch %d (real rendering, "
            "task heads, Adam, evaluation)\n", steps, n, level, B);
     long faults;
-    double us = bench_first_touch_us(&faults);
-    printf("first touch of fresh memory: %.2f us per page fault (%ld faults for 32 MiB; the render "
-           "cache's faults are in a stage's render share)\n", us, faults);
+    double populated;
+    double us = bench_first_touch_us(&faults, &populated);
+    printf("first touch of fresh memory: %.2f us per page fault (%ld faults for 32 MiB), %.2f us per "
+           "4 KiB page populated in advance (as the render cache is, in a stage's render share)\n",
+           us, faults, populated);
     printf("%-7s %-10s %12s %12s %9s %9s %9s %7s %10s\n", "model", "task", "steps/s start", "steps/s end",
            "end/start", "render", "staging", "faults", "seconds");
     for (int m = 0; m < nn_model_count(); m++) {

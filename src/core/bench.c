@@ -210,18 +210,22 @@ static long minor_faults(void)
     return u.ru_minflt;
 }
 
-double bench_first_touch_us(long *faults)
+/* Seconds to write one byte of each page of a fresh mapping of `bytes` (populated in advance
+ * with util_populate when populate is set, the call counted in), less the seconds to do it
+ * again; the minor faults of the first pass into *faults. -1 if the mapping fails. */
+static double fresh_touch_seconds(size_t bytes, int populate, long *faults)
 {
-    const size_t page = 4096, bytes = (size_t)32 << 20;
-    *faults = 0;
+    const size_t page = 4096;
     /* fresh anonymous memory, as a large malloc is: no page of it touched yet */
     volatile unsigned char *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if ((void *)m == MAP_FAILED)
-        return NAN;
+        return -1;
     double t[2];
     for (int pass = 0; pass < 2; pass++) { /* first touch, then the same pages again */
         long f0 = minor_faults();
         double t0 = util_clock();
+        if (pass == 0 && populate)
+            util_populate((void *)m, bytes);
         for (size_t o = 0; o < bytes; o += page)
             m[o] = (unsigned char)(pass + 1);
         t[pass] = util_clock() - t0;
@@ -229,7 +233,18 @@ double bench_first_touch_us(long *faults)
             *faults = minor_faults() - f0;
     }
     munmap((void *)m, bytes);
-    return *faults > 0 ? 1e6 * (t[0] - t[1]) / (double)*faults : NAN;
+    return t[0] - t[1];
+}
+
+double bench_first_touch_us(long *faults, double *populated_us)
+{
+    const size_t bytes = (size_t)32 << 20;
+    long pf = 0;
+    *faults = 0;
+    const double plain = fresh_touch_seconds(bytes, 0, faults),
+                 populated = fresh_touch_seconds(bytes, 1, &pf);
+    *populated_us = populated < 0 ? NAN : 1e6 * populated / (double)(bytes / 4096);
+    return plain >= 0 && *faults > 0 ? 1e6 * plain / (double)*faults : NAN;
 }
 
 int bench_model_rates(bench_model *out, const char *name, int batch, double seconds,

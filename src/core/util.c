@@ -1,17 +1,40 @@
-/* Status codes, clock and small string helpers shared by the library modules. */
+/* Status codes, clock, memory and small string helpers shared by the library modules. */
+#define _DEFAULT_SOURCE /* madvise */
 #include "synlaw/util.h"
 
+#include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 double util_clock(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void util_populate(void *p, size_t bytes)
+{
+#ifdef MADV_POPULATE_WRITE
+    const long ps = sysconf(_SC_PAGESIZE);
+    if (!p || ps <= 0)
+        return;
+    const uintptr_t page = (uintptr_t)ps, a = ((uintptr_t)p + page - 1) & ~(page - 1),
+                    b = ((uintptr_t)p + bytes) & ~(page - 1);
+    if (b > a) {
+        const int saved = errno; /* EINVAL before Linux 5.14: the pages fault in as before */
+        (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+        errno = saved;
+    }
+#else
+    (void)p, (void)bytes;
+#endif
 }
 
 int util_fail(char *err, size_t errlen, int code, const char *fmt, ...)
