@@ -1,5 +1,7 @@
 /* Status codes, clock, memory and small string helpers shared by the library modules. */
+#ifndef _DEFAULT_SOURCE
 #define _DEFAULT_SOURCE /* madvise */
+#endif
 #include "synlaw/util.h"
 
 #include <errno.h>
