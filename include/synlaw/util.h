@@ -24,6 +24,11 @@ double util_clock(void);
  * that per page. Best effort: where the kernel cannot, the pages fault in as before. The
  * contents are not changed. */
 void util_populate(void *p, size_t bytes);
+/* util_populate of the marked items of an array (n items of `size` bytes from base, item i
+ * where marked[i] is non-zero), in one call per stretch of them: stretches are joined across
+ * gaps shorter than 4 KiB, which hold no whole page, so every page populated holds part of a
+ * marked item, and a process that then writes the marked items uses no more memory. */
+void util_populate_marked(void *base, const unsigned char *marked, long n, size_t size);
 
 /* snprintf into err (when err is not NULL); returns code, so that a failure path reads
  * `return util_fail(err, errlen, SL_EINPUT, "%s: ...", path);`. */

@@ -210,10 +210,11 @@ static long minor_faults(void)
     return u.ru_minflt;
 }
 
-/* Seconds to write one byte of each page of a fresh mapping of `bytes` (populated in advance
- * with util_populate when populate is set, the call counted in), less the seconds to do it
- * again; the minor faults of the first pass into *faults. -1 if the mapping fails. */
-static double fresh_touch_seconds(size_t bytes, int populate, long *faults)
+/* The seconds to write one byte of each page of a fresh mapping of `bytes` (populated in
+ * advance with util_populate when populate is set, the call counted in), less the seconds to
+ * do it again, into *seconds (noise can make it negative); the minor faults of the first pass
+ * into *faults. -1 if the mapping fails. */
+static int fresh_touch_seconds(size_t bytes, int populate, double *seconds, long *faults)
 {
     const size_t page = 4096;
     /* fresh anonymous memory, as a large malloc is: no page of it touched yet */
@@ -233,18 +234,20 @@ static double fresh_touch_seconds(size_t bytes, int populate, long *faults)
             *faults = minor_faults() - f0;
     }
     munmap((void *)m, bytes);
-    return t[0] - t[1];
+    *seconds = t[0] - t[1];
+    return 0;
 }
 
 double bench_first_touch_us(long *faults, double *populated_us)
 {
     const size_t bytes = (size_t)32 << 20;
+    double plain, populated;
     long pf = 0;
     *faults = 0;
-    const double plain = fresh_touch_seconds(bytes, 0, faults),
-                 populated = fresh_touch_seconds(bytes, 1, &pf);
-    *populated_us = populated < 0 ? NAN : 1e6 * populated / (double)(bytes / 4096);
-    return plain >= 0 && *faults > 0 ? 1e6 * plain / (double)*faults : NAN;
+    const int ok = fresh_touch_seconds(bytes, 0, &plain, faults) == 0;
+    *populated_us = fresh_touch_seconds(bytes, 1, &populated, &pf) == 0 ? 1e6 * populated / (double)(bytes / 4096)
+                                                                         : NAN;
+    return ok && *faults > 0 ? 1e6 * plain / (double)*faults : NAN;
 }
 
 int bench_model_rates(bench_model *out, const char *name, int batch, double seconds,

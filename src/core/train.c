@@ -302,29 +302,6 @@ static int backward_and_step(cell_status *status, char *reason, size_t rlen, nn_
     return 0;
 }
 
-/* The pages of the cache's drawn samples (have[i] set, samples of sb bytes), in one call
- * per stretch of them rather than in a page fault at each first write (util_populate):
- * stretches are joined across gaps shorter than a page, which hold no whole page, so every
- * page populated is one the rendering writes, and memory is no larger than without. */
-static void populate_drawn(uint8_t *cache, const uint8_t *have, long n, size_t sb)
-{
-    const size_t page = 4096; /* x86-64's; larger pages only make the gaps joined smaller */
-    size_t rs = 0, re = 0;    /* the stretch of bytes so far, [rs, re); empty while re == rs */
-    for (long i = 0; i < n; i++) {
-        if (!have[i])
-            continue;
-        const size_t at = (size_t)i * sb;
-        if (re == rs || at - re >= page) {
-            if (re > rs)
-                util_populate(cache + rs, re - rs);
-            rs = at;
-        }
-        re = at + sb;
-    }
-    if (re > rs)
-        util_populate(cache + rs, re - rs);
-}
-
 /* The pre-training loop of bb on net (task head), into out. */
 static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, const job_backbone *bb,
                     const train_input *in, train_poll_fn poll, void *poll_user, char *err, size_t errlen)
@@ -395,7 +372,9 @@ static int pretrain(train_backbone *out, nn_net *net, const job_spec *spec, cons
         rng_t replay = r;
         for (long d = 0; d < (long)bb->steps * B; d++)
             have[rng_below(&replay, (uint64_t)bb->size)] = 1;
-        populate_drawn(cache, have, bb->size, sb);
+        /* the drawn samples' pages in one call per stretch, not a page fault at each first
+         * write (timed with the rendering, as the faults were) */
+        util_populate_marked(cache, have, bb->size, sb);
         int m = 0;
         for (long i = 0; i < bb->size; i++) {
             if (have[i]) {

@@ -21,6 +21,12 @@ double util_clock(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* Headers older than glibc 2.35 lack the constant; the kernel's value is fixed (and a kernel
+ * before 5.14 refuses it with EINVAL, which util_populate ignores). */
+#if defined(__linux__) && !defined(MADV_POPULATE_WRITE)
+#define MADV_POPULATE_WRITE 23
+#endif
+
 void util_populate(void *p, size_t bytes)
 {
 #ifdef MADV_POPULATE_WRITE
@@ -29,7 +35,7 @@ void util_populate(void *p, size_t bytes)
         return;
     const uintptr_t page = (uintptr_t)ps, a = ((uintptr_t)p + page - 1) & ~(page - 1),
                     b = ((uintptr_t)p + bytes) & ~(page - 1);
-    if (b > a) {
+    if (a >= (uintptr_t)p && b > a) { /* a wraps only for p in the address space's last page */
         const int saved = errno; /* EINVAL before Linux 5.14: the pages fault in as before */
         (void)madvise((void *)a, b - a, MADV_POPULATE_WRITE);
         errno = saved;
@@ -37,6 +43,26 @@ void util_populate(void *p, size_t bytes)
 #else
     (void)p, (void)bytes;
 #endif
+}
+
+void util_populate_marked(void *base, const unsigned char *marked, long n, size_t size)
+{
+    const size_t page = 4096; /* the smallest page: no gap under it holds a whole page */
+    unsigned char *b = base;
+    size_t rs = 0, re = 0; /* the stretch of bytes so far, [rs, re); empty while re == rs */
+    for (long i = 0; i < n; i++) {
+        if (!marked[i])
+            continue;
+        const size_t at = (size_t)i * size;
+        if (re == rs || at - re >= page) {
+            if (re > rs)
+                util_populate(b + rs, re - rs);
+            rs = at;
+        }
+        re = at + size;
+    }
+    if (re > rs)
+        util_populate(b + rs, re - rs);
 }
 
 int util_fail(char *err, size_t errlen, int code, const char *fmt, ...)
