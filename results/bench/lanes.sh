@@ -46,14 +46,7 @@ for rep in $(seq "$reps"); do
     rm -f "$out"/l.h5 "$out"/l-*.csv
     "$bin" run results/bench/lanes.yaml -o "$out/l.h5" >/dev/null 2>&1
     echo -n "$tag "
-    /usr/bin/python3 - "$out/l.h5" <<'PY'
-import sys
-import h5py
-b = h5py.File(sys.argv[1])["backbones"][:]
-g = b["time_generate"] / b["wall_time"]
-print("first %.1f%%, the other five %.1f-%.1f%% (mean %.1f%%), stages %.2f s" %
-      (100 * g[0], 100 * g[1:].min(), 100 * g[1:].max(), 100 * g[1:].mean(), b["wall_time"].sum()))
-PY
+    /usr/bin/python3 results/bench/lanes_shares.py "$out/l.h5"
   done
 done
 echo "== done $(date -u)"
