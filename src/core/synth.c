@@ -736,20 +736,25 @@ HOT static void background_plane(float *restrict img, const grid *g, float bg, f
     }
 }
 
-/* The foreground mask: 1 where an object covers the pixel centre, as owner records. */
-HOT static void owner_mask(float *restrict mask, const int *restrict owner, size_t n)
+/* The foreground mask (1 where an object covers the pixel centre, as owner records) and
+ * the pixels each of the MAX_OBJ objects owns, in one pass over owner. */
+_Static_assert(MAX_OBJ == 4, "owner_mask_counts counts four owners");
+HOT static void owner_mask_counts(float *restrict mask, int *restrict count, const int *restrict owner,
+                                  size_t n)
 {
-    for (size_t p = 0; p < n; p++)
-        mask[p] = owner[p] >= 0 ? 1.0f : 0.0f;
-}
-
-/* Pixels of owner equal to k. */
-HOT static int count_equal(const int *restrict owner, size_t n, int k)
-{
-    int count = 0;
-    for (size_t p = 0; p < n; p++)
-        count += owner[p] == k;
-    return count;
+    int c0 = 0, c1 = 0, c2 = 0, c3 = 0;
+    for (size_t p = 0; p < n; p++) {
+        const int o = owner[p];
+        mask[p] = o >= 0 ? 1.0f : 0.0f;
+        c0 += o == 0;
+        c1 += o == 1;
+        c2 += o == 2;
+        c3 += o == 3;
+    }
+    count[0] = c0;
+    count[1] = c1;
+    count[2] = c2;
+    count[3] = c3;
 }
 
 /* Pixel noise: the sum of the four 16-bit uniforms of one 64-bit word per pixel (Irwin-Hall),
@@ -811,7 +816,12 @@ static int render_scene(synth_sample *out, const synth_shape *shape, uint64_t se
      * that of the owners (an object covers a pixel centre where it marks its owner). */
     float img[SYNTH_MAX_CHANNELS * SYNTH_MAX_PIXELS + CANVAS_SLACK];
     int owner[SYNTH_MAX_PIXELS + CANVAS_SLACK]; /* the object seen at each pixel centre, or -1 */
-    memset(img, 0, sizeof(float) * (plane * (size_t)C + CANVAS_SLACK));
+    /* zeros (levels 1 and 2), or a background that fills every plane (levels 3 and up):
+     * then only the slack is cleared */
+    if (level < 3)
+        memset(img, 0, sizeof(float) * (plane * (size_t)C + CANVAS_SLACK));
+    else
+        memset(img + plane * (size_t)C, 0, sizeof(float) * CANVAS_SLACK);
     for (size_t p = 0; p < plane + CANVAS_SLACK; p++)
         owner[p] = -1;
     memset(out->present, 0, sizeof out->present);
@@ -856,11 +866,9 @@ static int render_scene(synth_sample *out, const synth_shape *shape, uint64_t se
         draw_object(&objs[k], &g, img, colour ? tint : C == 3 ? bg_tint : NULL, owner, k);
     }
     memcpy(out->image, img, sizeof(float) * plane * (size_t)C);
-    owner_mask(out->mask, owner, plane);
+    int visible[MAX_OBJ];
+    owner_mask_counts(out->mask, visible, owner, plane);
     out->nobj = nobj;
-    int visible[MAX_OBJ] = {0};
-    for (int k = 0; k < nobj; k++)
-        visible[k] = count_equal(owner, plane, k);
     /* 3 pixels of 784, in proportion to the area */
     int min_visible = (int)((3 * plane + SYNTH_PIXELS / 2) / SYNTH_PIXELS);
     if (min_visible < 1)
