@@ -1,6 +1,7 @@
 /* The two stages: pre-train a backbone (synthetic), fine-tune it (real) with a fresh head. */
 #include "synlaw/train.h"
 
+#include "quant.h"
 #include "simd.h"
 
 #include "synlaw/data.h"
@@ -161,32 +162,10 @@ static void copy_real(float *dst, const idx_set *set, int item, const train_inpu
     standardise(dst, set->pixels + (size_t)item * in->pixels, in);
 }
 
-/* out = x * 255 rounded to the nearest integer (ties to even, as lrintf) and clamped to
- * 0 .. 255. Clamping first and adding 1.5 * 2^23 gives the same bytes: the bounds are
- * integers, and for 0 <= f <= 255 that sum rounds f to an integer (in the current,
- * nearest-even mode) held in the low bits of its mantissa, the byte taken here. */
-HOT static void quantise(uint8_t *restrict out, const float *restrict x, int n)
-{
-    const float magic = 12582912.0f;
-    uint32_t bits[64];
-    for (int p0 = 0; p0 < n; p0 += 64) { /* two loops per 64 pixels: each vectorises */
-        int m = n - p0 < 64 ? n - p0 : 64;
-        for (int p = 0; p < m; p++) {
-            float f = x[p0 + p] * 255.0f;
-            f = f > 0.0f ? f : 0.0f;
-            f = f < 255.0f ? f : 255.0f;
-            float t = f + magic;
-            memcpy(&bits[p], &t, sizeof bits[p]);
-        }
-        for (int p = 0; p < m; p++)
-            out[p0 + p] = (uint8_t)bits[p];
-    }
-}
-
 /* A rendered image as a compact sample: its 8-bit pixels, then its target's bits. */
 static void pack_sample(uint8_t *out, const synth_sample *s, const train_input *in, int task)
 {
-    quantise(out, s->image, in->pixels);
+    quant_row(out, s->image, in->pixels);
     uint8_t *bits = out + in->pixels;
     int K = train_task_outputs(in, task);
     memset(bits, 0, ((size_t)K + 7) / 8);
