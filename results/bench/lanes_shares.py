@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The render shares of a run of results/bench/lanes.yaml (six level-4 mlp-s multilabel stages
 in one process): time_generate / wall_time of each backbone (rendering and staging), the first
-stage apart from the other five. Used by lanes.sh and populate.sh.
+stage apart from the other five. Used by lanes.sh and stage_ab.sh.
 usage: lanes_shares.py RESULTS.h5"""
 import sys
 

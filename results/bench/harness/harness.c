@@ -21,7 +21,11 @@
  *   harness trig            the textures' sinf and cosf (src/core/trig.c), each implementation
  *                           this CPU runs, against the C library's for every float (all 2^32
  *                           bit patterns; NaN for NaN counts as equal), and the time per value
- *                           of each on the textures' arguments (best of 5) */
+ *                           of each on the textures' arguments (best of 5)
+ *   harness quant           the render cache's 8-bit quantiser (src/core/quant.c), each path
+ *                           this CPU runs, against the one-pixel formula (the scalar path) for
+ *                           every float (all 2^32 bit patterns), and the time per image of
+ *                           784 pixels of each (best of 5) */
 #include "../../../tests/bce_libm.h" /* the libm formula, as test_nn checks against */
 #include "synlaw/bench.h"
 #include "synlaw/nn.h"
@@ -31,6 +35,10 @@
 #if __has_include("trig.h") /* build.sh: -I src/core; clones.sh builds older trees without it */
 #include "trig.h"
 #define HARNESS_TRIG 1
+#endif
+#if __has_include("quant.h")
+#include "quant.h"
+#define HARNESS_QUANT 1
 #endif
 
 #include <math.h>
@@ -275,6 +283,49 @@ static int trig(void)
 
 #endif
 
+#ifdef HARNESS_QUANT
+static int quant(void)
+{
+    enum { N = 4096 };
+    static float in[N];
+    static uint8_t want[N], out[N];
+    printf("quant_row uses %s\n", quant_impl_name(quant_impl()));
+    for (int impl = QUANT_SCALAR; impl <= QUANT_AVX512; impl++) {
+        if (quant_row_with(impl, out, in, 1) != 0) {
+            printf("%-7s not on this CPU\n", quant_impl_name(impl));
+            continue;
+        }
+        long differ = 0;
+        for (uint64_t b = 0; impl != QUANT_SCALAR && b < (1ULL << 32); b += N) {
+            for (int i = 0; i < N; i++) {
+                uint32_t u = (uint32_t)(b + (uint64_t)i);
+                memcpy(&in[i], &u, sizeof u);
+            }
+            quant_row_with(QUANT_SCALAR, want, in, N);
+            quant_row_with(impl, out, in, N);
+            for (int i = 0; i < N; i++)
+                differ += out[i] != want[i];
+        }
+        /* images' values: a little under 0 to a little over 1 */
+        for (int i = 0; i < N; i++)
+            in[i] = -0.05f + 1.1f * (float)((i * 2654435761u) % 1000u) / 1000.0f;
+        double best = 1e30;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            for (int k = 0; k < 20000; k++)
+                quant_row_with(impl, out, in + (k % 4) * 784, 784);
+            best = fmin(best, now() - t0);
+        }
+        if (impl != QUANT_SCALAR)
+            printf("%-7s of 4294967296 floats, %ld bytes differ from the scalar path's; ", quant_impl_name(impl), differ);
+        else
+            printf("%-7s ", quant_impl_name(impl));
+        printf("%.1f ns per image of 784 pixels\n", 1e9 * best / 20000.0);
+    }
+    return 0;
+}
+#endif
+
 /* rng_fill as it was before 3890015: xoshiro256** one word at a time, state in registers. */
 static __attribute__((noinline)) void fill_one_pass(rng_t *r, uint64_t *out, size_t n)
 {
@@ -330,6 +381,10 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "trig") == 0)
         return trig();
 #endif
+#ifdef HARNESS_QUANT
+    if (argc == 2 && strcmp(argv[1], "quant") == 0)
+        return quant();
+#endif
     if (argc == 2 && strcmp(argv[1], "rates") == 0)
         return rates();
     if (argc == 3 && strcmp(argv[1], "bce") == 0)
@@ -358,10 +413,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "%s\n", err);
             return 1;
         }
-        printf("%s level %s task %s: %.2f s, render share %.1f%%, staging share %.1f%%\n", argv[2], argv[3],
-               argv[4], st.seconds, 100 * st.render_share, 100 * st.staging_share);
+        printf("%s level %s task %s: %.2f s, render share %.1f%%, staging share %.1f%%; render %.1f ms, "
+               "staging %.1f ms\n", argv[2], argv[3], argv[4], st.seconds, 100 * st.render_share,
+               100 * st.staging_share, 1e3 * st.seconds * st.render_share, 1e3 * st.seconds * st.staging_share);
         return 0;
     }
-    fprintf(stderr, "usage: harness bce ROUNDS | cache LEVEL COUNT | lanes LEVEL | render LEVEL COUNT | rates | rng | stage MODEL LEVEL TASK STEPS | trig\n");
+    fprintf(stderr, "usage: harness bce ROUNDS | cache LEVEL COUNT | lanes LEVEL | render LEVEL COUNT | rates | rng | quant | stage MODEL LEVEL TASK STEPS | trig\n");
     return 2;
 }

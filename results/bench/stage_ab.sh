@@ -1,18 +1,22 @@
 #!/bin/bash
-# The render cache's drawn samples populated in advance (util_populate, MADV_POPULATE_WRITE)
-# rather than faulted in a page at a time (issue 12), against commit BASE on this machine:
-# what a first touch costs each way (synlaw bench's line), the level-4 and level-3 mlp-s
-# multilabel stage in a fresh process (harness stage; base, current, current, base, 4 s
-# apart: back-to-back runs reuse memory the last one freed), the same stage inside a sweep of
-# six (results/bench/lanes.yaml), and the whole stage table of synlaw bench at level 4 for
-# both builds (base, current, current, base) and at level 3 (current, base).
-# usage: results/bench/populate.sh BASE   (e.g. 2748c52); output on stdout (results/bench/populate.log)
-# POP_REPS (default 3): the ABBA rounds of each harness comparison.
+# The pre-training stage's render share (issue 12) against commit BASE, on this machine:
+#  - the renderer alone, both builds in one process (harness/render_ab.sh: blocks of 256
+#    images alternately, levels 4 and 3; the images compared) and the quantiser's paths
+#    (harness quant: every float, and ns per image);
+#  - what a first touch of fresh memory costs (synlaw bench's line);
+#  - the level-4 and level-3 mlp-s multilabel stage in a fresh process (harness stage; base,
+#    current, current, base, 4 s apart: back-to-back runs reuse memory the last one freed);
+#  - the same stage inside a sweep of six (results/bench/lanes.yaml);
+#  - the whole stage table of synlaw bench for both builds (base, current, current, base) at
+#    level 4, and at level 3 (current, base).
+# First written as populate.sh for 44b3761 (its run: results/bench/populate.log).
+# usage: results/bench/stage_ab.sh BASE   (e.g. 9601112); output on stdout
+# AB_REPS (default 3): the ABBA rounds of each harness comparison.
 set -eu
-base=${1:?usage: populate.sh BASE_COMMIT}
+base=${1:?usage: stage_ab.sh BASE_COMMIT}
 cd "$(dirname "$0")/../.." && source scripts/env.sh
 export OPENBLAS_NUM_THREADS=1
-reps=${POP_REPS:-3}
+reps=${AB_REPS:-3}
 wt=$(mktemp -d) out=$(mktemp -d)
 trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
 git worktree add -f --detach "$wt" "$base" >/dev/null 2>&1
@@ -20,13 +24,18 @@ cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$wt/build" -j2 --target synlaw >/dev/null
 SYNLAW_ROOT="$wt" results/bench/harness/build.sh "$out/base" >/dev/null
 results/bench/harness/build.sh "$out/cur" >/dev/null
-echo "== $(date -u) base $(git -C "$wt" log --oneline -1 | cut -c1-60) against $(git log --oneline -1 | cut -c1-60)"
+echo "== $(date -u) base $(git -C "$wt" log --oneline -1 | cut -c1-60) against $(git log --oneline -1 | cut -c1-60)$(git diff --quiet HEAD -- src include || echo ' (and uncommitted changes)')"
+results/bench/harness/render_ab.sh "$wt/src/core/synth.c" src/core/synth.c "$out/render_ab" >/dev/null
+echo "-- the renderer alone, in one process (harness/render_ab.sh): A base, B current, 400 rounds each"
+for level in 4 4 3 3; do "$out/render_ab" "$level" 400; done
+echo "-- harness quant (current)"
+"$out/cur/harness" quant
 build/synlaw bench --models mlp-s --seconds 0.05 --stage-steps 2 --stage-n 100 | grep -E "^machine|^first touch"
-stage() { # tag harness level: one stage, its render time in ms and the process's page faults
+stage() { # tag harness level: one stage (its shares, render and staging ms) and the process's page faults
   sleep 4
   local r
   r=$(/usr/bin/time -f '%R' "$out/$2/harness" stage mlp-s "$3" 0 1024 2>&1 | tr '\n' ' ')
-  awk -v t="$1" '{f=$NF; $NF=""; s=$6; p=$10; sub("%,", "", p); printf "%s %s render %.0f ms; %s faults in the process\n", t, $0, s * p * 10, f}' <<<"$r"
+  awk -v t="$1" '{f=$NF; $NF=""; printf "%s %s; %s faults in the process\n", t, $0, f}' <<<"$r"
 }
 for level in 4 3; do
   echo "-- harness stage mlp-s $level 0 1024 (fresh process each): base, current, current, base"
