@@ -41,7 +41,7 @@ done
 # clone synlaw runs), as OpenBLAS itself reports it
 out=$(OPENBLAS_NUM_THREADS=1 "$synlaw" bench --models mlp-s --seconds 0.05 --sgemm 64 2>&1 | head -1)
 want=$(OPENBLAS_NUM_THREADS=1 "$synlaw" --version | sed -n 's/^OpenBLAS: .* \([A-Za-z0-9]*\) MAX_THREADS.*/\1/p')
-grep -qE "^machine: .*OpenBLAS $want kernels, 1 thread; synlaw loops (avx512f|avx2|baseline), convolution kernels (avx512|avx2|blas) .*sinf/cosf (avx512|avx2|libm)$" <<<"$out" &&
+grep -qE "^machine: .*OpenBLAS $want kernels, 1 thread; synlaw loops (avx512f|avx2|baseline), convolution kernels (avx512|avx2|blas) .*sinf/cosf (avx512|avx2|libm), 8-bit samples (avx512|avx2|scalar)$" <<<"$out" &&
   [ -n "$want" ] && ok || bad "bench's machine line: '$out' (OpenBLAS kernels '$want')"
 # a pre-training stage in the bench: the first-touch cost of this machine's memory (faulted in,
 # and populated in advance), and each stage's shares and page faults (a stage of 30 steps on

@@ -3,8 +3,8 @@
 # AVX-512 CPU (issue 12: the targets hold "on whichever x86 machine runs the benchmark"):
 # - synlaw built with the AVX2 clone of its kernels alone (CMake's kernels_avx2 objects in
 #   place of the multi-clone nn.c, synth.c, train.c and rng.c; the link line is CMake's own);
-# - the textures' sinf/cosf and the convolution kernels that an AVX2 CPU picks
-#   (SYNLAW_TRIG=avx2, SYNLAW_CONV_KERNEL=avx2);
+# - the textures' sinf/cosf, the convolution kernels and the 8-bit quantiser that an AVX2
+#   CPU picks (SYNLAW_TRIG=avx2, SYNLAW_CONV_KERNEL=avx2, SYNLAW_QUANT=avx2);
 # - OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE=Haswell), for synlaw, its sgemm reference
 #   and PyTorch (which calls the same OpenBLAS);
 # - PyTorch's own kernels at AVX2 (ATEN_CPU_CAPABILITY=avx2, ONEDNN_MAX_CPU_ISA=AVX2;
@@ -25,12 +25,12 @@ k=CMakeFiles/kernels_avx2.dir/src/core
 # nothing of the AVX-512 code may run: only the run-time-chosen kernels that the variables
 # above turn off may hold zmm instructions
 zmm=$(objdump -d "$tmp/synlaw" | awk '/^[0-9a-f]+ <.*>:$/{f=$2} /zmm/{print f}' | sort -u | tr '\n' ' ')
-export OPENBLAS_CORETYPE=Haswell SYNLAW_TRIG=avx2 SYNLAW_CONV_KERNEL=avx2
+export OPENBLAS_CORETYPE=Haswell SYNLAW_TRIG=avx2 SYNLAW_CONV_KERNEL=avx2 SYNLAW_QUANT=avx2
 export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
 echo "== $(date -u) $(git log --oneline | head -1 | cut -c1-60)"
 lscpu | grep -E "Model name"
 echo "emulated AVX2: OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE SYNLAW_TRIG=$SYNLAW_TRIG" \
-     "SYNLAW_CONV_KERNEL=$SYNLAW_CONV_KERNEL ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY" \
+     "SYNLAW_CONV_KERNEL=$SYNLAW_CONV_KERNEL SYNLAW_QUANT=$SYNLAW_QUANT ATEN_CPU_CAPABILITY=$ATEN_CPU_CAPABILITY" \
      "ONEDNN_MAX_CPU_ISA=$ONEDNN_MAX_CPU_ISA"
 echo "functions with AVX-512 registers in the binary (chosen at run time, off here): $zmm"
 ONEDNN_VERBOSE=1 /usr/bin/python3 -c '

@@ -10,6 +10,7 @@
 #include "synlaw/util.h"
 
 #include "convfma.h"
+#include "quant.h"
 #include "trig.h"
 
 #include <cblas.h>
@@ -162,10 +163,10 @@ void bench_machine(char *buf, size_t len)
 #endif
     snprintf(buf, len,
              "machine: %s (%s); OpenBLAS %s kernels, %d thread%s; synlaw loops %s, convolution kernels %s "
-             "(where they give OpenBLAS's bits), sinf/cosf %s",
+             "(where they give OpenBLAS's bits), sinf/cosf %s, 8-bit samples %s",
              cpu, isa[0] ? isa + 1 : "no AVX2", openblas_get_corename(), openblas_get_num_threads(),
              openblas_get_num_threads() == 1 ? "" : "s", nn_clone_name(), convfma_name(convfma_impl()),
-             trig_impl_name(trig_impl()));
+             trig_impl_name(trig_impl()), quant_impl_name(quant_impl()));
 }
 
 static volatile float sink; /* keeps the rendered pixels observable */
