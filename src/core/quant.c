@@ -8,7 +8,7 @@
  * the current, nearest-even mode) held in the low bits of the sum's mantissa, the byte taken
  * here: the bounds are integers, and 0 <= f <= 255. A NaN fails both comparisons: 0. Two
  * loops per 64 pixels, so that compilers vectorise each (the baseline's SSE2 included). */
-static void row_scalar(uint8_t *restrict out, const float *restrict x, int n)
+static void quant_scalar(uint8_t *restrict out, const float *restrict x, int n)
 {
     uint32_t bits[64];
     for (int p0 = 0; p0 < n; p0 += 64) {
@@ -32,8 +32,8 @@ static void row_scalar(uint8_t *restrict out, const float *restrict x, int n)
 /* The same operations on 16 or 8 pixels at a time: max_ps(f, 0) is f > 0 ? f : 0 and
  * min_ps(f, 255) is f < 255 ? f : 255, operand for operand (the second where f is NaN), and
  * the byte kept is each sum's lowest. Compilers do not narrow the sums this way themselves
- * (GCC 12 packs them in halves, four times slower); the rest of a row goes to row_scalar. */
-__attribute__((target("avx512f"))) static void row_avx512(uint8_t *restrict out, const float *restrict x, int n)
+ * (GCC 12 packs them in halves, four times slower); the rest of a row goes to quant_scalar. */
+__attribute__((target("avx512f"))) static void quant_avx512(uint8_t *restrict out, const float *restrict x, int n)
 {
     const __m512 k255 = _mm512_set1_ps(255.0f), zero = _mm512_setzero_ps(), magic = _mm512_set1_ps(12582912.0f);
     int p = 0;
@@ -43,10 +43,10 @@ __attribute__((target("avx512f"))) static void row_avx512(uint8_t *restrict out,
         const __m512i sum = _mm512_castps_si512(_mm512_add_ps(f, magic));
         _mm_storeu_si128((__m128i *)(void *)(out + p), _mm512_cvtepi32_epi8(sum));
     }
-    row_scalar(out + p, x + p, n - p);
+    quant_scalar(out + p, x + p, n - p);
 }
 
-__attribute__((target("avx2"))) static void row_avx2(uint8_t *restrict out, const float *restrict x, int n)
+__attribute__((target("avx2"))) static void quant_avx2(uint8_t *restrict out, const float *restrict x, int n)
 {
     const __m256 k255 = _mm256_set1_ps(255.0f), zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.0f);
     /* each 128-bit half: its four lowest bytes first; then the halves' first words together */
@@ -61,7 +61,7 @@ __attribute__((target("avx2"))) static void row_avx2(uint8_t *restrict out, cons
         const __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(sum, low), join);
         _mm_storel_epi64((__m128i *)(void *)(out + p), _mm256_castsi256_si128(bytes));
     }
-    row_scalar(out + p, x + p, n - p);
+    quant_scalar(out + p, x + p, n - p);
 }
 
 static int cpu_has(int impl)
@@ -91,15 +91,15 @@ static void run(int impl, uint8_t *restrict out, const float *restrict x, int n)
 {
 #if QUANT_VECTOR
     if (impl == QUANT_AVX512) {
-        row_avx512(out, x, n);
+        quant_avx512(out, x, n);
         return;
     }
     if (impl == QUANT_AVX2) {
-        row_avx2(out, x, n);
+        quant_avx2(out, x, n);
         return;
     }
 #endif
-    row_scalar(out, x, n);
+    quant_scalar(out, x, n);
 }
 
 int quant_row_with(int impl, uint8_t *restrict out, const float *restrict x, int n)
