@@ -2,12 +2,14 @@
  * the definition (x * 255 rounded to nearest, ties to even, clamped to 0 .. 255, NaN 0) on
  * one float in 97 of all 2^32 (every sign and exponent, NaNs), on the neighbourhoods of the
  * rounding ties and of the clamps, on special values, and for every length 0 .. 70 from any
- * alignment (the scalar rest of a row). The whole range is checked by `harness quant`
+ * alignment (the scalar rest of a row); again with flush-to-zero and denormals-are-zero, as
+ * synlaw runs. The whole range is checked by `harness quant`
  * (results/bench/harness). */
 #include <stdio.h>
 
 #include "check.h"
 #include "quant.h"
+#include "synlaw/nn.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -59,55 +61,64 @@ int main(void)
 {
     static float in[CHUNK + 8];
     int ran = 0;
-    for (int impl = QUANT_SCALAR; impl <= QUANT_AUTO; impl++) {
-        uint8_t probe;
-        float one = 0.5f;
-        if (quant_row_with(impl, &probe, &one, 1) != 0) {
-            printf("quant: %s not run (this CPU lacks it)\n", quant_impl_name(impl));
-            continue;
-        }
-        ran++;
-        /* one float in 97 */
-        long bad = 0, n = 0;
-        uint64_t u = 0;
-        while (u < (1ULL << 32)) {
-            int k = 0;
-            for (; k < CHUNK && u < (1ULL << 32); k++, u += 97)
-                in[k] = from_bits((uint32_t)u);
-            bad += compare(impl, in, k, "stride");
-            n += k;
-        }
-        CHECK(bad == 0, "%s: %ld of %ld floats (one in 97) differ from the definition", quant_impl_name(impl), bad, n);
-        /* around every tie (k + 0.5) / 255 and every byte k / 255, 16 floats each way, and the
-         * clamps */
-        bad = 0;
-        for (int k = 0; k <= 256; k++)
-            for (int half = 0; half < 2; half++) {
-                float c = ((float)k + 0.5f * (float)half) / 255.0f;
-                int m = 0;
-                float lo = c, hi = c;
-                for (int j = 0; j < 16; j++) {
-                    lo = nextafterf(lo, -INFINITY);
-                    hi = nextafterf(hi, INFINITY);
-                    in[m++] = lo;
-                    in[m++] = hi;
-                }
-                in[m++] = c;
-                bad += compare(impl, in, m, "tie");
+    /* as the library runs by default, then as synlaw runs: subnormals flushed to zero */
+    for (int flush = 0; flush < 2; flush++) {
+        const char *mode = flush ? "flush-to-zero" : "default";
+        if (flush)
+            nn_flush_denormals();
+        for (int impl = QUANT_SCALAR; impl <= QUANT_AUTO; impl++) {
+            uint8_t probe;
+            float one = 0.5f;
+            if (quant_row_with(impl, &probe, &one, 1) != 0) {
+                if (!flush)
+                    printf("quant: %s not run (this CPU lacks it)\n", quant_impl_name(impl));
+                continue;
             }
-        const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f,
-                                 1.17549435e-38f, 0.5f / 255.0f, 1.5f / 255.0f, 254.5f / 255.0f, 1.0f + 1e-7f,
-                                 3.4028235e38f, -3.4028235e38f, from_bits(0x7f800001u), from_bits(0xffc00000u)};
-        bad += compare(impl, special, (int)(sizeof special / sizeof *special), "special");
-        CHECK(bad == 0, "%s: %ld bytes near the ties, clamps and special values differ", quant_impl_name(impl), bad);
-        /* every length 0 .. 70 from each of 8 alignments */
-        bad = 0;
-        for (int i = 0; i < 78; i++)
-            in[i] = (float)(i % 29) / 27.0f - 0.05f;
-        for (int off = 0; off < 8; off++)
-            for (int len = 0; len <= 70; len++)
-                bad += compare(impl, in + off, len, "length");
-        CHECK(bad == 0, "%s: %ld bytes differ over lengths 0 .. 70", quant_impl_name(impl), bad);
+            ran += !flush;
+            /* one float in 97 */
+            long bad = 0, n = 0;
+            uint64_t u = 0;
+            while (u < (1ULL << 32)) {
+                int k = 0;
+                for (; k < CHUNK && u < (1ULL << 32); k++, u += 97)
+                    in[k] = from_bits((uint32_t)u);
+                bad += compare(impl, in, k, "stride");
+                n += k;
+            }
+            CHECK(bad == 0, "%s, %s: %ld of %ld floats (one in 97) differ from the definition", mode,
+                  quant_impl_name(impl), bad, n);
+            /* around every tie (k + 0.5) / 255 and every byte k / 255, 16 floats each way, and the
+             * clamps */
+            bad = 0;
+            for (int k = 0; k <= 256; k++)
+                for (int half = 0; half < 2; half++) {
+                    float c = ((float)k + 0.5f * (float)half) / 255.0f;
+                    int m = 0;
+                    float lo = c, hi = c;
+                    for (int j = 0; j < 16; j++) {
+                        lo = nextafterf(lo, -INFINITY);
+                        hi = nextafterf(hi, INFINITY);
+                        in[m++] = lo;
+                        in[m++] = hi;
+                    }
+                    in[m++] = c;
+                    bad += compare(impl, in, m, "tie");
+                }
+            const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f,
+                                     1.17549435e-38f, 0.5f / 255.0f, 1.5f / 255.0f, 254.5f / 255.0f, 1.0f + 1e-7f,
+                                     3.4028235e38f, -3.4028235e38f, from_bits(0x7f800001u), from_bits(0xffc00000u)};
+            bad += compare(impl, special, (int)(sizeof special / sizeof *special), "special");
+            CHECK(bad == 0, "%s, %s: %ld bytes near the ties, clamps and special values differ", mode,
+                  quant_impl_name(impl), bad);
+            /* every length 0 .. 70 from each of 8 alignments */
+            bad = 0;
+            for (int i = 0; i < 78; i++)
+                in[i] = (float)(i % 29) / 27.0f - 0.05f;
+            for (int off = 0; off < 8; off++)
+                for (int len = 0; len <= 70; len++)
+                    bad += compare(impl, in + off, len, "length");
+            CHECK(bad == 0, "%s, %s: %ld bytes differ over lengths 0 .. 70", mode, quant_impl_name(impl), bad);
+        }
     }
     CHECK(ran >= 2, "only %d paths ran (scalar and auto always should)", ran);
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -116,8 +127,8 @@ int main(void)
     const int want = __builtin_cpu_supports("avx512f") ? QUANT_AVX512
                      : __builtin_cpu_supports("avx2")  ? QUANT_AVX2
                                                        : QUANT_SCALAR;
-    CHECK(getenv("SYNLAW_QUANT") || quant_impl() == want, "quant_row runs the %s path where the CPU has %s", quant_impl_name(quant_impl()),
-          quant_impl_name(want));
+    CHECK(getenv("SYNLAW_QUANT") || quant_impl() == want, "quant_row runs the %s path where the CPU has %s",
+          quant_impl_name(quant_impl()), quant_impl_name(want));
 #endif
     return test_summary("quant");
 }
