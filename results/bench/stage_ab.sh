@@ -19,6 +19,8 @@ export OPENBLAS_NUM_THREADS=1
 reps=${AB_REPS:-3}
 wt=$(mktemp -d) out=$(mktemp -d)
 trap 'git worktree remove --force "$wt" >/dev/null 2>&1 || true; rm -rf "$out"' EXIT
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null # the current build, up to date
+cmake --build build -j2 --target synlaw >/dev/null
 git worktree add -f --detach "$wt" "$base" >/dev/null 2>&1
 cmake -S "$wt" -B "$wt/build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$wt/build" -j2 --target synlaw >/dev/null

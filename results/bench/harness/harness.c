@@ -25,7 +25,7 @@
  *   harness quant           the render cache's 8-bit quantiser (src/core/quant.c), each path
  *                           this CPU runs, against the one-pixel formula (the scalar path) for
  *                           every float (all 2^32 bit patterns), and the time per image of
- *                           784 pixels of each (best of 5) */
+ *                           784 pixels of each (best of 5), and of the loop before 57dc090 */
 #include "../../../tests/bce_libm.h" /* the libm formula, as test_nn checks against */
 #include "synlaw/bench.h"
 #include "synlaw/nn.h"
@@ -284,6 +284,30 @@ static int trig(void)
 #endif
 
 #ifdef HARNESS_QUANT
+/* The quantiser as it was before 57dc090 (train.c's HOT quantise, two loops per 64 pixels,
+ * GCC's vectorisation), for its AVX-512 and AVX2 clones: the options train.c is built with. */
+#define OLD_QUANTISE(name, isa)                                                                 \
+    __attribute__((target(isa), optimize("no-trapping-math", "no-math-errno"), noinline)) static void \
+    name(uint8_t *restrict out, const float *restrict x, int n)                                 \
+    {                                                                                           \
+        const float magic = 12582912.0f;                                                        \
+        uint32_t bits[64];                                                                      \
+        for (int p0 = 0; p0 < n; p0 += 64) {                                                    \
+            int m = n - p0 < 64 ? n - p0 : 64;                                                  \
+            for (int p = 0; p < m; p++) {                                                       \
+                float f = x[p0 + p] * 255.0f;                                                   \
+                f = f > 0.0f ? f : 0.0f;                                                        \
+                f = f < 255.0f ? f : 255.0f;                                                    \
+                float t = f + magic;                                                            \
+                memcpy(&bits[p], &t, sizeof bits[p]);                                           \
+            }                                                                                   \
+            for (int p = 0; p < m; p++)                                                         \
+                out[p0 + p] = (uint8_t)bits[p];                                                 \
+        }                                                                                       \
+    }
+OLD_QUANTISE(old_quantise_avx512, "avx512f")
+OLD_QUANTISE(old_quantise_avx2, "avx2")
+
 static int quant(void)
 {
     enum { N = 4096 };
@@ -321,6 +345,29 @@ static int quant(void)
         else
             printf("%-7s ", quant_impl_name(impl));
         printf("%.1f ns per image of 784 pixels\n", 1e9 * best / 20000.0);
+    }
+    /* the loop before 57dc090, on the same values (and its bytes, checked) */
+    __builtin_cpu_init();
+    for (int k = 0; k < 2; k++) {
+        const char *isa = k == 0 ? "avx512f" : "avx2";
+        if (!(k == 0 ? __builtin_cpu_supports("avx512f") : __builtin_cpu_supports("avx2")))
+            continue;
+        void (*old)(uint8_t *restrict, const float *restrict, int) = k == 0 ? old_quantise_avx512 : old_quantise_avx2;
+        long differ = 0;
+        for (int j = 0; j < 4; j++) {
+            old(out, in + j * 784, 784);
+            quant_row_with(QUANT_SCALAR, want, in + j * 784, 784);
+            differ += memcmp(out, want, 784) != 0;
+        }
+        double best = 1e30;
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = now();
+            for (int j = 0; j < 20000; j++)
+                old(out, in + (j % 4) * 784, 784);
+            best = fmin(best, now() - t0);
+        }
+        printf("before 57dc090 (train.c's loop, its %s clone): %.1f ns per image of 784 pixels%s\n", isa,
+               1e9 * best / 20000.0, differ ? " (BYTES DIFFER)" : "");
     }
     return 0;
 }
