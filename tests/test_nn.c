@@ -426,6 +426,44 @@ static size_t bce_compare(const char *what, const float *z, const float *t, size
 /* Two sets: logits of every scale and past exp's range (the gradients, the decisions; the
  * loss is dominated by the largest logits there), and logits within +-12 on the side of
  * their targets, where each term of the loss is log1p(e^-|z|) alone: the loss to 1e-15. */
+/* A compact sample's target bits (train_render_sample) against the rendered sample it was
+ * packed from: bit k is mask[k] > 0.5 (segmentation) or present[k] > 0.5 (multilabel), the
+ * last byte's unused bits are 0, and train_expand_sample gives them back as 0 and 1; for
+ * shapes whose bit count is and is not a multiple of 8. */
+static void test_sample_bits(void)
+{
+    const int dims[][3] = {{28, 28, 1}, {20, 33, 1}, {17, 17, 3}, {8, 9, 1}};
+    synth_sample *s = malloc(sizeof *s);
+    uint8_t buf[DATA_MAX_CHANNELS * SYNTH_MAX_PIXELS + SYNTH_MAX_PIXELS / 8 + 8];
+    static float x[DATA_MAX_CHANNELS * SYNTH_MAX_PIXELS], target[SYNTH_MAX_PIXELS];
+    long bad = 0, spare = 0, n = 0;
+    for (int d = 0; d < 4; d++) {
+        train_input in = {.rows = dims[d][0], .cols = dims[d][1], .channels = dims[d][2]};
+        in.pixels = in.rows * in.cols * in.channels;
+        for (int c = 0; c < in.channels; c++)
+            in.mean[c] = 0.5f, in.inv_std[c] = 1.0f;
+        for (int T = TASK_MULTILABEL; T <= TASK_SEGMENT; T++)
+            for (int level = 1; level <= SYNTH_MAX_COMPLEXITY; level++)
+                for (int i = 0; i < 50; i++) {
+                    memset(buf, 0xff, sizeof buf);
+                    train_render_sample(buf, s, &in, 11, (uint64_t)i, level, T); /* s: what was packed */
+                    const int K = train_task_outputs(&in, T);
+                    const float *want = T == TASK_SEGMENT ? s->mask : s->present;
+                    const uint8_t *bits = buf + in.pixels;
+                    train_expand_sample(x, target, buf, &in, T);
+                    for (int k = 0; k < K; k++, n++) {
+                        const int b = (bits[k >> 3] >> (k & 7)) & 1, w = want[k] > 0.5f;
+                        bad += b != w || target[k] != (float)w;
+                    }
+                    if (K % 8)
+                        spare += bits[K >> 3] >> (K % 8) != 0;
+                }
+    }
+    CHECK(bad == 0, "%ld of %ld target bits differ from the rendered mask or labels", bad, n);
+    CHECK(spare == 0, "%ld samples with a bit set past the target's last", spare);
+    free(s);
+}
+
 static void test_sigmoid_bce(void)
 {
     const size_t n = 200003; /* not a multiple of any chunk or vector */
@@ -751,6 +789,7 @@ int main(int argc, char **argv)
     test_pool_kernel();
     test_conv_kernel_nets();
     test_sigmoid_bce();
+    test_sample_bits();
     for (int m = 0; m < nn_model_count(); m++) {
         gradient_check(nn_model_name(m), 28, 28, 1, 10, 0);
         gradient_check(nn_model_name(m), 28, 28, 1, 12, 1);

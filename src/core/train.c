@@ -162,22 +162,32 @@ static void copy_real(float *dst, const idx_set *set, int item, const train_inpu
     standardise(dst, set->pixels + (size_t)item * in->pixels, in);
 }
 
-/* A rendered image as a compact sample: its 8-bit pixels, then its target's bits. */
+/* bits[k / 8] bit k % 8 = (v[k] > 0.5), for k < K; every byte of the ceil(K / 8) written (the
+ * last one's high bits 0). A byte at a time, without branches: a mask's pixels, one branch
+ * each, mispredicted at its edges, cost more than the rest of packing a sample. */
+HOT static void pack_bits(uint8_t *restrict bits, const float *restrict v, int K)
+{
+    int k = 0;
+    for (; k + 8 <= K; k += 8) {
+        unsigned b = 0;
+        for (int j = 0; j < 8; j++)
+            b |= (unsigned)(v[k + j] > 0.5f) << j;
+        bits[k >> 3] = (uint8_t)b;
+    }
+    if (k < K) {
+        unsigned b = 0;
+        for (int j = 0; k + j < K; j++)
+            b |= (unsigned)(v[k + j] > 0.5f) << j;
+        bits[k >> 3] = (uint8_t)b;
+    }
+}
+
+/* A rendered image as a compact sample: its 8-bit pixels, then its target's bits (the mask,
+ * or the classes present). */
 static void pack_sample(uint8_t *out, const synth_sample *s, const train_input *in, int task)
 {
     quant_row(out, s->image, in->pixels);
-    uint8_t *bits = out + in->pixels;
-    int K = train_task_outputs(in, task);
-    memset(bits, 0, ((size_t)K + 7) / 8);
-    if (task == TASK_SEGMENT) {
-        for (int p = 0; p < K; p++)
-            if (s->mask[p] > 0.5f)
-                bits[p >> 3] |= (uint8_t)(1u << (p & 7));
-    } else {
-        for (int c = 0; c < SYNTH_NCLASS; c++)
-            if (s->present[c] > 0.5f)
-                bits[c >> 3] |= (uint8_t)(1u << (c & 7));
-    }
+    pack_bits(out + in->pixels, task == TASK_SEGMENT ? s->mask : s->present, train_task_outputs(in, task));
 }
 
 void train_render_sample(uint8_t *out, synth_sample *s, const train_input *in, uint64_t seed,
