@@ -4,7 +4,9 @@
 #define SYNLAW_TEST_CHECK_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 static int check_pass, check_fail;
 
@@ -29,6 +31,21 @@ static inline unsigned long long check_fnv(unsigned long long h, const void *p, 
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+/* A float from its bit pattern, and back. */
+static inline float check_float(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint32_t check_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
 }
 
 /* In a test built with one clone of the HOT loops forced (SYNLAW_CLONE_*, see simd.h): exit

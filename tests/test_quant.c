@@ -18,13 +18,6 @@
 
 enum { CHUNK = 4096 };
 
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
 /* The definition, written apart from the library's formula. */
 static uint8_t reference(float x)
 {
@@ -81,7 +74,7 @@ int main(void)
             while (u < (1ULL << 32)) {
                 int k = 0;
                 for (; k < CHUNK && u < (1ULL << 32); k++, u += 97)
-                    in[k] = from_bits((uint32_t)u);
+                    in[k] = check_float((uint32_t)u);
                 bad += compare(impl, in, k, "stride");
                 n += k;
             }
@@ -106,7 +99,7 @@ int main(void)
                 }
             const float special[] = {0.0f, -0.0f, 1.0f, -1.0f, INFINITY, -INFINITY, NAN, -NAN, 1e-45f, -1e-45f,
                                      1.17549435e-38f, 0.5f / 255.0f, 1.5f / 255.0f, 254.5f / 255.0f, 1.0f + 1e-7f,
-                                     3.4028235e38f, -3.4028235e38f, from_bits(0x7f800001u), from_bits(0xffc00000u)};
+                                     3.4028235e38f, -3.4028235e38f, check_float(0x7f800001u), check_float(0xffc00000u)};
             bad += compare(impl, special, (int)(sizeof special / sizeof *special), "special");
             CHECK(bad == 0, "%s, %s: %ld bytes near the ties, clamps and special values differ", mode,
                   quant_impl_name(impl), bad);

@@ -23,20 +23,6 @@
 
 enum { CHUNK = 4096 };
 
-static float from_bits(uint32_t u)
-{
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static uint32_t to_bits(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
 /* Through a pointer, so that the compiler never substitutes values of its own. */
 static float (*volatile lib_sin)(float) = sinf;
 static float (*volatile lib_cos)(float) = cosf;
@@ -54,7 +40,7 @@ static long compare(int impl, const float *in, int n, const char *what)
             /* NaN in, NaN out: the payload is the library's business */
             if (isnan(want) && isnan(out[i]))
                 continue;
-            if (to_bits(want) != to_bits(out[i]) && bad++ < 3)
+            if (check_bits(want) != check_bits(out[i]) && bad++ < 3)
                 fprintf(stderr, "%s %s(%a): library %a, %s %a\n", what, cosine ? "cosf" : "sinf", in[i],
                         want, trig_impl_name(impl), out[i]);
         }
@@ -69,7 +55,7 @@ static void test_strided(int impl)
     long bad = 0, count = 0;
     int n = 0;
     for (uint64_t b = 0; b < (1ULL << 32); b += 257) {
-        in[n++] = from_bits((uint32_t)b);
+        in[n++] = check_float((uint32_t)b);
         if (n == CHUNK || b + 257 >= (1ULL << 32)) {
             bad += compare(impl, in, n, "strided");
             count += n;
@@ -90,9 +76,9 @@ static void test_edges(int impl)
     long bad = 0;
     for (size_t c = 0; c < sizeof centres / sizeof *centres; c++)
         for (int sign = 0; sign < 2; sign++) {
-            uint32_t mid = to_bits(centres[c]) | (sign ? 0x80000000u : 0);
+            uint32_t mid = check_bits(centres[c]) | (sign ? 0x80000000u : 0);
             for (int k = 0; k < CHUNK; k++)
-                in[k] = from_bits(mid - CHUNK / 2 + (uint32_t)k);
+                in[k] = check_float(mid - CHUNK / 2 + (uint32_t)k);
             bad += compare(impl, in, CHUNK, "edge");
         }
     CHECK(bad == 0, "%s: %ld inputs near the thresholds differ from the library", trig_impl_name(impl), bad);
@@ -128,8 +114,8 @@ static void test_want(void)
         int ok = 1;
         for (int i = 0; i < 20; i++) {
             float lib = lib_sin(in[i]);
-            if (want[i] > 0 ? to_bits(out[i]) != to_bits(lib)
-                            : impl == TRIG_LIBM ? out[i] != 0.0f : to_bits(out[i]) != to_bits(lib))
+            if (want[i] > 0 ? check_bits(out[i]) != check_bits(lib)
+                            : impl == TRIG_LIBM ? out[i] != 0.0f : check_bits(out[i]) != check_bits(lib))
                 ok = 0;
         }
         CHECK(ok, "%s: wanted lanes not the library's, or other lanes not as documented", trig_impl_name(impl));
